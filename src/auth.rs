@@ -1,0 +1,240 @@
+//! Advert authentication (SPEC.md §3): HMAC-SHA1 keyed with the password, over
+//! `02 01 vhid vaddr counter`, and its constant-time verification.
+//!
+//! Pure: never opens a socket, never reads the clock. The key never leaves this module
+//! and is never printed: `Key`'s `Debug` shows nothing of it.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+
+use crate::packet::{CARP_TYPE_ADVERTISEMENT, CARP_VERSION, DIGEST_LEN};
+
+type HmacSha1 = Hmac<Sha1>;
+
+/// The longest password ucarp accepts, in bytes (SPEC.md §3.1: the 20-byte key buffer
+/// must also hold a NUL, so 20 bytes or more are refused).
+pub const MAX_PASSWORD_LEN: usize = 19;
+
+/// Why a password cannot be a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyError {
+    /// The password is empty (ucarp treats it as absent).
+    Empty,
+    /// The password is longer than [`MAX_PASSWORD_LEN`] bytes.
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+    },
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyError::Empty => write!(f, "You must supply a password"),
+            KeyError::TooLong { len } => write!(
+                f,
+                "Password too long ({len} bytes; at most {MAX_PASSWORD_LEN} are allowed)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+/// An HMAC-SHA1 key made from the shared password.
+///
+/// The keyed HMAC state is computed once; each signature clones it.
+#[derive(Clone)]
+pub struct Key {
+    keyed: HmacSha1,
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key(..)")
+    }
+}
+
+/// A digest that did not match, with the first four bytes of each for ucarp's log line
+/// `Bad digest - md2=[..] md=[..]` (SPEC.md §3.2). Four bytes of a digest say nothing
+/// useful about the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestMismatch {
+    /// First bytes of the digest this node computed.
+    pub expected: [u8; 4],
+    /// First bytes of the digest the packet carried.
+    pub received: [u8; 4],
+}
+
+impl Key {
+    /// Makes a key from the password bytes, used as the HMAC key as they are (no hashing).
+    ///
+    /// # Errors
+    /// [`KeyError::Empty`] or [`KeyError::TooLong`].
+    pub fn new(password: &[u8]) -> Result<Key, KeyError> {
+        if password.is_empty() {
+            return Err(KeyError::Empty);
+        }
+        if password.len() > MAX_PASSWORD_LEN {
+            return Err(KeyError::TooLong {
+                len: password.len(),
+            });
+        }
+        // ucarp zero-pads the password into a 20-byte buffer; trailing zero bytes of a
+        // key shorter than the 64-byte block do not change HMAC, so the bare password is
+        // the same key (SPEC.md §3.1).
+        let keyed = HmacSha1::new_from_slice(password).map_err(|_| KeyError::Empty)?;
+        Ok(Key { keyed })
+    }
+
+    fn mac(&self, vhid: u8, vaddr: Ipv4Addr, counter: &[u8; 8]) -> HmacSha1 {
+        let mut mac = self.keyed.clone();
+        mac.update(&[CARP_VERSION, CARP_TYPE_ADVERTISEMENT, vhid]);
+        mac.update(&vaddr.octets());
+        mac.update(counter);
+        mac
+    }
+
+    /// Computes the digest of an advert (SPEC.md §3.2). `counter` is the eight bytes as
+    /// they appear on the wire.
+    pub fn sign(&self, vhid: u8, vaddr: Ipv4Addr, counter: &[u8; 8]) -> [u8; DIGEST_LEN] {
+        self.mac(vhid, vaddr, counter)
+            .finalize()
+            .into_bytes()
+            .into()
+    }
+
+    /// Checks a received digest in constant time.
+    ///
+    /// # Errors
+    /// A [`DigestMismatch`] carrying the first bytes of both digests for the log.
+    pub fn verify(
+        &self,
+        vhid: u8,
+        vaddr: Ipv4Addr,
+        counter: &[u8; 8],
+        md: &[u8; DIGEST_LEN],
+    ) -> Result<(), DigestMismatch> {
+        let expected = self.mac(vhid, vaddr, counter).finalize();
+        // `CtOutput`'s equality is constant-time (subtle), unlike ucarp's memcmp.
+        if expected == hmac::digest::CtOutput::new((*md).into()) {
+            return Ok(());
+        }
+        let expected = expected.into_bytes();
+        let mut mismatch = DigestMismatch {
+            expected: [0; 4],
+            received: [0; 4],
+        };
+        mismatch.expected.copy_from_slice(&expected[..4]);
+        mismatch.received.copy_from_slice(&md[..4]);
+        Err(mismatch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::hex;
+
+    /// RFC 2202 §3 test cases for HMAC-SHA1 whose keys fit the 19-byte limit, plus the
+    /// long-key ones run through the underlying HMAC directly.
+    #[test]
+    fn rfc2202_vectors() {
+        let cases: &[(Vec<u8>, Vec<u8>, &str)] = &[
+            (
+                vec![0x0b; 20],
+                b"Hi There".to_vec(),
+                "b617318655057264e28bc0b6fb378c8ef146be00",
+            ),
+            (
+                b"Jefe".to_vec(),
+                b"what do ya want for nothing?".to_vec(),
+                "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79",
+            ),
+            (
+                vec![0xaa; 20],
+                vec![0xdd; 50],
+                "125d7342b9ac11cd91a39af48aa17b4f63f175d3",
+            ),
+            (
+                (1u8..=25).collect(),
+                vec![0xcd; 50],
+                "4c9007f4026250c6bc8414f9bf50c86c2d7235da",
+            ),
+            (
+                vec![0x0c; 20],
+                b"Test With Truncation".to_vec(),
+                "4c1a03424b55e07fe7f27be1d58bb9324a9a5a04",
+            ),
+            (
+                vec![0xaa; 80],
+                b"Test Using Larger Than Block-Size Key - Hash Key First".to_vec(),
+                "aa4ae5e15272d00e95705637ce8a3b55ed402112",
+            ),
+            (
+                vec![0xaa; 80],
+                b"Test Using Larger Than Block-Size Key and Larger Than One Block-Size Data"
+                    .to_vec(),
+                "e8e99d0f45237d786d6bbaa7965c7808bbff1a91",
+            ),
+        ];
+        for (key, data, digest) in cases {
+            let mut mac = HmacSha1::new_from_slice(key).unwrap();
+            mac.update(data);
+            assert_eq!(
+                mac.finalize().into_bytes().to_vec(),
+                hex(digest),
+                "key {key:02x?}"
+            );
+        }
+        // The one RFC 2202 key short enough for ucarp, through our own Key type.
+        let jefe = Key::new(b"Jefe").unwrap();
+        let mut mac = jefe.keyed.clone();
+        mac.update(b"what do ya want for nothing?");
+        assert_eq!(
+            mac.finalize().into_bytes().to_vec(),
+            hex("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79")
+        );
+    }
+
+    /// The golden frame of SPEC.md §2.3: password `secret`, vhid 7, VIP 10.9.0.100.
+    #[test]
+    fn golden_digest() {
+        let key = Key::new(b"secret").unwrap();
+        let counter = hex("3d0e479ccf9f13d4").try_into().unwrap();
+        let md: [u8; 20] = hex("004412d3cd302a583bd59d5bec8350092bdb0e85")
+            .try_into()
+            .unwrap();
+        let vaddr = Ipv4Addr::new(10, 9, 0, 100);
+        assert_eq!(key.sign(7, vaddr, &counter), md);
+        assert_eq!(key.verify(7, vaddr, &counter, &md), Ok(()));
+        let other = Key::new(b"secreT").unwrap();
+        let err = other.verify(7, vaddr, &counter, &md).unwrap_err();
+        assert_eq!(err.received, [0x00, 0x44, 0x12, 0xd3]);
+        assert_ne!(err.expected, err.received);
+        // The digest covers vhid and vaddr too.
+        assert!(key.verify(8, vaddr, &counter, &md).is_err());
+        assert!(key
+            .verify(7, Ipv4Addr::new(10, 9, 0, 101), &counter, &md)
+            .is_err());
+    }
+
+    #[test]
+    fn password_length_limits() {
+        assert_eq!(Key::new(b"").unwrap_err(), KeyError::Empty);
+        assert!(Key::new(&[b'x'; MAX_PASSWORD_LEN]).is_ok());
+        assert_eq!(
+            Key::new(&[b'x'; 20]).unwrap_err(),
+            KeyError::TooLong { len: 20 }
+        );
+    }
+
+    #[test]
+    fn debug_hides_the_key() {
+        let key = Key::new(b"topsecret").unwrap();
+        assert_eq!(format!("{key:?}"), "Key(..)");
+    }
+}

@@ -1,0 +1,107 @@
+//! What the state machine reports for the log, and the one place that words it.
+//!
+//! Pure data plus `Display`: the wording of state changes and election decisions is
+//! ucarp's (SPEC.md §5, §8), so log watchers written for ucarp keep matching. Levels are
+//! ucarp's too. This module never writes anything itself; the daemon sends each event
+//! to its logger.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use log::Level;
+
+use crate::state::{State, Transition};
+
+/// Something the state machine decided or noticed, for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The state changed (`Switching to state: MASTER`).
+    StateChange(Transition),
+    /// As master, a better master was heard; we stepped down (SPEC.md §5.4).
+    PreferredMaster {
+        /// The better master.
+        peer: Ipv4Addr,
+    },
+    /// As master, a worse master was heard; we re-sent a gratuitous ARP (§5.4).
+    NonPreferredMaster {
+        /// The worse master.
+        peer: Ipv4Addr,
+    },
+    /// As backup with preemption, a worse master was heard; we took over (§5.4).
+    Preemption {
+        /// The master we preempted.
+        peer: Ipv4Addr,
+    },
+    /// As backup, the master's interval exceeds our dead time, or it bowed out with
+    /// 255/255; we took over at once (§5.4).
+    GoingToTimeOut {
+        /// The master that will time out.
+        peer: Ipv4Addr,
+    },
+    /// Three adverts in a row could not be sent: preemption is suppressed (§5.8).
+    SendErrors {
+        /// Consecutive failures so far.
+        count: u32,
+    },
+    /// Sending works again: preemption is no longer suppressed (§5.8).
+    SendRecovered,
+    /// The answer to SIGUSR1 (`MASTER on eth0 id 7`).
+    Status {
+        /// Current state.
+        state: State,
+        /// Interface name, as configured.
+        iface: String,
+        /// Virtual host id.
+        vhid: u8,
+    },
+    /// SIGUSR2 while not master: nothing to demote.
+    DemoteIgnored,
+    /// The carrier was lost (IFF_RUNNING cleared); forced to BACKUP.
+    LinkDown,
+    /// The carrier is back; the election starts over.
+    LinkUp,
+}
+
+impl Event {
+    /// Returns the level ucarp logs this at.
+    pub fn level(&self) -> Level {
+        match self {
+            Event::StateChange(_)
+            | Event::PreferredMaster { .. }
+            | Event::NonPreferredMaster { .. }
+            | Event::Preemption { .. }
+            | Event::GoingToTimeOut { .. }
+            | Event::LinkDown
+            | Event::LinkUp => Level::Warn,
+            Event::SendErrors { .. } => Level::Error,
+            Event::SendRecovered | Event::Status { .. } => Level::Info,
+            Event::DemoteIgnored => Level::Debug,
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::StateChange(t) => write!(f, "Switching to state: {}", t.to),
+            Event::PreferredMaster { .. } => {
+                write!(f, "Preferred master advertised: going back to BACKUP state")
+            }
+            Event::NonPreferredMaster { .. } => write!(
+                f,
+                "Non-preferred master advertising: reasserting control of VIP with another gratuitous arp"
+            ),
+            Event::Preemption { .. } => write!(f, "Putting MASTER down - preemption"),
+            Event::GoingToTimeOut { .. } => write!(f, "Putting MASTER DOWN (going to time out)"),
+            Event::SendErrors { count } => write!(
+                f,
+                "write() error #{count}/3: advertising with advskew 240 until sending works"
+            ),
+            Event::SendRecovered => write!(f, "write() works again: normal advskew restored"),
+            Event::Status { state, iface, vhid } => write!(f, "{state} on {iface} id {vhid}"),
+            Event::DemoteIgnored => write!(f, "SIGUSR2 received in BACKUP state: nothing to do"),
+            Event::LinkDown => write!(f, "Link down: switching to BACKUP until it comes back"),
+            Event::LinkUp => write!(f, "Link up again: waiting for a master"),
+        }
+    }
+}

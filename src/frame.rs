@@ -1,0 +1,259 @@
+//! The whole 70-byte Ethernet frame that carries an advert (SPEC.md §2.1–2.3), built and
+//! read with pnet's Ethernet and IPv4 views plus [`crate::packet`] for the CARP part.
+//!
+//! Pure: never opens a socket, never reads the clock. Everything that varies between two
+//! frames (IP id, counter) is a parameter, so tests reproduce captured bytes exactly.
+//! This module reads frames *structurally*; the receive checks and their order
+//! (SPEC.md §4.3) live in [`crate::rx`].
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use pnet_base::MacAddr;
+use pnet_packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
+use pnet_packet::ip::IpNextHeaderProtocol;
+use pnet_packet::ipv4::{Ipv4Packet, MutableIpv4Packet};
+
+use crate::checksum;
+use crate::packet::{self, Advert, CarpPacket, CARP_PROTO, CARP_TTL};
+
+/// Length of an Ethernet II header without a VLAN tag.
+pub const ETHERNET_HEADER_LEN: usize = 14;
+/// Length of an IPv4 header without options.
+pub const IPV4_HEADER_LEN: usize = 20;
+/// Length of a whole advert frame: 14 + 20 + 36 = 70 bytes, no padding.
+pub const ADVERT_FRAME_LEN: usize = ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + packet::HEADER_LEN;
+/// IPv4 TOS of adverts: IPTOS_LOWDELAY.
+pub const ADVERT_TOS: u8 = 0x10;
+/// IPv4 flags and fragment offset of adverts: don't fragment.
+const FLAGS_DF: u8 = 0b010;
+
+/// The Ethernet broadcast address, the advert destination with `-M` (SPEC.md §2.1).
+pub const BROADCAST_MAC: MacAddr = MacAddr(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
+
+/// Returns the source MAC of ucarp's adverts, `00:00:5e:00:00:<vhid>` (SPEC.md §2.1).
+///
+/// Not the NIC's MAC, and not the VRRP virtual MAC `00:00:5e:00:01:<vhid>`.
+pub fn advert_source_mac(vhid: u8) -> MacAddr {
+    MacAddr(0x00, 0x00, 0x5e, 0x00, 0x00, vhid)
+}
+
+/// Returns the multicast MAC of an IPv4 group: `01:00:5e` and the low 23 bits.
+pub fn multicast_mac(group: Ipv4Addr) -> MacAddr {
+    let o = group.octets();
+    MacAddr(0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3])
+}
+
+/// Why bytes could not be read as an advert frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameError {
+    /// Shorter than the headers it claims to hold.
+    Truncated,
+    /// Not IPv4 protocol 112 in an Ethernet II frame.
+    NotCarp,
+    /// The IPv4 header length field is below 5 words.
+    BadHeaderLength(u8),
+    /// The CARP part is not a version-2 header with a valid checksum.
+    Carp(packet::ParseError),
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::Truncated => write!(f, "truncated frame"),
+            FrameError::NotCarp => write!(f, "not an IPv4 CARP frame"),
+            FrameError::BadHeaderLength(ihl) => write!(f, "bad IPv4 header length: [{ihl}]"),
+            FrameError::Carp(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+/// An advert together with the Ethernet and IPv4 fields that frame it.
+///
+/// TOS, flags, TTL and protocol are not fields: emit always writes ucarp's values
+/// (0x10, DF, 255, 112), so emit-then-parse is the identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdvertFrame {
+    /// Ethernet destination: the group's multicast MAC, or broadcast with `-M`.
+    pub dst_mac: MacAddr,
+    /// Ethernet source: [`advert_source_mac`] for a ucarp-compatible frame.
+    pub src_mac: MacAddr,
+    /// IPv4 source, ucarp's `--srcip`.
+    pub src: Ipv4Addr,
+    /// IPv4 destination, ucarp's `--mcastip` (also with `-M`, SPEC.md §12 item 3).
+    pub dst: Ipv4Addr,
+    /// IPv4 identification; ucarp draws a random one per packet.
+    pub ip_id: u16,
+    /// The CARP advertisement.
+    pub advert: Advert,
+}
+
+impl AdvertFrame {
+    /// Length of an emitted frame in bytes.
+    pub const LEN: usize = ADVERT_FRAME_LEN;
+
+    /// Writes all [`Self::LEN`] bytes of the frame into the front of `buf`, returning
+    /// the length written.
+    ///
+    /// # Panics
+    /// If `buf` is shorter than [`Self::LEN`]; callers size their own buffers.
+    pub fn emit(&self, buf: &mut [u8]) -> usize {
+        let buf = &mut buf[..Self::LEN];
+        let (eth, rest) = buf.split_at_mut(ETHERNET_HEADER_LEN);
+        let (ip, carp) = rest.split_at_mut(IPV4_HEADER_LEN);
+
+        // Invariant for the three `expect`s: the slices were just cut to the exact
+        // header lengths, which are each view's minimum size.
+        let mut e = MutableEthernetPacket::new(eth).expect("14-byte Ethernet slice");
+        e.set_destination(self.dst_mac);
+        e.set_source(self.src_mac);
+        e.set_ethertype(EtherTypes::Ipv4);
+
+        self.advert.emit(&mut CarpPacket::new_unchecked(&mut *carp));
+
+        let mut i = MutableIpv4Packet::new(ip).expect("20-byte IPv4 slice");
+        i.set_version(4);
+        i.set_header_length(5);
+        i.set_dscp(ADVERT_TOS >> 2);
+        i.set_ecn(ADVERT_TOS & 0b11);
+        i.set_total_length((IPV4_HEADER_LEN + packet::HEADER_LEN) as u16);
+        i.set_identification(self.ip_id);
+        i.set_flags(FLAGS_DF);
+        i.set_fragment_offset(0);
+        i.set_ttl(CARP_TTL);
+        i.set_next_level_protocol(IpNextHeaderProtocol(CARP_PROTO));
+        i.set_source(self.src);
+        i.set_destination(self.dst);
+        i.set_checksum(0);
+        // SPEC.md §2.2: ucarp sums the whole 56 bytes, but the filled CARP checksum
+        // makes the CARP half add one's-complement zero, so the plain header checksum
+        // gives identical bytes.
+        let sum = checksum::checksum(pnet_packet::Packet::packet(&i));
+        i.set_checksum(sum);
+        Self::LEN
+    }
+
+    /// Reads a frame structurally: Ethernet II carrying IPv4 protocol 112, IP options
+    /// skipped, and a CARP header that [`Advert::parse`] accepts.
+    ///
+    /// TTL, addresses and the digest are *not* judged here; see [`crate::rx`].
+    ///
+    /// # Errors
+    /// The first structural problem found, as a [`FrameError`].
+    pub fn parse(frame: &[u8]) -> Result<AdvertFrame, FrameError> {
+        let eth = EthernetPacket::new(frame).ok_or(FrameError::Truncated)?;
+        if eth.get_ethertype() != EtherTypes::Ipv4 {
+            return Err(FrameError::NotCarp);
+        }
+        let l3 = &frame[ETHERNET_HEADER_LEN..];
+        let ip = Ipv4Packet::new(l3).ok_or(FrameError::Truncated)?;
+        if ip.get_version() != 4 || ip.get_next_level_protocol().0 != CARP_PROTO {
+            return Err(FrameError::NotCarp);
+        }
+        let ihl = ip.get_header_length();
+        if ihl < 5 {
+            return Err(FrameError::BadHeaderLength(ihl));
+        }
+        let carp = l3
+            .get(usize::from(ihl) * 4..)
+            .ok_or(FrameError::Truncated)?;
+        let carp = CarpPacket::new_checked(carp).map_err(FrameError::Carp)?;
+        let advert = Advert::parse(&carp).map_err(FrameError::Carp)?;
+        Ok(AdvertFrame {
+            dst_mac: eth.get_destination(),
+            src_mac: eth.get_source(),
+            src: ip.get_source(),
+            dst: ip.get_destination(),
+            ip_id: ip.get_identification(),
+            advert,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{assert_eq_hex, hex, GOLDEN_ADVERT_FRAME};
+
+    fn golden() -> AdvertFrame {
+        AdvertFrame {
+            dst_mac: MacAddr(0x01, 0x00, 0x5e, 0x00, 0x00, 0x12),
+            src_mac: MacAddr(0x00, 0x00, 0x5e, 0x00, 0x00, 0x07),
+            src: Ipv4Addr::new(10, 9, 0, 1),
+            dst: Ipv4Addr::new(224, 0, 0, 18),
+            ip_id: 0x9413,
+            advert: Advert {
+                vhid: 7,
+                advbase: 1,
+                advskew: 0,
+                counter: 0x3d0e_479c_cf9f_13d4,
+                md: hex("004412d3cd302a583bd59d5bec8350092bdb0e85")
+                    .try_into()
+                    .unwrap(),
+            },
+        }
+    }
+
+    #[test]
+    fn deconstruct_golden_frame() {
+        let bytes = hex(GOLDEN_ADVERT_FRAME);
+        assert_eq!(bytes.len(), ADVERT_FRAME_LEN);
+        assert_eq!(AdvertFrame::parse(&bytes), Ok(golden()));
+    }
+
+    #[test]
+    fn construct_golden_frame_into_a5_buffer() {
+        let mut buf = [0xa5u8; 80];
+        assert_eq!(golden().emit(&mut buf), ADVERT_FRAME_LEN);
+        assert_eq_hex(&buf[..ADVERT_FRAME_LEN], &hex(GOLDEN_ADVERT_FRAME));
+        assert!(buf[ADVERT_FRAME_LEN..].iter().all(|&b| b == 0xa5));
+    }
+
+    #[test]
+    fn macs() {
+        assert_eq!(multicast_mac(packet::CARP_MCAST_V4), golden().dst_mac);
+        assert_eq!(
+            multicast_mac(Ipv4Addr::new(239, 200, 1, 2)),
+            MacAddr(0x01, 0x00, 0x5e, 0x48, 0x01, 0x02)
+        );
+        assert_eq!(advert_source_mac(7), golden().src_mac);
+    }
+
+    #[test]
+    fn ip_options_are_skipped() {
+        let plain = hex(GOLDEN_ADVERT_FRAME);
+        let mut with_opts = plain[..34].to_vec();
+        with_opts.extend_from_slice(&[1, 1, 1, 0]); // NOP NOP NOP EOL
+        with_opts.extend_from_slice(&plain[34..]);
+        with_opts[14] = 0x46;
+        assert_eq!(
+            AdvertFrame::parse(&with_opts).map(|f| f.advert),
+            Ok(golden().advert)
+        );
+    }
+
+    #[test]
+    fn structural_errors() {
+        let good = hex(GOLDEN_ADVERT_FRAME);
+        assert_eq!(AdvertFrame::parse(&good[..13]), Err(FrameError::Truncated));
+        assert_eq!(AdvertFrame::parse(&good[..33]), Err(FrameError::Truncated));
+        let mut arp = good.clone();
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(AdvertFrame::parse(&arp), Err(FrameError::NotCarp));
+        let mut udp = good.clone();
+        udp[23] = 17;
+        assert_eq!(AdvertFrame::parse(&udp), Err(FrameError::NotCarp));
+        let mut ihl = good.clone();
+        ihl[14] = 0x44;
+        assert_eq!(
+            AdvertFrame::parse(&ihl),
+            Err(FrameError::BadHeaderLength(4))
+        );
+        assert_eq!(
+            AdvertFrame::parse(&good[..69]),
+            Err(FrameError::Carp(packet::ParseError::Truncated))
+        );
+    }
+}

@@ -1,0 +1,483 @@
+//! The receive checks of SPEC.md §4.3, in ucarp's order, from raw frame bytes to a
+//! [`VerifiedAdvert`] — the only thing the state machine accepts.
+//!
+//! Pure: never opens a socket, never reads the clock, never allocates, never panics on
+//! any input. Every rejection is a distinct [`Reject`], countable by [`RejectReason`];
+//! the daemon decides how loudly to log each one.
+//!
+//! Deviations from ucarp, all stricter on frames no real sender produces:
+//! * the Ethernet type must be IPv4 and the IP version 4 (ucarp leaves the Ethernet type
+//!   to its BPF filter and never looks at the IP version);
+//! * an IP header length below 5 words is rejected (ucarp would read the CARP header
+//!   from inside the IP header).
+//!
+//! Like ucarp, the Ethernet addresses are not checked: a `-M` node (broadcast MAC) and a
+//! multicast node form one pair, and ucarp never looks at the source MAC.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use pnet_packet::ethernet::{EtherTypes, EthernetPacket};
+use pnet_packet::ipv4::Ipv4Packet;
+
+use crate::auth::{DigestMismatch, Key};
+use crate::checksum;
+use crate::frame::{ETHERNET_HEADER_LEN, IPV4_HEADER_LEN};
+use crate::packet::{self, Advert, CarpPacket, CARP_PROTO, CARP_TTL, CARP_VERSION};
+
+/// Why a received frame was dropped, in the order the checks run (SPEC.md §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reject {
+    /// Step 1: no room for anything past the Ethernet and IPv4 headers (≤ 34 bytes).
+    TooShort {
+        /// Captured length.
+        len: usize,
+    },
+    /// Step 2: our own advert, recognised by its source address.
+    OwnSource,
+    /// Step 3: not IPv4 protocol 112.
+    NotCarp,
+    /// Step 4: shorter than its IP header plus 36 CARP bytes, or an IHL below 5.
+    BogusSize {
+        /// Captured length.
+        len: usize,
+    },
+    /// Step 5: TTL is not 255, so it may have crossed a router.
+    BadTtl(u8),
+    /// Step 6: CARP version is not 2 (VRRPv3 sends 3).
+    BadVersion(u8),
+    /// Step 7: another virtual host id.
+    OtherVhid(u8),
+    /// Step 8: sent to another destination than our group (unicast, other group).
+    OtherDestination(Ipv4Addr),
+    /// Step 9: the one's-complement sum over IP header and CARP header fails.
+    BadChecksum,
+    /// Step 10: the HMAC does not match: other password, vhid or virtual address.
+    BadDigest(DigestMismatch),
+}
+
+/// The kind of a [`Reject`], without its details: an index for counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RejectReason {
+    /// See [`Reject::TooShort`].
+    TooShort,
+    /// See [`Reject::OwnSource`].
+    OwnSource,
+    /// See [`Reject::NotCarp`].
+    NotCarp,
+    /// See [`Reject::BogusSize`].
+    BogusSize,
+    /// See [`Reject::BadTtl`].
+    BadTtl,
+    /// See [`Reject::BadVersion`].
+    BadVersion,
+    /// See [`Reject::OtherVhid`].
+    OtherVhid,
+    /// See [`Reject::OtherDestination`].
+    OtherDestination,
+    /// See [`Reject::BadChecksum`].
+    BadChecksum,
+    /// See [`Reject::BadDigest`].
+    BadDigest,
+}
+
+impl RejectReason {
+    /// Every reason, in check order.
+    pub const ALL: [RejectReason; 10] = [
+        RejectReason::TooShort,
+        RejectReason::OwnSource,
+        RejectReason::NotCarp,
+        RejectReason::BogusSize,
+        RejectReason::BadTtl,
+        RejectReason::BadVersion,
+        RejectReason::OtherVhid,
+        RejectReason::OtherDestination,
+        RejectReason::BadChecksum,
+        RejectReason::BadDigest,
+    ];
+
+    /// Returns a stable snake_case name, for counters and status output.
+    pub fn name(self) -> &'static str {
+        match self {
+            RejectReason::TooShort => "too_short",
+            RejectReason::OwnSource => "own_source",
+            RejectReason::NotCarp => "not_carp",
+            RejectReason::BogusSize => "bogus_size",
+            RejectReason::BadTtl => "bad_ttl",
+            RejectReason::BadVersion => "bad_version",
+            RejectReason::OtherVhid => "other_vhid",
+            RejectReason::OtherDestination => "other_destination",
+            RejectReason::BadChecksum => "bad_checksum",
+            RejectReason::BadDigest => "bad_digest",
+        }
+    }
+
+    /// Returns true for the reasons ucarp logs at WARNING (steps 5, 6, 9, 10); the others
+    /// are silent or DEBUG in ucarp and are normal on a shared LAN.
+    pub fn is_warning(self) -> bool {
+        matches!(
+            self,
+            RejectReason::BadTtl
+                | RejectReason::BadVersion
+                | RejectReason::BadChecksum
+                | RejectReason::BadDigest
+        )
+    }
+}
+
+impl Reject {
+    /// Returns the kind of this rejection.
+    pub fn reason(&self) -> RejectReason {
+        match self {
+            Reject::TooShort { .. } => RejectReason::TooShort,
+            Reject::OwnSource => RejectReason::OwnSource,
+            Reject::NotCarp => RejectReason::NotCarp,
+            Reject::BogusSize { .. } => RejectReason::BogusSize,
+            Reject::BadTtl(_) => RejectReason::BadTtl,
+            Reject::BadVersion(_) => RejectReason::BadVersion,
+            Reject::OtherVhid(_) => RejectReason::OtherVhid,
+            Reject::OtherDestination(_) => RejectReason::OtherDestination,
+            Reject::BadChecksum => RejectReason::BadChecksum,
+            Reject::BadDigest(_) => RejectReason::BadDigest,
+        }
+    }
+}
+
+/// ucarp's wording (SPEC.md §4.3), so existing log watchers keep matching.
+impl fmt::Display for Reject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reject::TooShort { len } => write!(f, "Short packet: [{len}] bytes"),
+            Reject::OwnSource => write!(f, "Ignoring our own advertisement"),
+            Reject::NotCarp => write!(f, "Not a CARP packet"),
+            Reject::BogusSize { len } => write!(f, "Bogus size: [{len}]"),
+            Reject::BadTtl(ttl) => write!(f, "Bad TTL: [{ttl}]"),
+            Reject::BadVersion(v) => write!(f, "Bad version: [{v}]"),
+            Reject::OtherVhid(vhid) => write!(f, "Ignoring vhid: [{vhid}]"),
+            Reject::OtherDestination(ip) => {
+                write!(f, "Ignoring different multicast ip: [{ip}]")
+            }
+            Reject::BadChecksum => write!(f, "Bad IP checksum"),
+            Reject::BadDigest(m) => write!(
+                f,
+                "Bad digest - md2=[{}] md=[{}] - Check vhid, password and virtual IP address",
+                Hex4(m.expected),
+                Hex4(m.received)
+            ),
+        }
+    }
+}
+
+struct Hex4([u8; 4]);
+
+impl fmt::Display for Hex4 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+/// Per-reason rejection counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RejectCounters {
+    counts: [u64; RejectReason::ALL.len()],
+}
+
+impl RejectCounters {
+    /// Counts one rejection.
+    pub fn add(&mut self, reason: RejectReason) {
+        let slot = &mut self.counts[reason as usize];
+        *slot = slot.saturating_add(1);
+    }
+
+    /// Returns the count for one reason.
+    pub fn get(&self, reason: RejectReason) -> u64 {
+        self.counts[reason as usize]
+    }
+
+    /// Returns the sum over all reasons.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().fold(0, |a, &b| a.saturating_add(b))
+    }
+
+    /// Iterates over (reason, count) in check order.
+    pub fn iter(&self) -> impl Iterator<Item = (RejectReason, u64)> + '_ {
+        RejectReason::ALL.iter().map(|&r| (r, self.get(r)))
+    }
+}
+
+/// An advert that passed every check, digest included. Only [`Receiver::accept`]
+/// makes one, so the state machine never sees unauthenticated data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedAdvert {
+    src: Ipv4Addr,
+    advert: Advert,
+}
+
+impl VerifiedAdvert {
+    /// Returns the IPv4 source address of the sender.
+    pub fn src(&self) -> Ipv4Addr {
+        self.src
+    }
+
+    /// Returns the advert.
+    pub fn advert(&self) -> &Advert {
+        &self.advert
+    }
+}
+
+/// What a node accepts: its own identity plus the shared secret.
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    /// Our own source address; frames from it are ours.
+    pub srcip: Ipv4Addr,
+    /// Our virtual host id.
+    pub vhid: u8,
+    /// The group adverts must be addressed to (`--mcastip`).
+    pub group: Ipv4Addr,
+    /// The virtual address, covered by the digest.
+    pub vaddr: Ipv4Addr,
+    /// The HMAC key.
+    pub key: Key,
+}
+
+impl Receiver {
+    /// Runs every check of SPEC.md §4.3 on a whole Ethernet frame, in ucarp's order.
+    ///
+    /// # Errors
+    /// The first check that fails, as a [`Reject`].
+    pub fn accept(&self, frame: &[u8]) -> Result<VerifiedAdvert, Reject> {
+        // 1. Room for something after the Ethernet and IPv4 headers.
+        let len = frame.len();
+        if len <= ETHERNET_HEADER_LEN + IPV4_HEADER_LEN {
+            return Err(Reject::TooShort { len });
+        }
+        let l3 = &frame[ETHERNET_HEADER_LEN..];
+        let (Some(eth), Some(ip)) = (EthernetPacket::new(frame), Ipv4Packet::new(l3)) else {
+            return Err(Reject::TooShort { len });
+        };
+        // 2. Our own frame (the kernel also hands us what we send).
+        let src = ip.get_source();
+        if src == self.srcip {
+            return Err(Reject::OwnSource);
+        }
+        // 3. IPv4 protocol 112.
+        if eth.get_ethertype() != EtherTypes::Ipv4
+            || ip.get_version() != 4
+            || ip.get_next_level_protocol().0 != CARP_PROTO
+        {
+            return Err(Reject::NotCarp);
+        }
+        // 4. IP header (options allowed) plus a whole CARP header.
+        let ip_len = usize::from(ip.get_header_length()) * 4;
+        if ip_len < IPV4_HEADER_LEN || l3.len() < ip_len + packet::HEADER_LEN {
+            return Err(Reject::BogusSize { len });
+        }
+        let (ip_header, rest) = l3.split_at(ip_len);
+        let carp_bytes = &rest[..packet::HEADER_LEN];
+        let carp = CarpPacket::new_unchecked(carp_bytes);
+        // 5. TTL 255: the sender is on this link.
+        if ip.get_ttl() != CARP_TTL {
+            return Err(Reject::BadTtl(ip.get_ttl()));
+        }
+        // 6. CARP version.
+        if carp.version() != CARP_VERSION {
+            return Err(Reject::BadVersion(carp.version()));
+        }
+        // 7. Our vhid.
+        if carp.vhid() != self.vhid {
+            return Err(Reject::OtherVhid(carp.vhid()));
+        }
+        // 8. Addressed to our group.
+        let dst = ip.get_destination();
+        if dst != self.group {
+            return Err(Reject::OtherDestination(dst));
+        }
+        // 9. ucarp sums IP header and CARP header together: either checksum being wrong
+        //    fails, and both are reported as a bad IP checksum.
+        let sum = checksum::accumulate(checksum::accumulate(0, ip_header), carp_bytes);
+        if checksum::finish(sum) != 0 {
+            return Err(Reject::BadChecksum);
+        }
+        // 10. The digest, last because it is the only costly check.
+        self.key
+            .verify(self.vhid, self.vaddr, &carp.counter_bytes(), &carp.md())
+            .map_err(Reject::BadDigest)?;
+        Ok(VerifiedAdvert {
+            src,
+            advert: Advert::from_packet(&carp),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{hex, GOLDEN_ADVERT_FRAME};
+
+    /// A receiver that accepts the golden frame of SPEC.md §2.3.
+    fn receiver() -> Receiver {
+        Receiver {
+            srcip: Ipv4Addr::new(10, 9, 0, 2),
+            vhid: 7,
+            group: Ipv4Addr::new(224, 0, 0, 18),
+            vaddr: Ipv4Addr::new(10, 9, 0, 100),
+            key: Key::new(b"secret").unwrap(),
+        }
+    }
+
+    fn golden() -> Vec<u8> {
+        hex(GOLDEN_ADVERT_FRAME)
+    }
+
+    /// Rewrites both checksums so that a mutation is judged by the later checks.
+    fn refill(frame: &mut [u8]) {
+        let ihl = usize::from(frame[14] & 0x0f) * 4;
+        frame[24..26].fill(0);
+        let c = checksum::checksum(&frame[14..14 + ihl]);
+        frame[24..26].copy_from_slice(&c.to_be_bytes());
+        let mut carp = CarpPacket::new_unchecked(&mut frame[14 + ihl..14 + ihl + 36]);
+        carp.fill_checksum();
+    }
+
+    #[test]
+    fn golden_is_accepted() {
+        let v = receiver().accept(&golden()).unwrap();
+        assert_eq!(v.src(), Ipv4Addr::new(10, 9, 0, 1));
+        assert_eq!(v.advert().counter, 0x3d0e_479c_cf9f_13d4);
+        assert_eq!(v.advert().advbase, 1);
+    }
+
+    #[test]
+    fn each_check_in_order() {
+        let r = receiver();
+        let g = golden();
+        assert_eq!(r.accept(&g[..34]), Err(Reject::TooShort { len: 34 }));
+        assert_eq!(r.accept(&[]), Err(Reject::TooShort { len: 0 }));
+
+        let mine = Receiver {
+            srcip: Ipv4Addr::new(10, 9, 0, 1),
+            ..receiver()
+        };
+        assert_eq!(mine.accept(&g), Err(Reject::OwnSource));
+
+        let mut f = g.clone();
+        f[23] = 17;
+        assert_eq!(r.accept(&f), Err(Reject::NotCarp));
+        let mut f = g.clone();
+        f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        assert_eq!(r.accept(&f), Err(Reject::NotCarp));
+
+        assert_eq!(r.accept(&g[..69]), Err(Reject::BogusSize { len: 69 }));
+        let mut f = g.clone();
+        f[14] = 0x44;
+        assert_eq!(r.accept(&f), Err(Reject::BogusSize { len: 70 }));
+        let mut f = g.clone();
+        f[14] = 0x46; // claims 4 bytes of options that are not there
+        assert_eq!(r.accept(&f), Err(Reject::BogusSize { len: 70 }));
+
+        let mut f = g.clone();
+        f[22] = 64;
+        refill(&mut f);
+        assert_eq!(r.accept(&f), Err(Reject::BadTtl(64)));
+
+        let mut f = g.clone();
+        f[34] = 0x31;
+        refill(&mut f);
+        assert_eq!(r.accept(&f), Err(Reject::BadVersion(3)));
+
+        let other_vhid = Receiver {
+            vhid: 8,
+            ..receiver()
+        };
+        assert_eq!(other_vhid.accept(&g), Err(Reject::OtherVhid(7)));
+
+        let other_group = Receiver {
+            group: Ipv4Addr::new(224, 0, 0, 100),
+            ..receiver()
+        };
+        assert_eq!(
+            other_group.accept(&g),
+            Err(Reject::OtherDestination(Ipv4Addr::new(224, 0, 0, 18)))
+        );
+
+        let mut f = g.clone();
+        f[60] ^= 0x80;
+        assert_eq!(r.accept(&f), Err(Reject::BadChecksum));
+
+        let wrong_key = Receiver {
+            key: Key::new(b"Secret").unwrap(),
+            ..receiver()
+        };
+        match wrong_key.accept(&g) {
+            Err(Reject::BadDigest(m)) => assert_eq!(m.received, [0x00, 0x44, 0x12, 0xd3]),
+            other => panic!("expected a bad digest, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ip_options_are_accepted() {
+        let g = golden();
+        let mut f = g[..34].to_vec();
+        f.extend_from_slice(&[1, 1, 1, 0]);
+        f.extend_from_slice(&g[34..]);
+        f[14] = 0x46;
+        f[16..18].copy_from_slice(&60u16.to_be_bytes());
+        refill(&mut f);
+        assert!(receiver().accept(&f).is_ok());
+    }
+
+    #[test]
+    fn unchecked_fields_as_in_ucarp() {
+        // Type, authlen, reserved, IP total length and the Ethernet addresses are not
+        // checked (SPEC.md §4.3 "Not checked").
+        let mut f = golden();
+        f[0..12].fill(0x42);
+        f[16..18].copy_from_slice(&999u16.to_be_bytes());
+        f[34] = 0x22;
+        f[37] = 0;
+        f[38] = 5;
+        refill(&mut f);
+        assert!(receiver().accept(&f).is_ok());
+    }
+
+    #[test]
+    fn compensating_checksum_errors_pass_as_in_ucarp() {
+        // ucarp verifies one sum over both headers (§4.3 step 9): an error in one
+        // checksum field that the other one cancels out goes unnoticed.
+        let mut f = golden();
+        let ip_csum = u16::from_be_bytes([f[24], f[25]]);
+        let carp_csum = u16::from_be_bytes([f[40], f[41]]);
+        f[24..26].copy_from_slice(&ip_csum.wrapping_add(1).to_be_bytes());
+        f[40..42].copy_from_slice(&carp_csum.wrapping_sub(1).to_be_bytes());
+        assert!(receiver().accept(&f).is_ok());
+    }
+
+    #[test]
+    fn wording_matches_ucarp() {
+        assert_eq!(Reject::BadTtl(64).to_string(), "Bad TTL: [64]");
+        assert_eq!(Reject::BadVersion(3).to_string(), "Bad version: [3]");
+        assert_eq!(Reject::BadChecksum.to_string(), "Bad IP checksum");
+        let m = DigestMismatch {
+            expected: [0xde, 0xad, 0xbe, 0xef],
+            received: [0, 0x44, 0x12, 0xd3],
+        };
+        assert_eq!(
+            Reject::BadDigest(m).to_string(),
+            "Bad digest - md2=[deadbeef] md=[004412d3] - Check vhid, password and virtual IP address"
+        );
+    }
+
+    #[test]
+    fn counters() {
+        let mut c = RejectCounters::default();
+        c.add(RejectReason::BadDigest);
+        c.add(RejectReason::BadDigest);
+        c.add(RejectReason::TooShort);
+        assert_eq!(c.get(RejectReason::BadDigest), 2);
+        assert_eq!(c.total(), 3);
+        assert_eq!(c.iter().count(), RejectReason::ALL.len());
+        for (i, r) in RejectReason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! Property tests of the wire format, the receive checks and the state machine.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use pnet_base::MacAddr;
+use proptest::prelude::*;
+use ucarp::arp::GarpFrame;
+use ucarp::auth::Key;
+use ucarp::frame::AdvertFrame;
+use ucarp::packet::{Advert, CarpPacket, CARP_MCAST_V4};
+use ucarp::rx::Receiver;
+use ucarp::state::{Carp, Config, State};
+
+use crate::sim::{frame_from, signed_advert, Sim, Spec, PASSWORD, VADDR, VHID};
+
+fn any_advert() -> impl Strategy<Value = Advert> {
+    (
+        any::<u8>(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<u64>(),
+        any::<[u8; 20]>(),
+    )
+        .prop_map(|(vhid, advbase, advskew, counter, md)| Advert {
+            vhid,
+            advbase,
+            advskew,
+            counter,
+            md,
+        })
+}
+
+fn any_mac() -> impl Strategy<Value = MacAddr> {
+    any::<[u8; 6]>().prop_map(|m| MacAddr(m[0], m[1], m[2], m[3], m[4], m[5]))
+}
+
+fn any_ipv4() -> impl Strategy<Value = Ipv4Addr> {
+    any::<[u8; 4]>().prop_map(Ipv4Addr::from)
+}
+
+fn receiver() -> Receiver {
+    Receiver {
+        srcip: Ipv4Addr::new(198, 51, 100, 2),
+        vhid: VHID,
+        group: CARP_MCAST_V4,
+        vaddr: VADDR,
+        key: Key::new(PASSWORD).unwrap(),
+    }
+}
+
+/// A frame that `receiver()` accepts.
+fn valid_frame(advbase: u8, advskew: u8, counter: u64, ip_id: u16) -> Vec<u8> {
+    frame_from(
+        Ipv4Addr::new(198, 51, 100, 1),
+        signed_advert(advbase, advskew, counter),
+        ip_id,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn advert_emit_then_parse_is_identity(advert in any_advert()) {
+        let mut buf = [0xa5u8; Advert::LEN];
+        advert.emit(&mut CarpPacket::new_unchecked(&mut buf[..]));
+        let parsed = Advert::parse(&CarpPacket::new_checked(&buf[..]).unwrap());
+        prop_assert_eq!(parsed, Ok(advert));
+    }
+
+    #[test]
+    fn frame_emit_then_parse_is_identity(
+        advert in any_advert(),
+        dst_mac in any_mac(),
+        src_mac in any_mac(),
+        src in any_ipv4(),
+        dst in any_ipv4(),
+        ip_id in any::<u16>(),
+    ) {
+        let f = AdvertFrame { dst_mac, src_mac, src, dst, ip_id, advert };
+        let mut buf = [0xa5u8; AdvertFrame::LEN];
+        prop_assert_eq!(f.emit(&mut buf), AdvertFrame::LEN);
+        prop_assert_eq!(AdvertFrame::parse(&buf), Ok(f));
+    }
+
+    #[test]
+    fn garp_emit_then_parse_is_identity(mac in any_mac(), vaddr in any_ipv4()) {
+        let g = GarpFrame { mac, vaddr };
+        let mut buf = [0xa5u8; GarpFrame::LEN];
+        g.emit(&mut buf);
+        prop_assert_eq!(GarpFrame::parse(&buf), Some(g));
+    }
+
+    #[test]
+    fn parsing_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let _ = Advert::parse(&CarpPacket::new_unchecked(&bytes[..]));
+        let _ = CarpPacket::new_checked(&bytes[..]);
+        let _ = AdvertFrame::parse(&bytes);
+        let _ = GarpFrame::parse(&bytes);
+        let _ = receiver().accept(&bytes);
+    }
+
+    /// Arbitrary bytes behind a plausible Ethernet + IPv4 + CARP prefix, so the later
+    /// checks (IHL, TTL, version, lengths) see hostile values too.
+    #[test]
+    fn hostile_frames_with_a_carp_prefix_never_panic(
+        ihl_and_tail in proptest::collection::vec(any::<u8>(), 0..120),
+        ihl in 0u8..16,
+    ) {
+        let mut f = valid_frame(1, 0, 1, 1);
+        f.truncate(14);
+        f.push(0x40 | ihl);
+        f.extend_from_slice(&[0x10, 0, 56, 0, 1, 0x40, 0, 255, 112, 0, 0, 198, 51, 100, 1, 224, 0, 0, 18]);
+        f.extend_from_slice(&ihl_and_tail);
+        let _ = AdvertFrame::parse(&f);
+        let _ = receiver().accept(&f);
+    }
+
+    /// Any single flipped bit from the Ethernet type on is rejected: every such byte is
+    /// covered by a check or by the combined checksum (SPEC.md §4.3).
+    #[test]
+    fn a_flipped_bit_is_rejected(
+        counter in any::<u64>(),
+        advskew in any::<u8>(),
+        ip_id in any::<u16>(),
+        bit in (12 * 8)..(AdvertFrame::LEN * 8),
+    ) {
+        let mut f = valid_frame(1, advskew, counter, ip_id);
+        prop_assert!(receiver().accept(&f).is_ok());
+        f[bit / 8] ^= 1 << (bit % 8);
+        prop_assert!(receiver().accept(&f).is_err(), "bit {} accepted", bit);
+    }
+
+    /// The Ethernet addresses are the exception, as in ucarp: they are not checked, so a
+    /// `-M` node and a multicast node interoperate.
+    #[test]
+    fn a_flipped_mac_bit_is_accepted(counter in any::<u64>(), bit in 0usize..(12 * 8)) {
+        let mut f = valid_frame(1, 0, counter, 9);
+        f[bit / 8] ^= 1 << (bit % 8);
+        prop_assert!(receiver().accept(&f).is_ok());
+    }
+}
+
+/// One input to a lone node, for the random-walk property.
+#[derive(Debug, Clone)]
+enum Input {
+    Wait(Duration),
+    Advert { src: u8, advbase: u8, advskew: u8 },
+    Link(bool),
+    Demote,
+    Status,
+    SendFails(bool),
+}
+
+fn any_input() -> impl Strategy<Value = Input> {
+    prop_oneof![
+        4 => (0u64..5000).prop_map(|ms| Input::Wait(Duration::from_millis(ms))),
+        4 => (1u8..=3, any::<u8>(), any::<u8>())
+            .prop_map(|(src, advbase, advskew)| Input::Advert { src, advbase, advskew }),
+        1 => any::<bool>().prop_map(Input::Link),
+        1 => Just(Input::Demote),
+        1 => Just(Input::Status),
+        1 => any::<bool>().prop_map(Input::SendFails),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Whatever happens, the machine never spins and never goes deaf: after handling a
+    /// due timeout the next deadline is in the future, and with the link up there is
+    /// always a deadline (advert or master-down), except after a 255/255 advert.
+    #[test]
+    fn random_inputs_never_spin_or_stall(
+        advbase in 0u8..4,
+        advskew in any::<u8>(),
+        preempt in any::<bool>(),
+        inputs in proptest::collection::vec(any_input(), 1..60),
+    ) {
+        prop_assume!(advbase > 0 || advskew > 0);
+        let key = Key::new(PASSWORD).unwrap();
+        let srcip = Ipv4Addr::new(198, 51, 100, 2);
+        let cfg = Config {
+            iface: "prop0".into(),
+            vhid: VHID,
+            advbase,
+            advskew,
+            deadratio: 3,
+            preempt,
+            neutral: false,
+            srcip,
+            vaddr: VADDR,
+            key: key.clone(),
+        };
+        let rx = Receiver { srcip, vhid: VHID, group: CARP_MCAST_V4, vaddr: VADDR, key };
+        #[allow(clippy::disallowed_methods)] // the origin of virtual time
+        let mut now = std::time::Instant::now();
+        let mut carp = Carp::new(cfg, now, 5).unwrap();
+        let mut link_up = true;
+        let mut fails = false;
+        let mut counter = 0;
+        for input in inputs {
+            match input {
+                Input::Wait(d) => {
+                    let until = now + d;
+                    while let Some(t) = carp.poll_timeout().filter(|t| *t <= until) {
+                        prop_assert!(t >= now);
+                        now = t;
+                        carp.handle_timeout(now);
+                        prop_assert!(carp.poll_timeout().is_none_or(|n| n > now), "spin");
+                        drain(&mut carp, now, fails);
+                    }
+                    now = until;
+                }
+                Input::Advert { src, advbase, advskew } => {
+                    counter += 1;
+                    let f = frame_from(Ipv4Addr::new(198, 51, 100, src + 2), signed_advert(advbase, advskew, counter), 1);
+                    let v = rx.accept(&f).unwrap();
+                    carp.handle_advert(now, &v);
+                }
+                Input::Link(up) => {
+                    link_up = up;
+                    carp.handle_link(now, up);
+                }
+                Input::Demote => carp.handle_demote(now),
+                Input::Status => carp.handle_status(now),
+                Input::SendFails(f) => fails = f,
+            }
+            drain(&mut carp, now, fails);
+            let own_bow_out = advbase == 255 && advskew == 255;
+            if link_up && !own_bow_out {
+                prop_assert!(carp.poll_timeout().is_some(), "deaf in {}", carp.state());
+            }
+            if !link_up {
+                prop_assert_eq!(carp.state(), State::Backup);
+                prop_assert_eq!(carp.poll_timeout(), None);
+            }
+        }
+    }
+
+    /// Random clusters converge to exactly one master and stay there.
+    #[test]
+    fn random_clusters_converge_to_one_master(
+        skews in proptest::collection::vec(any::<u8>(), 2..=5),
+        advbase in 1u8..=3,
+        delay_ms in 0u64..50,
+        preempt in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let mut sim = Sim::new(seed);
+        sim.delay = Duration::from_millis(delay_ms);
+        for (i, skew) in skews.iter().enumerate() {
+            let mut spec = Spec::host(i as u8 + 1).skew(*skew).base(advbase);
+            if preempt {
+                spec = spec.preempt();
+            }
+            sim.start(spec);
+        }
+        sim.run_for(Duration::from_secs(60));
+        prop_assert_eq!(sim.masters().len(), 1);
+        let master = sim.masters()[0];
+        let before: Vec<usize> = sim.nodes.iter().map(|n| n.ups().len()).collect();
+        sim.run_for(Duration::from_secs(60));
+        prop_assert_eq!(sim.masters(), vec![master]);
+        let after: Vec<usize> = sim.nodes.iter().map(|n| n.ups().len()).collect();
+        prop_assert_eq!(before, after, "mastership moved after convergence");
+    }
+}
+
+fn drain(carp: &mut Carp, now: std::time::Instant, fails: bool) {
+    while let Some(a) = carp.poll_action() {
+        if matches!(a, ucarp::state::Action::SendAdvert(_)) {
+            carp.handle_send_result(now, !fails);
+        }
+    }
+}

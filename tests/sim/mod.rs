@@ -1,0 +1,386 @@
+//! A virtual-clock simulation of CARP nodes on one shared wire, after quinn-proto's test
+//! `Pair`: no sleeping, no sockets. Time jumps from one deadline or delivery to the
+//! next. Frames cross the wire as bytes, through the real framing and receive checks,
+//! so the simulation exercises everything the daemon will, except the syscalls.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use ucarp::auth::Key;
+use ucarp::event::Event;
+use ucarp::frame::{advert_source_mac, multicast_mac, AdvertFrame};
+use ucarp::packet::{Advert, CARP_MCAST_V4};
+use ucarp::rx::{Receiver, RejectCounters};
+use ucarp::state::{Action, Carp, Config, State, Transition};
+
+pub const VHID: u8 = 7;
+pub const PASSWORD: &[u8] = b"secret";
+pub const VADDR: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 100);
+
+/// How one node is configured.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub srcip: Ipv4Addr,
+    pub advbase: u8,
+    pub advskew: u8,
+    pub deadratio: u32,
+    pub preempt: bool,
+    pub neutral: bool,
+}
+
+impl Spec {
+    /// A node at 198.51.100.`n` with ucarp's defaults.
+    pub fn host(n: u8) -> Spec {
+        Spec {
+            srcip: Ipv4Addr::new(198, 51, 100, n),
+            advbase: 1,
+            advskew: 0,
+            deadratio: 3,
+            preempt: false,
+            neutral: false,
+        }
+    }
+
+    pub fn skew(mut self, advskew: u8) -> Spec {
+        self.advskew = advskew;
+        self
+    }
+
+    pub fn base(mut self, advbase: u8) -> Spec {
+        self.advbase = advbase;
+        self
+    }
+
+    pub fn preempt(mut self) -> Spec {
+        self.preempt = true;
+        self
+    }
+
+    pub fn neutral(mut self) -> Spec {
+        self.neutral = true;
+        self
+    }
+
+    pub fn ip(mut self, ip: Ipv4Addr) -> Spec {
+        self.srcip = ip;
+        self
+    }
+}
+
+/// What a node did, as the daemon would carry it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Did {
+    Up(Transition),
+    Down(Transition),
+    Advert(Advert),
+    Garp,
+    /// An authenticated advert from this source was handed to the state machine.
+    Heard(Ipv4Addr),
+    Log(Event),
+    Exit,
+}
+
+pub struct Node {
+    pub spec: Spec,
+    pub carp: Carp,
+    pub rx: Receiver,
+    /// False once crashed: sends nothing, hears nothing, its timers are ignored.
+    pub alive: bool,
+    /// When true, every advert send is reported as failed.
+    pub send_fails: bool,
+    /// Everything it did, stamped with virtual time since the simulation began.
+    pub did: Vec<(Duration, Did)>,
+    pub rejects: RejectCounters,
+}
+
+impl Node {
+    pub fn state(&self) -> State {
+        self.carp.state()
+    }
+
+    /// Times of the up script runs.
+    pub fn ups(&self) -> Vec<Duration> {
+        self.did
+            .iter()
+            .filter(|(_, d)| matches!(d, Did::Up(_)))
+            .map(|(t, _)| *t)
+            .collect()
+    }
+
+    /// Times of the down script runs.
+    pub fn downs(&self) -> Vec<Duration> {
+        self.did
+            .iter()
+            .filter(|(_, d)| matches!(d, Did::Down(_)))
+            .map(|(t, _)| *t)
+            .collect()
+    }
+
+    /// The adverts it sent, with their times.
+    pub fn adverts(&self) -> Vec<(Duration, Advert)> {
+        self.did
+            .iter()
+            .filter_map(|(t, d)| match d {
+                Did::Advert(a) => Some((*t, *a)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A frame on the wire: delivered to node `to` at `at`. `seq` keeps FIFO order among
+/// equal times.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct InFlight {
+    at: Instant,
+    seq: u64,
+    to: usize,
+    frame: Vec<u8>,
+}
+
+pub struct Sim {
+    pub t0: Instant,
+    pub now: Instant,
+    pub nodes: Vec<Node>,
+    /// Probability that one frame to one receiver is lost.
+    pub loss: f64,
+    /// One-way delay of every frame.
+    pub delay: Duration,
+    wire: BinaryHeap<Reverse<InFlight>>,
+    seq: u64,
+    rng: u64,
+}
+
+impl Sim {
+    pub fn new(seed: u64) -> Sim {
+        #[allow(clippy::disallowed_methods)] // the one clock read: the origin
+        let t0 = Instant::now();
+        Sim {
+            t0,
+            now: t0,
+            nodes: Vec::new(),
+            loss: 0.0,
+            delay: Duration::ZERO,
+            wire: BinaryHeap::new(),
+            seq: 0,
+            // Spread nearby seeds apart; xorshift needs a non-zero state.
+            rng: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
+        }
+    }
+
+    /// Starts a node now; returns its index.
+    pub fn start(&mut self, spec: Spec) -> usize {
+        let key = Key::new(PASSWORD).unwrap();
+        let cfg = Config {
+            iface: "sim0".into(),
+            vhid: VHID,
+            advbase: spec.advbase,
+            advskew: spec.advskew,
+            deadratio: spec.deadratio,
+            preempt: spec.preempt,
+            neutral: spec.neutral,
+            srcip: spec.srcip,
+            vaddr: VADDR,
+            key: key.clone(),
+        };
+        let seed = self.next_random();
+        let carp = Carp::new(cfg, self.now, seed).unwrap();
+        let rx = Receiver {
+            srcip: spec.srcip,
+            vhid: VHID,
+            group: CARP_MCAST_V4,
+            vaddr: VADDR,
+            key,
+        };
+        self.nodes.push(Node {
+            spec,
+            carp,
+            rx,
+            alive: true,
+            send_fails: false,
+            did: Vec::new(),
+            rejects: RejectCounters::default(),
+        });
+        let i = self.nodes.len() - 1;
+        self.drain(i);
+        i
+    }
+
+    /// Virtual time since the start.
+    pub fn elapsed(&self) -> Duration {
+        self.now - self.t0
+    }
+
+    /// xorshift64*: the wire's own randomness, seeded.
+    fn next_random(&mut self) -> u64 {
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn lost(&mut self) -> bool {
+        self.loss > 0.0 && (self.next_random() >> 11) as f64 / (1u64 << 53) as f64 <= self.loss
+    }
+
+    /// Runs every event up to and including `until`, then sets the clock to `until`.
+    pub fn run_until(&mut self, until: Instant) {
+        loop {
+            let next_frame = self.wire.peek().map(|Reverse(f)| f.at);
+            let next_timer = self
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.alive)
+                .filter_map(|(i, n)| n.carp.poll_timeout().map(|t| (t, i)))
+                .min();
+            // Frames first at equal times: what is already on the wire arrives before
+            // a timer that fires at the same instant.
+            match (next_frame, next_timer) {
+                (Some(f), t) if f <= until && t.is_none_or(|(t, _)| f <= t) => {
+                    let Reverse(frame) = self.wire.pop().unwrap();
+                    self.now = frame.at;
+                    self.deliver(frame.to, &frame.frame);
+                }
+                (_, Some((t, i))) if t <= until => {
+                    assert!(t >= self.now, "deadline in the past: the core would spin");
+                    self.now = t;
+                    self.nodes[i].carp.handle_timeout(t);
+                    self.drain(i);
+                    let after = self.nodes[i].carp.poll_timeout();
+                    assert!(
+                        after.is_none_or(|a| a > t),
+                        "handle_timeout left a due deadline: spin"
+                    );
+                }
+                _ => break,
+            }
+        }
+        self.now = until;
+    }
+
+    pub fn run_for(&mut self, d: Duration) {
+        self.run_until(self.now + d);
+    }
+
+    fn deliver(&mut self, to: usize, frame: &[u8]) {
+        let now = self.now;
+        let node = &mut self.nodes[to];
+        if !node.alive {
+            return;
+        }
+        match node.rx.accept(frame) {
+            Ok(v) => {
+                let t = now - self.t0;
+                node.did.push((t, Did::Heard(v.src())));
+                node.carp.handle_advert(now, &v);
+                self.drain(to);
+            }
+            Err(e) => node.rejects.add(e.reason()),
+        }
+    }
+
+    /// Puts a frame on the wire from outside any node, to every live node.
+    pub fn inject(&mut self, frame: Vec<u8>) {
+        for to in 0..self.nodes.len() {
+            self.seq += 1;
+            self.wire.push(Reverse(InFlight {
+                at: self.now + self.delay,
+                seq: self.seq,
+                to,
+                frame: frame.clone(),
+            }));
+        }
+    }
+
+    /// Carries out node `i`'s queued actions, as the daemon would.
+    fn drain(&mut self, i: usize) {
+        while let Some(action) = self.nodes[i].carp.poll_action() {
+            let t = self.elapsed();
+            let did = match action {
+                Action::SendAdvert(advert) => {
+                    let ok = !self.nodes[i].send_fails;
+                    if ok {
+                        self.broadcast(i, advert);
+                    }
+                    let now = self.now;
+                    self.nodes[i].carp.handle_send_result(now, ok);
+                    Did::Advert(advert)
+                }
+                Action::SendGratuitousArp => Did::Garp,
+                Action::RunUp(t) => Did::Up(t),
+                Action::RunDown(t) => Did::Down(t),
+                Action::Log(e) => Did::Log(e),
+                Action::Exit => Did::Exit,
+            };
+            self.nodes[i].did.push((t, did));
+        }
+    }
+
+    fn broadcast(&mut self, from: usize, advert: Advert) {
+        let ip_id = self.next_random() as u16;
+        let frame = frame_from(self.nodes[from].spec.srcip, advert, ip_id);
+        for to in 0..self.nodes.len() {
+            if to == from || self.lost() {
+                continue;
+            }
+            self.seq += 1;
+            self.wire.push(Reverse(InFlight {
+                at: self.now + self.delay,
+                seq: self.seq,
+                to,
+                frame: frame.clone(),
+            }));
+        }
+    }
+
+    /// Indexes of the live nodes that are MASTER.
+    pub fn masters(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].alive && self.nodes[i].state() == State::Master)
+            .collect()
+    }
+
+    /// Crashes node `i`: from now on it neither sends nor hears anything.
+    pub fn crash(&mut self, i: usize) {
+        self.nodes[i].alive = false;
+    }
+
+    /// Drains node `i` after the test called one of its handlers directly.
+    pub fn settle(&mut self, i: usize) {
+        self.drain(i);
+    }
+}
+
+/// Frames an advert as a ucarp node at `src` would.
+pub fn frame_from(src: Ipv4Addr, advert: Advert, ip_id: u16) -> Vec<u8> {
+    let mut buf = vec![0; AdvertFrame::LEN];
+    AdvertFrame {
+        dst_mac: multicast_mac(CARP_MCAST_V4),
+        src_mac: advert_source_mac(advert.vhid),
+        src,
+        dst: CARP_MCAST_V4,
+        ip_id,
+        advert,
+    }
+    .emit(&mut buf);
+    buf
+}
+
+/// A correctly signed advert for the simulation's vhid, VIP and password.
+pub fn signed_advert(advbase: u8, advskew: u8, counter: u64) -> Advert {
+    let key = Key::new(PASSWORD).unwrap();
+    Advert {
+        vhid: VHID,
+        advbase,
+        advskew,
+        counter,
+        md: key.sign(VHID, VADDR, &counter.to_be_bytes()),
+    }
+}
+
+pub fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
