@@ -10,7 +10,9 @@
 //!   [`rx`], [`state`] and [`event`] — that never opens a socket, never reads the clock
 //!   and never spawns a process. Time and randomness come in as arguments, so the core is
 //!   tested with a virtual clock;
-//! * the I/O layer that drives it (the daemon binary).
+//! * the I/O layer that drives it: [`cli`] and [`config`] (the command line),
+//!   [`net`] (sockets), [`hooks`] (scripts), [`logger`], and [`daemon`], the one
+//!   `ppoll` loop. [`ratelimit`] is pure but serves only the daemon's logging.
 //!
 //! `clippy.toml` forbids `Instant::now` and `SystemTime::now` so the core cannot read
 //! the clock by accident.
@@ -21,9 +23,16 @@
 pub mod arp;
 pub mod auth;
 pub mod checksum;
+pub mod cli;
+pub mod config;
+pub mod daemon;
 pub mod event;
 pub mod frame;
+pub mod hooks;
+pub mod logger;
+pub mod net;
 pub mod packet;
+pub mod ratelimit;
 pub mod rx;
 pub mod state;
 

@@ -1,0 +1,691 @@
+//! From raw [`Args`] to a validated [`Config`] (SPEC.md §1): ucarp's number parsing,
+//! its checks in its order, its messages and exit codes.
+//!
+//! Apart from reading the `-o` password file, this module does no I/O: the default
+//! interface comes from a caller-supplied lookup, and the messages meant for the log
+//! (warnings about missing scripts, an unknown facility) are returned in
+//! [`Config::notes`] for the caller to log once logging is set up.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::io::Read;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use log::Level;
+
+use crate::auth::{Key, KeyError};
+use crate::cli::{os_bytes, Args};
+use crate::packet::CARP_MCAST_V4;
+
+/// The longest interface name Linux accepts, in bytes (IFNAMSIZ − 1).
+pub const MAX_IFNAME_LEN: usize = 15;
+/// ucarp reads at most this many bytes of the password file's first line.
+pub const MAX_PASSFILE_LINE: usize = 511;
+
+/// A configuration that cannot run: a one-line message and the exit code ucarp uses
+/// (SPEC.md §1.1): 1 for option errors, 2 for protocol setup errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// What is wrong, worded as ucarp words it where ucarp has a message.
+    pub message: String,
+    /// The process exit code.
+    pub exit_code: u8,
+}
+
+impl ConfigError {
+    fn usage(message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            message: message.into(),
+            exit_code: 1,
+        }
+    }
+
+    fn setup(message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            message: message.into(),
+            exit_code: 2,
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A syslog facility code (`LOG_DAEMON` and friends, already shifted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Facility(pub i32);
+
+impl Facility {
+    /// ucarp's default, `daemon`.
+    pub const DAEMON: Facility = Facility(3 << 3);
+
+    /// Looks a name up case-insensitively, in glibc's `facilitynames` table.
+    pub fn from_name(name: &str) -> Option<Facility> {
+        let code = match name.to_ascii_lowercase().as_str() {
+            "kern" => 0,
+            "user" => 1,
+            "mail" => 2,
+            "daemon" => 3,
+            "auth" | "security" => 4,
+            "syslog" => 5,
+            "lpr" => 6,
+            "news" => 7,
+            "uucp" => 8,
+            "cron" => 9,
+            "authpriv" => 10,
+            "ftp" => 11,
+            "mark" => 24,
+            "local0" => 16,
+            "local1" => 17,
+            "local2" => 18,
+            "local3" => 19,
+            "local4" => 20,
+            "local5" => 21,
+            "local6" => 22,
+            "local7" => 23,
+            _ => return None,
+        };
+        Some(Facility(code << 3))
+    }
+}
+
+/// Everything the daemon needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Interface to send and receive on.
+    pub iface: String,
+    /// Our persistent source address.
+    pub srcip: Ipv4Addr,
+    /// Group and destination of adverts.
+    pub group: Ipv4Addr,
+    /// Virtual host id, 1–255.
+    pub vhid: u8,
+    /// The HMAC key made from the password.
+    pub key: Key,
+    /// `-P`.
+    pub preempt: bool,
+    /// `-n`.
+    pub neutral: bool,
+    /// The virtual address.
+    pub vaddr: Ipv4Addr,
+    /// The `-a` argument exactly as typed: scripts get this as `$2`.
+    pub vaddr_arg: OsString,
+    /// Base interval, seconds.
+    pub advbase: u8,
+    /// Skew, 1/256 s.
+    pub advskew: u8,
+    /// Script for becoming master.
+    pub upscript: Option<PathBuf>,
+    /// Script for becoming backup.
+    pub downscript: Option<PathBuf>,
+    /// Intervals without an advert before the master counts as dead.
+    pub deadratio: u32,
+    /// `-D`.
+    pub debug: bool,
+    /// `-z`.
+    pub shutdown: bool,
+    /// `-B`.
+    pub daemonize: bool,
+    /// `-S`.
+    pub ignoreifstate: bool,
+    /// `-M`.
+    pub nomcast: bool,
+    /// Syslog facility; `None` for `-f none`.
+    pub facility: Option<Facility>,
+    /// `-x`: the scripts' `$3`.
+    pub xparam: Option<OsString>,
+    /// Messages for the log, with their level, in the order ucarp emits them.
+    pub notes: Vec<(Level, String)>,
+}
+
+/// Reads a number the way C's `strtoul(s, NULL, 0)` does: leading blanks, an optional
+/// sign, `0x` for hex and a leading `0` for octal, trailing junk ignored, a negative
+/// value wrapped, an overflow saturated. Returns `None` when no digit was read.
+pub fn strtoul(s: &str) -> Option<u64> {
+    let s = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, s) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let hex_digits = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .filter(|rest| rest.starts_with(|c: char| c.is_ascii_hexdigit()));
+    let (radix, digits) = match hex_digits {
+        Some(rest) => (16, rest),
+        None if s.starts_with('0') => (8, s),
+        None => (10, s),
+    };
+    let mut value: u64 = 0;
+    let mut overflow = false;
+    let mut any = false;
+    for c in digits.chars() {
+        let Some(d) = c.to_digit(radix) else { break };
+        any = true;
+        match value
+            .checked_mul(u64::from(radix))
+            .and_then(|v| v.checked_add(u64::from(d)))
+        {
+            Some(v) => value = v,
+            None => overflow = true,
+        }
+    }
+    if !any {
+        return None;
+    }
+    Some(match (overflow, negative) {
+        (true, _) => u64::MAX,
+        (false, true) => value.wrapping_neg(),
+        (false, false) => value,
+    })
+}
+
+fn text(s: &OsStr) -> String {
+    s.to_string_lossy().into_owned()
+}
+
+/// Parses a dotted-quad IPv4 address as `inet_pton` does: four decimal parts, no
+/// leading zeros, nothing else. ucarp's message on failure.
+fn address(s: &OsStr) -> Result<Ipv4Addr, ConfigError> {
+    s.to_str()
+        .and_then(|t| t.parse::<Ipv4Addr>().ok())
+        .ok_or_else(|| ConfigError::usage(format!("Invalid address: [{}]", text(s))))
+}
+
+/// Parses `-b` or `-k`. ucarp casts any number to 8 bits (256 → 0, -1 → 255); here a
+/// value outside 0–255, or one with no digits, is an error (a deliberate fix).
+fn byte_option(s: &OsStr, what: &str) -> Result<u8, ConfigError> {
+    let t = s.to_str().unwrap_or("");
+    let negative = t.trim_start().starts_with('-');
+    strtoul(t)
+        .filter(|_| !negative)
+        .and_then(|v| u8::try_from(v).ok())
+        .ok_or_else(|| {
+            ConfigError::usage(format!(
+                "{what} must be between 0 and 255, not [{}]",
+                text(s)
+            ))
+        })
+}
+
+/// Reads the password from the first line of a file, as ucarp's `-o` does: at most
+/// [`MAX_PASSFILE_LINE`] bytes, only the first `\n` removed (a `\r` stays in the key).
+fn read_passfile(path: &OsStr) -> Result<Vec<u8>, ConfigError> {
+    let shown = text(path);
+    let file = std::fs::File::open(path).map_err(|e| {
+        ConfigError::usage(format!("unable to open passfile {shown} for reading: {e}"))
+    })?;
+    let file = std::io::BufReader::new(file);
+    let mut line = Vec::with_capacity(64);
+    for byte in file.take(MAX_PASSFILE_LINE as u64).bytes() {
+        let byte =
+            byte.map_err(|e| ConfigError::usage(format!("error reading passfile {shown}: {e}")))?;
+        line.push(byte);
+        if byte == b'\n' {
+            break;
+        }
+    }
+    if line.is_empty() {
+        return Err(ConfigError::usage(format!(
+            "error reading passfile {shown}: unexpected end of file"
+        )));
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    Ok(line)
+}
+
+/// The options ucarp checks while parsing, rather than after.
+#[derive(Debug, Clone, Copy)]
+enum Early {
+    Srcip,
+    Group,
+    Vhid,
+    Passfile,
+    Vaddr,
+    Advbase,
+    Advskew,
+}
+
+impl Config {
+    /// Validates the arguments in ucarp's order (SPEC.md §1): first the checks ucarp
+    /// makes while parsing, in command-line order; then interface, vhid, password,
+    /// interval, source address, virtual address, script warnings and dead ratio; then
+    /// the two checks of protocol setup (password and interface name length, exit 2).
+    ///
+    /// `default_iface` is asked for an interface when `-i` is missing or empty.
+    ///
+    /// # Errors
+    /// The first failed check, as a [`ConfigError`] with ucarp's message and exit code.
+    pub fn from_args(
+        args: &Args,
+        default_iface: impl FnOnce() -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut notes = Vec::new();
+
+        // Checks ucarp makes as it meets each option, in command-line order.
+        let mut srcip = None;
+        let mut group = CARP_MCAST_V4;
+        let mut vhid: u64 = 0;
+        let mut password: Vec<u8> = args
+            .pass
+            .as_deref()
+            .map(os_bytes)
+            .unwrap_or_default()
+            .to_vec();
+        let mut vaddr = None;
+        let mut advbase: u8 = 1;
+        let mut advskew: u8 = 0;
+        let p = args.positions;
+        let passfile = args.passfile.as_deref().filter(|_| args.pass.is_none());
+        let mut early: Vec<(Option<usize>, Early, &OsStr)> = [
+            (p.srcip, Early::Srcip, args.srcip.as_deref()),
+            (p.mcastip, Early::Group, args.mcastip.as_deref()),
+            (p.vhid, Early::Vhid, args.vhid.as_deref()),
+            (p.password, Early::Passfile, passfile),
+            (p.addr, Early::Vaddr, args.addr.as_deref()),
+            (p.advbase, Early::Advbase, args.advbase.as_deref()),
+            (p.advskew, Early::Advskew, args.advskew.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(at, what, value)| Some((at, what, value?)))
+        .collect();
+        early.sort_by_key(|(at, _, _)| *at);
+        for (_, what, value) in early {
+            match what {
+                Early::Srcip => srcip = Some(address(value)?),
+                Early::Group => group = address(value)?,
+                Early::Vhid => {
+                    vhid = strtoul(value.to_str().unwrap_or("")).unwrap_or(0);
+                    if !(1..=255).contains(&vhid) {
+                        return Err(ConfigError::usage("vhid must be between 1 and 255."));
+                    }
+                }
+                Early::Passfile => password = read_passfile(value)?,
+                Early::Vaddr => vaddr = Some(address(value)?),
+                Early::Advbase => advbase = byte_option(value, "advbase")?,
+                Early::Advskew => advskew = byte_option(value, "advskew")?,
+            }
+        }
+
+        // The checks ucarp makes after parsing, in its order.
+        let iface = match args.interface.as_deref().filter(|i| !i.is_empty()) {
+            Some(i) => text(i),
+            None => {
+                let found = default_iface()
+                    .ok_or_else(|| ConfigError::usage("You must supply a network interface"))?;
+                notes.push((
+                    Level::Info,
+                    format!("Using [{found}] as a network interface"),
+                ));
+                found
+            }
+        };
+        if vhid == 0 {
+            return Err(ConfigError::usage("vhid must be between 1 and 255."));
+        }
+        if password.is_empty() {
+            return Err(ConfigError::usage("You must supply a password"));
+        }
+        if advbase == 0 && advskew == 0 {
+            return Err(ConfigError::usage(
+                "You must supply an advertisement time base",
+            ));
+        }
+        let srcip = srcip
+            .filter(|ip: &Ipv4Addr| !ip.is_unspecified())
+            .ok_or_else(|| ConfigError::usage("You must supply a persistent source address"))?;
+        let vaddr = vaddr
+            .filter(|ip: &Ipv4Addr| !ip.is_unspecified())
+            .ok_or_else(|| ConfigError::usage("You must supply a virtual host address"))?;
+        let script = |s: &Option<OsString>| s.as_ref().filter(|p| !p.is_empty()).map(PathBuf::from);
+        let upscript = script(&args.upscript);
+        let downscript = script(&args.downscript);
+        if upscript.is_none() {
+            notes.push((
+                Level::Warn,
+                "Warning: no script called when going up".into(),
+            ));
+        }
+        if downscript.is_none() {
+            notes.push((
+                Level::Warn,
+                "Warning: no script called when going down".into(),
+            ));
+        }
+        let deadratio = match &args.deadratio {
+            // ucarp stores strtoul's unsigned long in an unsigned int.
+            Some(s) => strtoul(s.to_str().unwrap_or("")).unwrap_or(0) as u32,
+            None => 3,
+        };
+        if deadratio == 0 {
+            return Err(ConfigError::usage("Dead ratio can't be zero"));
+        }
+        let facility = match args.facility.as_deref().map(text) {
+            None => Some(Facility::DAEMON),
+            Some(name) if name.eq_ignore_ascii_case("none") => None,
+            Some(name) => Some(Facility::from_name(&name).unwrap_or_else(|| {
+                notes.push((Level::Error, format!("Unknown syslog facility: [{name}]")));
+                Facility::DAEMON
+            })),
+        };
+
+        // Protocol setup (exit 2 in ucarp).
+        let key = Key::new(&password).map_err(|e| match e {
+            KeyError::Empty => ConfigError::usage(e.to_string()),
+            KeyError::TooLong { .. } => ConfigError::setup(e.to_string()),
+        })?;
+        if iface.len() > MAX_IFNAME_LEN {
+            return Err(ConfigError::setup(format!(
+                "Interface name too long: [{iface}]"
+            )));
+        }
+
+        Ok(Config {
+            iface,
+            srcip,
+            group,
+            vhid: vhid as u8,
+            key,
+            preempt: args.preempt,
+            neutral: args.neutral,
+            vaddr,
+            vaddr_arg: args.addr.clone().unwrap_or_default(),
+            advbase,
+            advskew,
+            upscript,
+            downscript,
+            deadratio,
+            debug: args.debug,
+            shutdown: args.shutdown,
+            daemonize: args.daemonize,
+            ignoreifstate: args.ignoreifstate,
+            nomcast: args.nomcast,
+            facility,
+            xparam: args.xparam.clone(),
+            notes,
+        })
+    }
+
+    /// Returns the state machine's part of the configuration.
+    pub fn carp(&self) -> crate::state::Config {
+        crate::state::Config {
+            iface: self.iface.clone(),
+            vhid: self.vhid,
+            advbase: self.advbase,
+            advskew: self.advskew,
+            deadratio: self.deadratio,
+            preempt: self.preempt,
+            neutral: self.neutral,
+            srcip: self.srcip,
+            vaddr: self.vaddr,
+            key: self.key.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{parse, Parsed};
+
+    fn config(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut argv = vec!["ucarp"];
+        argv.extend_from_slice(args);
+        let Parsed::Run(a) = parse(argv).unwrap() else {
+            panic!("help")
+        };
+        Config::from_args(&a, || Some("eth9".into()))
+    }
+
+    const BASE: &[&str] = &[
+        "-i",
+        "eth0",
+        "-s",
+        "192.0.2.1",
+        "-v",
+        "7",
+        "-p",
+        "secret",
+        "-a",
+        "192.0.2.100",
+    ];
+
+    fn with(extra: &[&str]) -> Result<Config, ConfigError> {
+        let mut v = BASE.to_vec();
+        v.extend_from_slice(extra);
+        config(&v)
+    }
+
+    #[test]
+    fn strtoul_like_c() {
+        assert_eq!(strtoul("7"), Some(7));
+        assert_eq!(strtoul("0x10"), Some(16));
+        assert_eq!(strtoul("0X1f"), Some(31));
+        assert_eq!(strtoul("010"), Some(8));
+        assert_eq!(strtoul("0"), Some(0));
+        assert_eq!(strtoul("  +12"), Some(12));
+        assert_eq!(strtoul("7abc"), Some(7));
+        assert_eq!(strtoul("09"), Some(0));
+        assert_eq!(strtoul("0x"), Some(0));
+        assert_eq!(strtoul("-1"), Some(u64::MAX));
+        assert_eq!(strtoul("99999999999999999999999"), Some(u64::MAX));
+        assert_eq!(strtoul("abc"), None);
+        assert_eq!(strtoul(""), None);
+        assert_eq!(strtoul("-"), None);
+    }
+
+    #[test]
+    fn defaults() {
+        let c = with(&[]).unwrap();
+        assert_eq!((c.advbase, c.advskew, c.deadratio), (1, 0, 3));
+        assert_eq!(c.group, CARP_MCAST_V4);
+        assert_eq!(c.facility, Some(Facility::DAEMON));
+        assert!(!c.preempt && !c.neutral && !c.shutdown && !c.nomcast);
+        assert_eq!(c.vaddr_arg, OsString::from("192.0.2.100"));
+        assert_eq!(
+            c.notes,
+            vec![
+                (
+                    Level::Warn,
+                    "Warning: no script called when going up".into()
+                ),
+                (
+                    Level::Warn,
+                    "Warning: no script called when going down".into()
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn numbers_in_c_bases() {
+        let c = with(&["-v", "0x10", "-b", "010", "-k", "0x20", "-r", "-1"]).unwrap();
+        assert_eq!((c.vhid, c.advbase, c.advskew), (16, 8, 32));
+        assert_eq!(c.deadratio, u32::MAX);
+    }
+
+    #[test]
+    fn messages_and_exit_codes() {
+        let cases: &[(&[&str], &str, u8)] = &[
+            (&["-s", "192.0.2.256"], "Invalid address: [192.0.2.256]", 1),
+            (&["-s", "192.0.2.01"], "Invalid address: [192.0.2.01]", 1),
+            (
+                &["-a", "192.0.2.0/24"],
+                "Invalid address: [192.0.2.0/24]",
+                1,
+            ),
+            (&["--mcastip", "ff02::12"], "Invalid address: [ff02::12]", 1),
+            (&["-v", "0"], "vhid must be between 1 and 255.", 1),
+            (&["-v", "256"], "vhid must be between 1 and 255.", 1),
+            (&["-v", "abc"], "vhid must be between 1 and 255.", 1),
+            (
+                &["-b", "0", "-k", "0"],
+                "You must supply an advertisement time base",
+                1,
+            ),
+            (
+                &["-b", "256"],
+                "advbase must be between 0 and 255, not [256]",
+                1,
+            ),
+            (
+                &["-k", "-1"],
+                "advskew must be between 0 and 255, not [-1]",
+                1,
+            ),
+            (
+                &["-k", "x"],
+                "advskew must be between 0 and 255, not [x]",
+                1,
+            ),
+            (&["-r", "0"], "Dead ratio can't be zero", 1),
+            (&["-r", "4294967296"], "Dead ratio can't be zero", 1),
+            (&["-p", ""], "You must supply a password", 1),
+            (
+                &["-s", "0.0.0.0"],
+                "You must supply a persistent source address",
+                1,
+            ),
+            (
+                &["-a", "0.0.0.0"],
+                "You must supply a virtual host address",
+                1,
+            ),
+            (
+                &["-p", "01234567890123456789"],
+                "Password too long (20 bytes; at most 19 are allowed)",
+                2,
+            ),
+            (
+                &["-i", "abcdefghijklmnop"],
+                "Interface name too long: [abcdefghijklmnop]",
+                2,
+            ),
+        ];
+        for (extra, message, code) in cases {
+            let e = with(extra).unwrap_err();
+            assert_eq!(
+                (e.message.as_str(), e.exit_code),
+                (*message, *code),
+                "{extra:?}"
+            );
+        }
+        assert!(with(&["-p", "0123456789012345678"]).is_ok());
+    }
+
+    #[test]
+    fn missing_mandatory_options() {
+        let e = config(&["-i", "eth0"]).unwrap_err();
+        assert_eq!(e.message, "vhid must be between 1 and 255.");
+        let e = config(&["-v", "1"]).unwrap_err();
+        assert_eq!(e.message, "You must supply a password");
+        let e = config(&["-v", "1", "-p", "x"]).unwrap_err();
+        assert_eq!(e.message, "You must supply a persistent source address");
+        let e = config(&["-v", "1", "-p", "x", "-s", "192.0.2.1"]).unwrap_err();
+        assert_eq!(e.message, "You must supply a virtual host address");
+    }
+
+    #[test]
+    fn first_bad_option_on_the_line_is_reported() {
+        let e = config(&["-a", "bad-vip", "-s", "bad-src"]).unwrap_err();
+        assert_eq!(e.message, "Invalid address: [bad-vip]");
+        let e = config(&["-s", "bad-src", "-a", "bad-vip"]).unwrap_err();
+        assert_eq!(e.message, "Invalid address: [bad-src]");
+        let e = config(&["-v", "0", "-s", "bad-src"]).unwrap_err();
+        assert_eq!(e.message, "vhid must be between 1 and 255.");
+    }
+
+    #[test]
+    fn default_interface() {
+        let c = config(&["-s", "192.0.2.1", "-v", "7", "-p", "x", "-a", "192.0.2.100"]).unwrap();
+        assert_eq!(c.iface, "eth9");
+        assert_eq!(
+            c.notes[0],
+            (Level::Info, "Using [eth9] as a network interface".into())
+        );
+        let Parsed::Run(a) = parse(["ucarp", "-i", "", "-v", "1"]).unwrap() else {
+            panic!()
+        };
+        let e = Config::from_args(&a, || None).unwrap_err();
+        assert_eq!(
+            (e.message.as_str(), e.exit_code),
+            ("You must supply a network interface", 1)
+        );
+    }
+
+    #[test]
+    fn facilities() {
+        assert_eq!(
+            with(&["-f", "LOCAL3"]).unwrap().facility,
+            Some(Facility(19 << 3))
+        );
+        assert_eq!(with(&["-f", "none"]).unwrap().facility, None);
+        let c = with(&["-f", "bogus"]).unwrap();
+        assert_eq!(c.facility, Some(Facility::DAEMON));
+        assert!(c
+            .notes
+            .contains(&(Level::Error, "Unknown syslog facility: [bogus]".into())));
+    }
+
+    #[test]
+    fn passfile_first_line_only() {
+        let dir = std::env::temp_dir().join(format!("ucarp-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, body: &[u8]| {
+            let p = dir.join(name);
+            std::fs::write(&p, body).unwrap();
+            p.to_str().unwrap().to_string()
+        };
+        let key_of = |path: &str| {
+            let c = config(&[
+                "-i",
+                "e",
+                "-s",
+                "192.0.2.1",
+                "-v",
+                "7",
+                "-o",
+                path,
+                "-a",
+                "192.0.2.100",
+            ]);
+            c.map(|c| c.key.sign(7, Ipv4Addr::new(192, 0, 2, 100), &[0; 8]))
+        };
+        let expect = |pw: &[u8]| {
+            Key::new(pw)
+                .unwrap()
+                .sign(7, Ipv4Addr::new(192, 0, 2, 100), &[0; 8])
+        };
+        assert_eq!(
+            key_of(&write("a", b"secret\nsecond line\n")),
+            Ok(expect(b"secret"))
+        );
+        assert_eq!(key_of(&write("b", b"secret")), Ok(expect(b"secret")));
+        assert_eq!(key_of(&write("c", b"secret\r\n")), Ok(expect(b"secret\r")));
+        let empty = write("d", b"");
+        assert_eq!(
+            key_of(&empty).unwrap_err().message,
+            format!("error reading passfile {empty}: unexpected end of file")
+        );
+        assert_eq!(
+            key_of(&write("e", b"\nx")).unwrap_err().message,
+            "You must supply a password"
+        );
+        let missing = dir.join("missing").to_str().unwrap().to_string();
+        let e = key_of(&missing).unwrap_err();
+        assert!(e
+            .message
+            .starts_with(&format!("unable to open passfile {missing} for reading: ")));
+        assert_eq!(e.exit_code, 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

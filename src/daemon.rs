@@ -1,0 +1,500 @@
+//! The daemon: sets up the sockets, then one single-threaded `ppoll` loop that feeds the
+//! state machine its inputs and carries out its actions.
+//!
+//! ```text
+//!   packet socket ──frames──▶ rx::Receiver ──VerifiedAdvert──┐
+//!   netlink ──────link up/down/gone──────────────────────────┤
+//!   signalfd ─────USR1 / USR2 / TERM… / CHLD────────────────┤
+//!   clock ────────now, at state::Carp::poll_timeout()────────┴▶ state::Carp
+//!                                                                  │ actions
+//!   packet socket ◀── adverts (at once), GARPs (after scripts) ◀───┤
+//!   hooks::Hooks ◀── up/down scripts, one at a time, never waited ◀┘
+//! ```
+//!
+//! The loop sleeps until the next deadline or input, exactly: `ppoll` takes a
+//! nanosecond timeout, so a backup takes over at its master-down deadline. Nothing
+//! wakes it in between. This is the only module besides the logger that reads the clock.
+
+use std::fmt;
+use std::io;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::poll::{ppoll, PollFd, PollFlags};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+use pnet_base::MacAddr;
+
+use crate::arp::GarpFrame;
+use crate::config::Config;
+use crate::frame::{advert_source_mac, multicast_mac, AdvertFrame, BROADCAST_MAC};
+use crate::hooks::{Hooks, Job, Script};
+use crate::net::{self, ControlSocket, LinkMonitor, PacketSocket};
+use crate::packet::Advert;
+use crate::ratelimit::{RateLimit, DEFAULT_PERIOD};
+use crate::rx::{Receiver, RejectCounters};
+use crate::state::{Action, Carp};
+
+/// ARPHRD_ETHER and ARPHRD_IEEE802: the hardware types ucarp expects.
+const ARPHRD_ETHER: u16 = 1;
+const ARPHRD_IEEE802: u16 = 6;
+/// Frames read per wake-up before timers get a look in, so a flood cannot starve them.
+const FRAMES_PER_WAKE: usize = 64;
+
+/// A fatal error: one line, and the exit code ucarp uses for it (SPEC.md §1.1).
+#[derive(Debug)]
+pub struct Error {
+    /// What failed.
+    pub message: String,
+    /// The process exit code.
+    pub exit_code: u8,
+}
+
+impl Error {
+    /// A protocol setup failure: exit code 2, as in ucarp.
+    fn setup(message: String) -> Error {
+        Error {
+            message,
+            exit_code: 2,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The signals the loop takes through its signalfd. TERM, INT, QUIT and HUP are only
+/// taken with `-z`; otherwise they keep their default action and kill the process, as
+/// in ucarp (exit status 128 + n, no script).
+fn handled_signals(shutdown: bool) -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGCHLD] {
+        set.add(s);
+    }
+    if shutdown {
+        for s in [
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGQUIT,
+            Signal::SIGHUP,
+        ] {
+            set.add(s);
+        }
+    }
+    set
+}
+
+struct Daemon {
+    cfg: Config,
+    carp: Carp,
+    rx: Receiver,
+    packet: PacketSocket,
+    control: ControlSocket,
+    links: LinkMonitor,
+    signals: SignalFd,
+    /// Fires at the state machine's next deadline. A timerfd, not a poll timeout: the
+    /// kernel lets a poll timeout run late by 0.1 % of its length (3 ms on a 3 s
+    /// master-down wait), a timerfd fires on time.
+    timer: TimerFd,
+    hooks: Hooks,
+    ifindex: i32,
+    mac: MacAddr,
+    dst_mac: MacAddr,
+    rejects: RejectCounters,
+    limit: RateLimit,
+    ip_id: u64,
+    /// The interface went down or away: stop reading the packet socket.
+    gone: bool,
+    /// The state machine said Exit: finish the scripts, then return.
+    exiting: bool,
+}
+
+/// Sets everything up, then runs until a `-z` signal or the interface going away.
+///
+/// Every setup step that can fail runs before `-B` detaches, so its error still
+/// reaches the caller and the exit code (ucarp's parent always exits 0).
+///
+/// # Errors
+/// A setup failure, with ucarp's message where it has one and exit code 2.
+pub fn run(cfg: Config) -> Result<(), Error> {
+    let iface = cfg.iface.clone();
+    let control = ControlSocket::open()
+        .map_err(|e| Error::setup(format!("Unable to open a control socket: {e}")))?;
+    let no_mac =
+        |e: io::Error| Error::setup(format!("Unable to find MAC address of [{iface}]: {e}"));
+    let ifindex = net::interface_index(&iface).map_err(no_mac)?;
+    let (mac, hwtype) = control.hardware_address(&iface).map_err(no_mac)?;
+    if hwtype != ARPHRD_ETHER && hwtype != ARPHRD_IEEE802 {
+        log::error!("Unknown hardware type [{hwtype}]");
+    }
+    log::info!("Local advertised ethernet address is [{mac}]");
+    let packet = PacketSocket::open(ifindex, &net::advert_filter(cfg.srcip, cfg.vhid))
+        .map_err(|e| Error::setup(format!("Unable to open a packet socket on [{iface}]: {e}")))?;
+    let links = LinkMonitor::open()
+        .map_err(|e| Error::setup(format!("Unable to watch the link state: {e}")))?;
+    let mask = handled_signals(cfg.shutdown);
+    mask.thread_block()
+        .map_err(|e| Error::setup(format!("Unable to block signals: {e}")))?;
+    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| Error::setup(format!("Unable to open a signalfd: {e}")))?;
+    let timer = TimerFd::new(
+        ClockId::CLOCK_MONOTONIC,
+        TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+    )
+    .map_err(|e| Error::setup(format!("Unable to open a timerfd: {e}")))?;
+    let dst_mac = if cfg.nomcast {
+        BROADCAST_MAC
+    } else {
+        control.join(cfg.group, cfg.srcip).map_err(|e| {
+            Error::setup(format!(
+                "Can't do IP_ADD_MEMBERSHIP errno={e} (is {} a local address?)",
+                cfg.srcip
+            ))
+        })?;
+        let group_mac = multicast_mac(cfg.group);
+        // The IP join above goes through srcip's interface; this makes sure the group
+        // MAC is also accepted on -i when srcip lives elsewhere (SPEC.md §12 item 13).
+        if let Err(e) = packet.add_multicast_mac(group_mac) {
+            log::warn!("Unable to add multicast MAC {group_mac} on [{iface}]: {e}");
+        }
+        group_mac
+    };
+    let flags = control
+        .flags(&iface)
+        .map_err(|e| Error::setup(format!("Unable to read the flags of [{iface}]: {e}")))?;
+    if flags & libc::IFF_UP as u32 == 0 {
+        return Err(Error::setup(format!("Interface [{iface}] is down")));
+    }
+    let seed =
+        net::random_u64().map_err(|e| Error::setup(format!("Unable to read /dev/urandom: {e}")))?;
+
+    if cfg.daemonize {
+        daemonize().map_err(|e| Error::setup(format!("Unable to daemonize: {e}")))?;
+    }
+
+    #[allow(clippy::disallowed_methods)] // the daemon owns the clock
+    let now = Instant::now();
+    let carp = Carp::new(cfg.carp(), now, seed).map_err(|e| Error {
+        message: e.to_string(),
+        exit_code: 1,
+    })?;
+    let rx = Receiver {
+        srcip: cfg.srcip,
+        vhid: cfg.vhid,
+        group: cfg.group,
+        vaddr: cfg.vaddr,
+        key: cfg.key.clone(),
+    };
+    let mut daemon = Daemon {
+        hooks: Hooks::new(&cfg),
+        cfg,
+        carp,
+        rx,
+        packet,
+        control,
+        links,
+        signals,
+        timer,
+        ifindex: i32::try_from(ifindex).unwrap_or(-1),
+        mac,
+        dst_mac,
+        rejects: RejectCounters::default(),
+        limit: RateLimit::new(DEFAULT_PERIOD),
+        ip_id: seed.rotate_left(32) | 1,
+        gone: false,
+        exiting: false,
+    };
+    if flags & libc::IFF_RUNNING as u32 == 0 && !daemon.cfg.ignoreifstate {
+        daemon.carp.handle_link(now, false);
+    }
+    daemon.run();
+    Ok(())
+}
+
+impl Daemon {
+    fn run(&mut self) {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            #[allow(clippy::disallowed_methods)]
+            let now = Instant::now();
+            self.perform(now);
+            if self.exiting && self.hooks.is_idle() {
+                return;
+            }
+            let fallback = self.arm_timer();
+            let listen = !self.exiting && !self.gone;
+            let (packet_ev, links_ev, signals_ev) = {
+                let mut fds = vec![
+                    PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.timer.as_fd(), PollFlags::POLLIN),
+                ];
+                if listen {
+                    fds.push(PollFd::new(self.packet.as_fd(), PollFlags::POLLIN));
+                    fds.push(PollFd::new(self.links.as_fd(), PollFlags::POLLIN));
+                }
+                match ppoll(&mut fds, fallback, None) {
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => {
+                        log::error!("poll() error: {e}");
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                }
+                let ev = |i: usize| {
+                    fds.get(i)
+                        .and_then(|f| f.revents())
+                        .unwrap_or(PollFlags::empty())
+                };
+                (ev(2), ev(3), ev(0))
+            };
+            #[allow(clippy::disallowed_methods)]
+            let now = Instant::now();
+            if !signals_ev.is_empty() {
+                self.on_signals(now);
+            }
+            if packet_ev.intersects(PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL) {
+                let err = self.packet.take_error();
+                self.interface_gone(now, &format!("{err} (revents={:#x})", packet_ev.bits()));
+            } else if packet_ev.contains(PollFlags::POLLIN) {
+                self.on_frames(now, &mut buf);
+            }
+            if !links_ev.is_empty() && !self.gone {
+                self.on_links(now, &mut buf);
+            }
+            self.carp.handle_timeout(now);
+        }
+    }
+
+    /// Arms the timer for the state machine's next deadline, or disarms it. Re-arming
+    /// also clears an expiry that was not read. Returns a poll timeout to use instead
+    /// if the timer could not be armed.
+    fn arm_timer(&mut self) -> Option<TimeSpec> {
+        let result = match self.carp.poll_timeout() {
+            Some(at) => {
+                #[allow(clippy::disallowed_methods)]
+                let left = at.saturating_duration_since(Instant::now());
+                // Zero would disarm the timer; a due deadline fires at once instead.
+                let left = left.max(Duration::from_nanos(1));
+                self.timer.set(
+                    Expiration::OneShot(TimeSpec::from_duration(left)),
+                    TimerSetTimeFlags::empty(),
+                )
+            }
+            None => self.timer.unset(),
+        };
+        match result {
+            Ok(()) => None,
+            Err(e) => {
+                // Not expected with valid arguments; fall back to a poll timeout.
+                log::error!("timerfd_settime: {e}");
+                Some(TimeSpec::from_duration(Duration::from_millis(10)))
+            }
+        }
+    }
+
+    /// Carries out the state machine's actions, then whatever scripts and GARPs can go.
+    fn perform(&mut self, now: Instant) {
+        while let Some(action) = self.carp.poll_action() {
+            match action {
+                Action::SendAdvert(advert) => {
+                    let ok = self.send_advert(&advert);
+                    self.carp.handle_send_result(now, ok);
+                }
+                Action::SendGratuitousArp => self.hooks.push(Job::Garp),
+                Action::RunUp(t) => self.hooks.push(Job::Run(Script::Up, t)),
+                Action::RunDown(t) => self.hooks.push(Job::Run(Script::Down, t)),
+                Action::Log(event) => log::log!(event.level(), "{event}"),
+                Action::Exit => self.exiting = true,
+            }
+        }
+        for _ in 0..self.hooks.advance() {
+            self.send_garp();
+        }
+    }
+
+    fn next_ip_id(&mut self) -> u16 {
+        // xorshift64: unpredictable enough for an IP id, as ucarp's arc4random is.
+        self.ip_id ^= self.ip_id << 13;
+        self.ip_id ^= self.ip_id >> 7;
+        self.ip_id ^= self.ip_id << 17;
+        (self.ip_id >> 16) as u16
+    }
+
+    fn send_advert(&mut self, advert: &Advert) -> bool {
+        let frame = AdvertFrame {
+            dst_mac: self.dst_mac,
+            src_mac: advert_source_mac(self.cfg.vhid),
+            src: self.cfg.srcip,
+            dst: self.cfg.group,
+            ip_id: self.next_ip_id(),
+            advert: *advert,
+        };
+        let mut buf = [0u8; AdvertFrame::LEN];
+        frame.emit(&mut buf);
+        log::debug!("-> {advert}");
+        match self.packet.send(&buf) {
+            Ok(()) => true,
+            Err(e) => {
+                log::warn!("write() has failed: {e}");
+                false
+            }
+        }
+    }
+
+    fn send_garp(&mut self) {
+        let mut buf = [0u8; GarpFrame::LEN];
+        GarpFrame {
+            mac: self.mac,
+            vaddr: self.cfg.vaddr,
+        }
+        .emit(&mut buf);
+        log::debug!("-> gratuitous ARP for {} at {}", self.cfg.vaddr, self.mac);
+        if let Err(e) = self.packet.send(&buf) {
+            log::warn!("write() of a gratuitous ARP has failed: {e}");
+        }
+    }
+
+    fn on_frames(&mut self, now: Instant, buf: &mut [u8]) {
+        for _ in 0..FRAMES_PER_WAKE {
+            let len = match self.packet.recv(buf) {
+                Ok(Some(len)) => len,
+                Ok(None) => return,
+                Err(e) => {
+                    self.interface_gone(now, &e.to_string());
+                    return;
+                }
+            };
+            match self.rx.accept(&buf[..len]) {
+                Ok(adv) => {
+                    log::debug!("<- {} from {}", adv.advert(), adv.src());
+                    self.carp.handle_advert(now, &adv);
+                }
+                Err(reject) => {
+                    let reason = reject.reason();
+                    self.rejects.add(reason);
+                    if let Some(suppressed) = self.limit.check(reason, now) {
+                        let level = if reason.is_warning() {
+                            log::Level::Warn
+                        } else {
+                            log::Level::Debug
+                        };
+                        if suppressed > 0 {
+                            log::log!(level, "{reject} ({suppressed} more suppressed)");
+                        } else {
+                            log::log!(level, "{reject}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_links(&mut self, now: Instant, buf: &mut [u8]) {
+        loop {
+            let flags = match self.links.recv(buf) {
+                Ok(Some(len)) => net::parse_link_events(&buf[..len])
+                    .into_iter()
+                    .rev()
+                    .find(|e| e.ifindex == self.ifindex)
+                    .map(|e| (!e.deleted).then_some(e.flags)),
+                Ok(None) => return,
+                // Events were lost (a storm): read the state directly.
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    Some(self.control.flags(&self.cfg.iface).ok())
+                }
+                Err(e) => {
+                    log::warn!("netlink: {e}");
+                    return;
+                }
+            };
+            match flags {
+                None => {}
+                Some(None) => return self.interface_gone(now, "interface deleted"),
+                Some(Some(f)) if f & libc::IFF_UP as u32 == 0 => {
+                    return self.interface_gone(now, "interface set down")
+                }
+                Some(Some(f)) if !self.cfg.ignoreifstate => {
+                    self.carp
+                        .handle_link(now, f & libc::IFF_RUNNING as u32 != 0);
+                }
+                Some(Some(_)) => {}
+            }
+        }
+    }
+
+    /// The interface was set down or deleted: exit 0, after the downscript when master
+    /// and `-z` (SPEC.md §5.3 step 4, §5.6).
+    fn interface_gone(&mut self, now: Instant, why: &str) {
+        if self.gone {
+            return;
+        }
+        self.gone = true;
+        log::error!("exiting: interface [{}] is gone: {why}", self.cfg.iface);
+        if self.cfg.shutdown {
+            self.carp.handle_shutdown(now);
+        } else {
+            self.exiting = true;
+        }
+    }
+
+    fn on_signals(&mut self, now: Instant) {
+        loop {
+            let sig = match self.signals.read_signal() {
+                Ok(Some(info)) => info.ssi_signo,
+                Ok(None) => return,
+                Err(e) => {
+                    log::warn!("signalfd: {e}");
+                    return;
+                }
+            };
+            match Signal::try_from(sig as i32) {
+                Ok(Signal::SIGUSR1) => self.carp.handle_status(now),
+                Ok(Signal::SIGUSR2) => self.carp.handle_demote(now),
+                Ok(Signal::SIGCHLD) => self.hooks.reap(),
+                Ok(s) => {
+                    log::debug!("{s}: calling the downscript if master, then exiting");
+                    self.carp.handle_shutdown(now);
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+/// Detaches like ucarp (SPEC.md §1 `-B`): fork, setsid, fork again, chdir `/`, stdio to
+/// /dev/null. The parents exit 0.
+#[allow(unsafe_code)]
+fn daemonize() -> io::Result<()> {
+    use nix::unistd::{fork, setsid, ForkResult};
+    let devnull = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    for round in 0..2 {
+        // SAFETY: the process is single-threaded here (no thread is ever spawned), so
+        // the child may run any code after fork.
+        match unsafe { fork() }.map_err(io::Error::from)? {
+            ForkResult::Parent { .. } => std::process::exit(0),
+            ForkResult::Child => {}
+        }
+        // The first child leads a new session; the second fork leaves a process that
+        // is no session leader, so it can never get a controlling terminal.
+        if round == 0 {
+            setsid().map_err(io::Error::from)?;
+        }
+    }
+    nix::unistd::chdir("/").map_err(io::Error::from)?;
+    crate::logger::detach_stderr();
+    nix::unistd::dup2_stdin(&devnull).map_err(io::Error::from)?;
+    nix::unistd::dup2_stdout(&devnull).map_err(io::Error::from)?;
+    nix::unistd::dup2_stderr(&devnull).map_err(io::Error::from)?;
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! Logging as ucarp does it (SPEC.md §8): every message to syslog with ident `ucarp`,
+//! the pid and the `-f` facility (unless `-f none`), and, while not daemonised, to
+//! stderr as `YYYY-MM-DDTHH:MM:SS.uuuuuu: [LEVEL] text` in local time.
+//!
+//! Unlike ucarp, every level goes to stderr unbuffered, so INFO lines are neither late
+//! nor lost. Filtering is env_logger's: `info` by default, `debug` with `-D`, and
+//! `RUST_LOG` overrides both. This module owns the only calls into the C syslog API.
+
+#![allow(unsafe_code)]
+
+use std::ffi::CString;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+use crate::config::Facility;
+
+/// Whether stderr still gets log lines; cleared when the daemon detaches.
+static TO_STDERR: AtomicBool = AtomicBool::new(true);
+
+struct Logger {
+    stderr: env_logger::Logger,
+    syslog: bool,
+}
+
+/// Returns ucarp's name for a level.
+pub fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Error => "ERROR",
+        Level::Warn => "WARNING",
+        Level::Info => "INFO",
+        Level::Debug | Level::Trace => "DEBUG",
+    }
+}
+
+fn syslog_priority(level: Level) -> libc::c_int {
+    match level {
+        Level::Error => libc::LOG_ERR,
+        Level::Warn => libc::LOG_WARNING,
+        Level::Info => libc::LOG_INFO,
+        Level::Debug | Level::Trace => libc::LOG_DEBUG,
+    }
+}
+
+/// Formats the current local time as `YYYY-MM-DDTHH:MM:SS.uuuuuu`.
+fn timestamp() -> String {
+    #[allow(clippy::disallowed_methods)] // a log timestamp is wall-clock time by nature
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = libc::time_t::try_from(now.as_secs()).unwrap_or(0);
+    // SAFETY: `tm` is plain data that localtime_r fills in; both pointers are valid for
+    // the duration of the call.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
+    if !ok {
+        return format!("{}.{:06}", secs, now.subsec_micros());
+    }
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        now.subsec_micros()
+    )
+}
+
+impl Log for Logger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        self.stderr.enabled(metadata)
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.stderr.matches(record) {
+            return;
+        }
+        if self.syslog {
+            let line = format!("[{}] {}", level_name(record.level()), record.args());
+            // A NUL inside a message would cut it short in C; replace it.
+            let line = CString::new(line.replace('\0', "\\0")).unwrap_or_default();
+            // SAFETY: a constant format string and a valid NUL-terminated argument.
+            unsafe {
+                libc::syslog(
+                    syslog_priority(record.level()),
+                    c"%s".as_ptr(),
+                    line.as_ptr(),
+                )
+            };
+        }
+        if TO_STDERR.load(Ordering::Relaxed) {
+            self.stderr.log(record);
+        }
+    }
+
+    fn flush(&self) {
+        let _ = std::io::stderr().flush();
+    }
+}
+
+/// Installs the logger. `facility` is `None` for `-f none`.
+///
+/// # Errors
+/// When a logger is already installed.
+pub fn init(debug: bool, facility: Option<Facility>) -> Result<(), log::SetLoggerError> {
+    let mut builder = env_logger::Builder::new();
+    builder
+        .filter_level(if debug {
+            LevelFilter::Debug
+        } else {
+            LevelFilter::Info
+        })
+        .parse_env(env_logger::Env::new().filter("RUST_LOG"))
+        .format(|buf, record| {
+            writeln!(
+                buf,
+                "{}: [{}] {}",
+                timestamp(),
+                level_name(record.level()),
+                record.args()
+            )
+        });
+    let stderr = builder.build();
+    let max = stderr.filter();
+    if let Some(Facility(code)) = facility {
+        // SAFETY: the ident is a 'static C string, as openlog requires (it keeps the
+        // pointer); options and facility are plain integers.
+        unsafe { libc::openlog(c"ucarp".as_ptr(), libc::LOG_PID, code) };
+    }
+    log::set_boxed_logger(Box::new(Logger {
+        stderr,
+        syslog: facility.is_some(),
+    }))?;
+    log::set_max_level(max);
+    Ok(())
+}
+
+/// Stops writing to stderr, for a daemon whose stderr is about to be /dev/null.
+pub fn detach_stderr() {
+    TO_STDERR.store(false, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(level_name(Level::Warn), "WARNING");
+        assert_eq!(level_name(Level::Trace), "DEBUG");
+    }
+
+    #[test]
+    fn timestamp_shape() {
+        let t = timestamp();
+        assert_eq!(t.len(), "2026-11-25T12:00:00.123456".len(), "{t}");
+        assert_eq!(&t[4..5], "-");
+        assert_eq!(&t[10..11], "T");
+        assert_eq!(&t[19..20], ".");
+    }
+}

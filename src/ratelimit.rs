@@ -1,0 +1,81 @@
+//! Rate limiting of bad-packet log lines: at most one line per rejection reason per
+//! period, and that line says how many were suppressed since the last one.
+//!
+//! ucarp logs every bad packet (SPEC.md §4.3), so another VRRP speaker on the group, or
+//! a flood, fills the log. Pure: time comes in as an argument.
+
+use std::time::{Duration, Instant};
+
+use crate::rx::RejectReason;
+
+/// The default period: one line per reason per 10 s.
+pub const DEFAULT_PERIOD: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+/// Per-reason log limiter.
+#[derive(Debug, Clone)]
+pub struct RateLimit {
+    period: Duration,
+    slots: [Slot; RejectReason::ALL.len()],
+}
+
+impl RateLimit {
+    /// Allows one line per reason per `period`.
+    pub fn new(period: Duration) -> RateLimit {
+        RateLimit {
+            period,
+            slots: [Slot::default(); RejectReason::ALL.len()],
+        }
+    }
+
+    /// Records one rejection at `now`. Returns `Some(n)` when a line should be logged,
+    /// `n` being how many were suppressed since the previous line; `None` to stay quiet.
+    pub fn check(&mut self, reason: RejectReason, now: Instant) -> Option<u64> {
+        let slot = &mut self.slots[reason as usize];
+        let due = slot
+            .last
+            .is_none_or(|last| now.saturating_duration_since(last) >= self.period);
+        if due {
+            slot.last = Some(now);
+            Some(std::mem::take(&mut slot.suppressed))
+        } else {
+            slot.suppressed = slot.suppressed.saturating_add(1);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_per_reason_per_period() {
+        #[allow(clippy::disallowed_methods)] // origin of virtual time
+        let t0 = Instant::now();
+        let mut r = RateLimit::new(Duration::from_secs(10));
+        assert_eq!(r.check(RejectReason::BadDigest, t0), Some(0));
+        for i in 1..=99 {
+            let t = t0 + Duration::from_millis(i * 100);
+            assert_eq!(r.check(RejectReason::BadDigest, t), None);
+        }
+        // Another reason has its own budget.
+        assert_eq!(
+            r.check(RejectReason::BadTtl, t0 + Duration::from_secs(1)),
+            Some(0)
+        );
+        assert_eq!(
+            r.check(RejectReason::BadDigest, t0 + Duration::from_secs(10)),
+            Some(99)
+        );
+        assert_eq!(
+            r.check(RejectReason::BadDigest, t0 + Duration::from_secs(25)),
+            Some(0)
+        );
+    }
+}

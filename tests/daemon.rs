@@ -1,0 +1,290 @@
+//! The daemon on a real network: two or more of ours in network namespaces.
+//!
+//! Waits are bounded and generous (a default master-down time is 3 s); nothing here
+//! asserts how fast something happened, only that it happened and in what order.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::netns::{pcap_frames, sh, wait_until, Rig, OURS};
+
+const VIP: &str = "198.18.0.100";
+const LONG: Duration = Duration::from_secs(15);
+
+/// Builds a rig or skips the test (outside CI) when namespaces are unavailable.
+macro_rules! rig {
+    ($n:expr) => {
+        match Rig::new($n) {
+            Some(r) => r,
+            None => return,
+        }
+    };
+}
+
+#[test]
+fn election_then_takeover_when_the_master_link_is_cut() {
+    let mut rig = rig!(2);
+    let a = rig.start(0, OURS, &["-k", "0"]);
+    let b = rig.start(1, OURS, &["-k", "50"]);
+    assert!(
+        a.wait_log("Switching to state: MASTER", LONG),
+        "{}",
+        a.output()
+    );
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
+    assert!(b.output().contains("Switching to state: BACKUP"));
+    assert!(!b.output().contains("MASTER"), "{}", b.output());
+
+    rig.set_carrier(0, false);
+    assert!(
+        b.wait_log("Switching to state: MASTER", LONG),
+        "{}",
+        b.output()
+    );
+    assert!(wait_until(LONG, || rig.has_addr(1, VIP)));
+    // The master that lost its carrier went to BACKUP and ran its downscript.
+    assert!(a.wait_log("Link down", LONG), "{}", a.output());
+    assert!(wait_until(LONG, || !rig.has_addr(0, VIP)));
+
+    // Carrier back: A hears B as master and, without -P, stays backup.
+    rig.set_carrier(0, true);
+    assert!(a.wait_log("Link up", LONG), "{}", a.output());
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(rig.has_addr(1, VIP) && !rig.has_addr(0, VIP));
+    assert_eq!(a.count("Switching to state: MASTER"), 1, "{}", a.output());
+}
+
+#[test]
+fn preemption_takes_the_address_back() {
+    let mut rig = rig!(2);
+    let b = rig.start(1, OURS, &["-k", "50"]);
+    assert!(b.wait_log("Switching to state: MASTER", LONG));
+    let a = rig.start(0, OURS, &["-k", "0", "-P"]);
+    assert!(
+        a.wait_log("Putting MASTER down - preemption", LONG),
+        "{}",
+        a.output()
+    );
+    assert!(b.wait_log(
+        "Preferred master advertised: going back to BACKUP state",
+        LONG
+    ));
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP) && !rig.has_addr(1, VIP)));
+}
+
+#[test]
+fn without_preemption_a_better_backup_waits() {
+    let mut rig = rig!(2);
+    let b = rig.start(1, OURS, &["-k", "50"]);
+    assert!(b.wait_log("Switching to state: MASTER", LONG));
+    let a = rig.start(0, OURS, &["-k", "0"]);
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(!a.output().contains("MASTER"), "{}", a.output());
+    assert!(rig.has_addr(1, VIP));
+}
+
+#[test]
+fn neutral_skips_the_startup_downscript() {
+    let mut rig = rig!(2);
+    let a = rig.start(0, OURS, &["-n"]);
+    let b = rig.start(1, OURS, &["-k", "50"]);
+    assert!(a.wait_log("Switching to state: MASTER", LONG));
+    assert!(wait_until(LONG, || !rig.script_log(0).is_empty()));
+    assert!(
+        rig.script_log(0)[0].starts_with("UP "),
+        "{:?}",
+        rig.script_log(0)
+    );
+    assert!(wait_until(LONG, || !rig.script_log(1).is_empty()));
+    assert!(rig.script_log(1)[0].starts_with("DOWN "));
+    drop(b);
+}
+
+#[test]
+fn script_arguments_byte_for_byte() {
+    let mut rig = rig!(2);
+    let _a = rig.start(0, OURS, &["-x", "extra  arg"]);
+    let _b = rig.start(1, OURS, &[]);
+    assert!(wait_until(LONG, || rig
+        .script_log(0)
+        .iter()
+        .any(|l| l.starts_with("UP"))
+        || rig.script_log(1).iter().any(|l| l.starts_with("UP"))));
+    let with_x = rig.script_log(0);
+    let without_x = rig.script_log(1);
+    assert_eq!(with_x[0], "DOWN argc=3 [eth0] [198.18.0.100] [extra  arg]");
+    assert_eq!(without_x[0], "DOWN argc=2 [eth0] [198.18.0.100]");
+    let up = with_x
+        .iter()
+        .chain(&without_x)
+        .find(|l| l.starts_with("UP"))
+        .unwrap();
+    assert!(
+        up == "UP argc=3 [eth0] [198.18.0.100] [extra  arg]"
+            || up == "UP argc=2 [eth0] [198.18.0.100]",
+        "{up}"
+    );
+}
+
+#[test]
+fn sigterm_with_z_runs_the_downscript_and_exits_0() {
+    let mut rig = rig!(1);
+    let a = rig.start(0, OURS, &["-z"]);
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
+    rig.signal(&a, "TERM");
+    let status = rig.wait_exit(&a, LONG).expect("still running");
+    assert_eq!(status.code(), Some(0), "{}", a.output());
+    assert_eq!(rig.script_log(0).last().map(|l| &l[..4]), Some("DOWN"));
+    assert!(!rig.has_addr(0, VIP));
+}
+
+#[test]
+fn sigterm_without_z_kills_at_once_and_leaves_the_address() {
+    let mut rig = rig!(1);
+    let a = rig.start(0, OURS, &[]);
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
+    rig.signal(&a, "TERM");
+    let status = rig.wait_exit(&a, LONG).expect("still running");
+    assert_eq!(status.signal(), Some(libc::SIGTERM));
+    assert!(rig.script_log(0).last().unwrap().starts_with("UP"));
+    assert!(rig.has_addr(0, VIP));
+}
+
+#[test]
+fn sigterm_in_backup_exits_without_a_script() {
+    let mut rig = rig!(2);
+    let _a = rig.start(0, OURS, &["-k", "0"]);
+    let b = rig.start(1, OURS, &["-k", "50", "-z"]);
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
+    let lines = rig.script_log(1).len();
+    rig.signal(&b, "TERM");
+    assert_eq!(rig.wait_exit(&b, LONG).and_then(|s| s.code()), Some(0));
+    assert_eq!(rig.script_log(1).len(), lines);
+}
+
+#[test]
+fn usr2_demotes_and_the_peer_takes_over() {
+    let mut rig = rig!(2);
+    let a = rig.start(0, OURS, &["-k", "0"]);
+    let b = rig.start(1, OURS, &["-k", "50"]);
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
+    rig.signal(&a, "USR2");
+    assert!(
+        b.wait_log("Switching to state: MASTER", LONG),
+        "{}",
+        b.output()
+    );
+    assert!(wait_until(LONG, || rig.has_addr(1, VIP) && !rig.has_addr(0, VIP)));
+    assert!(a.output().contains("Switching to state: BACKUP"));
+}
+
+#[test]
+fn usr1_logs_the_state() {
+    let mut rig = rig!(1);
+    let a = rig.start(0, OURS, &[]);
+    // Until its handlers are set up, USR1's default action would kill it.
+    assert!(a.wait_log("Switching to state: BACKUP", LONG));
+    rig.signal(&a, "USR1");
+    assert!(
+        a.wait_log("[INFO] BACKUP on eth0 id 7", LONG),
+        "{}",
+        a.output()
+    );
+    assert!(a.wait_log("Switching to state: MASTER", LONG));
+    rig.signal(&a, "USR1");
+    assert!(
+        a.wait_log("[INFO] MASTER on eth0 id 7", LONG),
+        "{}",
+        a.output()
+    );
+}
+
+#[test]
+fn nomcast_sends_broadcast_frames_and_elects() {
+    let mut rig = rig!(2);
+    let cap = rig.capture("ip proto 112");
+    let a = rig.start(0, OURS, &["-M", "-k", "0"]);
+    let b = rig.start(1, OURS, &["-M", "-k", "50"]);
+    assert!(a.wait_log("Switching to state: MASTER", LONG));
+    std::thread::sleep(Duration::from_secs(3));
+    rig.stop_capture(&cap);
+    assert!(!b.output().contains("MASTER"), "{}", b.output());
+    let frames = pcap_frames(&cap.pcap);
+    assert!(frames.len() >= 3, "{} frames", frames.len());
+    for f in &frames {
+        assert_eq!(f[0..6], [0xff; 6]);
+        assert_eq!(
+            f[30..34],
+            [224, 0, 0, 18],
+            "the IP destination stays the group"
+        );
+    }
+}
+
+#[test]
+fn interface_set_down_exits_0_after_the_downscript_under_z() {
+    let mut rig = rig!(1);
+    let a = rig.start(0, OURS, &["-z"]);
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
+    sh(Command::new("ip").args(["-n", &rig.hosts[0].ns, "link", "set", "eth0", "down"]));
+    let status = rig.wait_exit(&a, LONG).expect("still running");
+    assert_eq!(status.code(), Some(0), "{}", a.output());
+    assert!(rig.script_log(0).last().unwrap().starts_with("DOWN"));
+}
+
+#[test]
+fn interface_deleted_exits_0() {
+    let mut rig = rig!(1);
+    let a = rig.start(0, OURS, &[]);
+    assert!(a.wait_log("Switching to state: BACKUP", LONG));
+    sh(Command::new("ip").args(["-n", &rig.hosts[0].ns, "link", "del", "eth0"]));
+    let status = rig.wait_exit(&a, LONG).expect("still running");
+    assert_eq!(status.code(), Some(0), "{}", a.output());
+    assert!(a.output().contains("exiting"));
+}
+
+#[test]
+fn signals_are_handled_at_once_while_the_link_is_down() {
+    let mut rig = rig!(1);
+    let a = rig.start(0, OURS, &["-z"]);
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
+    rig.set_carrier(0, false);
+    assert!(a.wait_log("Link down", LONG));
+    rig.signal(&a, "USR1");
+    assert!(a.wait_log("BACKUP on eth0 id 7", Duration::from_secs(2)));
+    rig.signal(&a, "TERM");
+    // ucarp would wait for the link to come back; here TERM is handled at once.
+    let status = rig
+        .wait_exit(&a, Duration::from_secs(2))
+        .expect("TERM deferred");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn adverts_keep_going_while_a_script_runs() {
+    let mut rig = rig!(2);
+    // An up script that takes 5 s: the master must keep advertising meanwhile, so the
+    // backup never takes over.
+    let slow = rig.dir.join("slow-up.sh");
+    std::fs::write(
+        &slow,
+        "#!/bin/sh\nsleep 5\nip addr add \"$2\"/32 dev \"$1\"\n",
+    )
+    .unwrap();
+    sh(Command::new("chmod").arg("+x").arg(&slow));
+    let ip = rig.hosts[0].ip.to_string();
+    let args: Vec<String> = [
+        "-i", "eth0", "-s", &ip, "-v", "7", "-p", "secret", "-a", VIP, "-f", "none", "-u",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([slow.display().to_string()])
+    .collect();
+    let a = rig.start_raw(0, OURS, &args);
+    assert!(a.wait_log("Switching to state: MASTER", LONG));
+    let b = rig.start(1, OURS, &["-k", "50"]);
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(!b.output().contains("MASTER"), "{}", b.output());
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
+}

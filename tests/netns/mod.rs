@@ -1,0 +1,451 @@
+//! A network-namespace rig for tests that need a real network: one bridge namespace and
+//! one namespace per host, each host's `eth0` a veth whose peer sits on the bridge.
+//!
+//! Names are unique per test (pid + counter), addresses come from 198.18.0.0/15 (the
+//! benchmarking range) and exist only inside the namespaces; nothing touches the
+//! host's own interfaces. `Drop` kills every process started here and deletes every
+//! namespace, also when the test panics.
+//!
+//! Without root the tests skip with a message, except under `CI=true`, where being
+//! unable to create namespaces is a failure.
+
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+pub const OURS: &str = env!("CARGO_BIN_EXE_ucarp");
+pub const UCARP: &str = "/usr/sbin/ucarp";
+
+/// Runs a command, panicking with its output when it fails.
+pub fn sh(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn ip(args: &[&str]) -> Output {
+    sh(Command::new("ip").args(args))
+}
+
+/// Polls `cond` every 50 ms until it holds or `limit` passes. Returns whether it held.
+/// A bounded wait, not a timing assertion: limits are generous.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    #[allow(clippy::disallowed_methods)]
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub struct Host {
+    pub ns: String,
+    pub ip: Ipv4Addr,
+    /// The bridge-side end of this host's veth: setting it down cuts the carrier.
+    pub port: String,
+    pub mac: String,
+}
+
+pub struct Rig {
+    pub bridge_ns: String,
+    pub hosts: Vec<Host>,
+    pub dir: PathBuf,
+    children: Vec<Child>,
+}
+
+/// Whether this process can create network namespaces (root with CAP_SYS_ADMIN).
+fn netns_available() -> bool {
+    let probe = format!("ucprobe{}", std::process::id());
+    let ok = Command::new("ip")
+        .args(["netns", "add", &probe])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        let _ = Command::new("ip").args(["netns", "del", &probe]).status();
+    }
+    ok
+}
+
+impl Rig {
+    /// Builds a rig of `n` hosts at 198.18.0.1 … 198.18.0.n (/15), or returns `None`
+    /// (after saying why) when namespaces are unavailable outside CI.
+    pub fn new(n: usize) -> Option<Rig> {
+        Rig::with_ips(
+            &(1..=n as u8)
+                .map(|i| Ipv4Addr::new(198, 18, 0, i))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// Builds a rig whose hosts have the given addresses, all in 198.18.0.0/15.
+    pub fn with_ips(ips: &[Ipv4Addr]) -> Option<Rig> {
+        if !netns_available() {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("CI=true but network namespaces cannot be created (root needed)");
+            }
+            eprintln!("skipping: network namespaces unavailable (run as root)");
+            return None;
+        }
+        let id = format!(
+            "uc{}x{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let dir = std::env::temp_dir().join(format!("ucarp-test-{id}"));
+        fs::create_dir_all(&dir).unwrap();
+        let bridge_ns = format!("{id}br");
+        let mut rig = Rig {
+            bridge_ns: bridge_ns.clone(),
+            hosts: Vec::new(),
+            dir,
+            children: Vec::new(),
+        };
+        ip(&["netns", "add", &bridge_ns]);
+        ip(&[
+            "-n",
+            &bridge_ns,
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ]);
+        ip(&["-n", &bridge_ns, "link", "set", "br0", "up"]);
+        for (i, addr) in ips.iter().enumerate() {
+            let ns = format!("{id}h{}", i + 1);
+            let port = format!("v{}", i + 1);
+            let mac = format!("02:00:00:00:00:{:02x}", i + 1);
+            ip(&["netns", "add", &ns]);
+            rig.hosts.push(Host {
+                ns: ns.clone(),
+                ip: *addr,
+                port: port.clone(),
+                mac: mac.clone(),
+            });
+            ip(&[
+                "link", "add", "eth0", "netns", &ns, "address", &mac, "type", "veth", "peer",
+                "name", &port, "netns", &bridge_ns,
+            ]);
+            ip(&[
+                "-n", &bridge_ns, "link", "set", &port, "master", "br0", "up",
+            ]);
+            ip(&["-n", &ns, "link", "set", "lo", "up"]);
+            ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{addr}/15"),
+                "dev",
+                "eth0",
+            ]);
+        }
+        Some(rig)
+    }
+
+    /// A command run inside host `h`'s namespace.
+    pub fn cmd(&self, h: usize, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.hosts[h].ns, program]);
+        c
+    }
+
+    /// A command run inside the bridge namespace.
+    pub fn bridge_cmd(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.bridge_ns, program]);
+        c
+    }
+
+    /// Writes an up or down script for host `h` that logs `$#` and each argument to
+    /// `<dir>/h<h>.scripts`, then adds or removes the address given as `$2`.
+    pub fn script(&self, h: usize, up: bool) -> PathBuf {
+        let name = if up { "up" } else { "down" };
+        let path = self.dir.join(format!("h{h}-{name}.sh"));
+        let log = self.script_log_path(h);
+        let action = if up {
+            r#"ip addr add "$2"/32 dev "$1""#
+        } else {
+            r#"ip addr del "$2"/32 dev "$1" 2>/dev/null"#
+        };
+        let body = format!(
+            "#!/bin/sh\nprintf '%s argc=%s' {NAME} \"$#\" >> {log}\nfor a in \"$@\"; do printf ' [%s]' \"$a\" >> {log}; done\necho >> {log}\n{action}\nexit 0\n",
+            NAME = name.to_uppercase(),
+            log = log.display()
+        );
+        fs::write(&path, body).unwrap();
+        sh(Command::new("chmod").arg("+x").arg(&path));
+        path
+    }
+
+    pub fn script_log_path(&self, h: usize) -> PathBuf {
+        self.dir.join(format!("h{h}.scripts"))
+    }
+
+    /// The lines host `h`'s scripts logged so far.
+    pub fn script_log(&self, h: usize) -> Vec<String> {
+        fs::read_to_string(self.script_log_path(h))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Starts `program` (ours or ucarp) on host `h` with the usual test options plus
+    /// `extra`, up/down scripts that manage the VIP, and its output in a log file.
+    pub fn start(&mut self, h: usize, program: &str, extra: &[&str]) -> Proc {
+        let up = self.script(h, true);
+        let down = self.script(h, false);
+        let ip = self.hosts[h].ip.to_string();
+        let mut args: Vec<String> = [
+            "-i",
+            "eth0",
+            "-s",
+            &ip,
+            "-v",
+            "7",
+            "-a",
+            "198.18.0.100",
+            "-f",
+            "none",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if !extra
+            .iter()
+            .any(|a| *a == "-p" || *a == "-o" || a.starts_with("--pass"))
+        {
+            args.extend(["-p".into(), "secret".into()]);
+        }
+        args.extend(["-u".into(), up.display().to_string()]);
+        args.extend(["-d".into(), down.display().to_string()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        self.start_raw(h, program, &args)
+    }
+
+    /// Starts `program` on host `h` with exactly `args`.
+    pub fn start_raw(&mut self, h: usize, program: &str, args: &[String]) -> Proc {
+        let tag = if program == OURS { "ours" } else { "ucarp" };
+        let log = self
+            .dir
+            .join(format!("h{h}-{tag}-{}.log", self.children.len()));
+        let out = fs::File::create(&log).unwrap();
+        let err = out.try_clone().unwrap();
+        let mut cmd = self.cmd(h, "stdbuf");
+        // stdbuf: ucarp's INFO lines go to a fully buffered stdout otherwise.
+        cmd.args(["-oL", "-eL", program]).args(args);
+        let child = cmd.stdout(out).stderr(err).spawn().unwrap();
+        let pid = child.id();
+        self.children.push(child);
+        Proc {
+            pid,
+            log,
+            index: self.children.len() - 1,
+        }
+    }
+
+    /// Sends a signal to a process started here.
+    pub fn signal(&self, p: &Proc, sig: &str) {
+        sh(Command::new("kill").args([&format!("-{sig}"), &p.pid.to_string()]));
+    }
+
+    /// Waits for a process started here to exit, up to `limit`.
+    pub fn wait_exit(&mut self, p: &Proc, limit: Duration) -> Option<ExitStatus> {
+        let child = &mut self.children[p.index];
+        let mut status = None;
+        wait_until(limit, || {
+            status = child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        status
+    }
+
+    /// Whether host `h` holds `addr` on eth0.
+    pub fn has_addr(&self, h: usize, addr: &str) -> bool {
+        let out = sh(Command::new("ip").args([
+            "-n",
+            &self.hosts[h].ns,
+            "-4",
+            "addr",
+            "show",
+            "dev",
+            "eth0",
+        ]));
+        String::from_utf8_lossy(&out.stdout).contains(&format!("inet {addr}/"))
+    }
+
+    /// Cuts or restores host `h`'s carrier by setting its bridge port down or up.
+    pub fn set_carrier(&self, h: usize, up: bool) {
+        ip(&[
+            "-n",
+            &self.bridge_ns,
+            "link",
+            "set",
+            &self.hosts[h].port,
+            if up { "up" } else { "down" },
+        ]);
+    }
+
+    /// Drops (or lets through again) every CARP frame crossing the bridge, with an
+    /// nftables bridge rule: a partition that leaves the links up.
+    pub fn partition(&self, on: bool) {
+        let script = if on {
+            "table bridge ucarp_test {\n  chain carp_drop {\n    type filter hook forward priority 0;\n    ip protocol 112 drop\n  }\n}\n"
+        } else {
+            "delete table bridge ucarp_test"
+        };
+        let file = self.dir.join("partition.nft");
+        fs::write(&file, script).unwrap();
+        sh(self.bridge_cmd("nft").arg("-f").arg(&file));
+    }
+
+    /// Starts tcpdump on the bridge, writing what crosses it to a pcap file.
+    pub fn capture(&mut self, filter: &str) -> Capture {
+        let pcap = self.dir.join(format!("cap{}.pcap", self.children.len()));
+        let child = self
+            .bridge_cmd("tcpdump")
+            .args(["-i", "br0", "-U", "-w"])
+            .arg(&pcap)
+            .arg(filter)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        self.children.push(child);
+        // tcpdump reports "listening on" once the capture is open.
+        std::thread::sleep(Duration::from_millis(500));
+        Capture { pcap, pid }
+    }
+
+    /// Stops a capture, so the file is complete.
+    pub fn stop_capture(&mut self, c: &Capture) {
+        let _ = Command::new("kill")
+            .args(["-INT", &c.pid.to_string()])
+            .status();
+        if let Some(i) = self.children.iter().position(|ch| ch.id() == c.pid) {
+            let child = &mut self.children[i];
+            wait_until(Duration::from_secs(5), || {
+                child.try_wait().ok().flatten().is_some()
+            });
+        }
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for h in &self.hosts {
+            let _ = Command::new("ip").args(["netns", "del", &h.ns]).status();
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.bridge_ns])
+            .status();
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("test files kept in {}", self.dir.display());
+        }
+    }
+}
+
+/// A daemon started by the rig.
+pub struct Proc {
+    pub pid: u32,
+    pub log: PathBuf,
+    index: usize,
+}
+
+impl Proc {
+    /// What it has logged so far (stdout and stderr).
+    pub fn output(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until its log contains `needle`.
+    pub fn wait_log(&self, needle: &str, limit: Duration) -> bool {
+        wait_until(limit, || self.output().contains(needle))
+    }
+
+    /// How many times its log contains `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.output().matches(needle).count()
+    }
+}
+
+pub struct Capture {
+    pub pcap: PathBuf,
+    pid: u32,
+}
+
+/// Runs tshark on a capture with the CARP dissector on proto 112 and returns one line
+/// per frame with the requested fields, tab-separated.
+pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<String> {
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-n", "-r"]).arg(pcap).args([
+        "-d",
+        "ip.proto==112,carp",
+        "-Y",
+        filter,
+        "-T",
+        "fields",
+    ]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = sh(&mut cmd);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Reads the raw frames of a pcap file (classic libpcap format, as tcpdump -w writes).
+pub fn pcap_frames(pcap: &Path) -> Vec<Vec<u8>> {
+    let data = fs::read(pcap).unwrap();
+    assert!(data.len() >= 24, "short pcap");
+    let le = data[0..4] == [0xd4, 0xc3, 0xb2, 0xa1] || data[0..4] == [0x4d, 0x3c, 0xb2, 0xa1];
+    let u32_at = |b: &[u8]| {
+        let a = [b[0], b[1], b[2], b[3]];
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
+    };
+    let mut frames = Vec::new();
+    let mut at = 24;
+    while at + 16 <= data.len() {
+        let caplen = u32_at(&data[at + 8..]) as usize;
+        let start = at + 16;
+        if start + caplen > data.len() {
+            break;
+        }
+        frames.push(data[start..start + caplen].to_vec());
+        at = start + caplen;
+    }
+    frames
+}
