@@ -58,7 +58,6 @@ pub struct Host {
     pub ip: Ipv4Addr,
     /// The bridge-side end of this host's veth: setting it down cuts the carrier.
     pub port: String,
-    pub mac: String,
 }
 
 pub struct Rig {
@@ -138,7 +137,6 @@ impl Rig {
                 ns: ns.clone(),
                 ip: *addr,
                 port: port.clone(),
-                mac: mac.clone(),
             });
             ip(&[
                 "link", "add", "eth0", "netns", &ns, "address", &mac, "type", "veth", "peer",
