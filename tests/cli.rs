@@ -178,3 +178,36 @@ fn a_source_address_that_is_not_local_is_an_error() {
     assert!(stderr.contains("Can't do IP_ADD_MEMBERSHIP"), "{stderr}");
     assert!(!stderr.contains("panicked"));
 }
+
+/// Every option of the command line is in the man page and in `--help`.
+#[test]
+fn man_page_and_help_cover_every_option() {
+    use clap::CommandFactory;
+    let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/ucarp.8")).unwrap();
+    let help = String::from_utf8(run(&["--help"]).stdout).unwrap();
+    let cmd = ucarp::cli::Args::command();
+    let mut seen = 0;
+    for arg in cmd.get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        seen += 1;
+        assert!(
+            man.contains(&format!("\\-\\-{long}")),
+            "--{long} missing from man/ucarp.8"
+        );
+        assert!(
+            help.contains(&format!("--{long}")),
+            "--{long} missing from --help"
+        );
+        if let Some(short) = arg.get_short() {
+            assert!(
+                man.contains(&format!("\\-{short}")),
+                "-{short} missing from man/ucarp.8"
+            );
+            assert!(
+                help.contains(&format!("(-{short}")),
+                "-{short} missing from --help"
+            );
+        }
+    }
+    assert!(seen >= 22, "only {seen} options found");
+}

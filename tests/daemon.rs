@@ -288,3 +288,63 @@ fn adverts_keep_going_while_a_script_runs() {
     assert!(!b.output().contains("MASTER"), "{}", b.output());
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
 }
+
+/// Syslog as ucarp does it: ident `ucarp`, the pid, the `-f` facility, ucarp's
+/// `[LEVEL]` prefix. The daemon runs in a private mount namespace with its own tmpfs
+/// on /dev, so the test's /dev/log socket never exists on the host.
+#[test]
+fn syslog_gets_ident_pid_facility_and_level() {
+    use std::os::unix::net::UnixDatagram;
+    let mut rig = rig!(1);
+    let keep = rig.dir.join("keep");
+    std::fs::create_dir_all(&keep).unwrap();
+    let k = keep.display();
+    let ip = rig.hosts[0].ip;
+    let script = format!(
+        "set -e; mount --make-rprivate /; \
+         touch {k}/null {k}/urandom; mount --bind /dev/null {k}/null; mount --bind /dev/urandom {k}/urandom; \
+         mount -t tmpfs none /dev; touch /dev/null /dev/urandom; \
+         mount --bind {k}/null /dev/null; mount --bind {k}/urandom /dev/urandom; touch /dev/ready; \
+         while [ ! -S /dev/log ]; do sleep 0.05; done; \
+         exec {OURS} -i eth0 -s {ip} -v 7 -p secret -a {VIP} -f local3 -n"
+    );
+    let args: Vec<String> = ["-m", "sh", "-c", &script]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let p = rig.start_raw(0, "unshare", &args);
+    let root = std::path::PathBuf::from(format!("/proc/{}/root/dev", p.pid));
+    assert!(
+        wait_until(LONG, || root.join("ready").exists()),
+        "{}",
+        p.output()
+    );
+    let sock = UnixDatagram::bind(root.join("log")).unwrap();
+    sock.set_read_timeout(Some(LONG)).unwrap();
+    let mut buf = [0u8; 2048];
+    let mut got = Vec::new();
+    while !got
+        .iter()
+        .any(|m: &String| m.contains("Switching to state: MASTER"))
+    {
+        let n = sock.recv(&mut buf).expect("no syslog message in time");
+        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let backup = got
+        .iter()
+        .find(|m| m.contains("Switching to state: BACKUP"))
+        .unwrap();
+    // local3 (19 << 3) + LOG_WARNING (4) = 156.
+    assert!(backup.starts_with("<156>"), "{backup}");
+    assert!(
+        backup.contains(&format!(
+            "ucarp[{}]: [WARNING] Switching to state: BACKUP",
+            p.pid
+        )),
+        "{backup}"
+    );
+    // Nothing reached stderr's format in syslog, and INFO goes to syslog too.
+    assert!(got
+        .iter()
+        .any(|m| m.starts_with("<158>") && m.contains("[INFO] Local advertised ethernet address")));
+}

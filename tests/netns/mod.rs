@@ -243,7 +243,11 @@ impl Rig {
 
     /// Starts `program` on host `h` with exactly `args`.
     pub fn start_raw(&mut self, h: usize, program: &str, args: &[String]) -> Proc {
-        let tag = if program == OURS { "ours" } else { "ucarp" };
+        let tag = std::path::Path::new(program)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let log = self
             .dir
             .join(format!("h{h}-{tag}-{}.log", self.children.len()));
