@@ -2,12 +2,14 @@
 //!
 //! * `props`: property tests of the wire format, receive checks and state machine.
 //! * `scenarios`: the state machine over a simulated wire, in virtual time.
+//! * `golden`: frames captured from Debian's ucarp (`tests/data/`).
 //! * `cli`: bad command lines through the real binary.
 //! * `daemon`: two or more of ours in network namespaces (root).
 //! * `interop`: ours against Debian's `/usr/sbin/ucarp` (root).
 
 mod cli;
 mod daemon;
+mod golden;
 mod interop;
 mod netns;
 mod props;
