@@ -68,7 +68,13 @@ pub struct Rig {
 }
 
 /// Whether this process can create network namespaces (root with CAP_SYS_ADMIN).
+/// Probed once: parallel tests would otherwise race on the probe's name.
 fn netns_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(probe_netns)
+}
+
+fn probe_netns() -> bool {
     let probe = format!("ucprobe{}", std::process::id());
     let ok = Command::new("ip")
         .args(["netns", "add", &probe])
