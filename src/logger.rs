@@ -21,6 +21,8 @@ static TO_STDERR: AtomicBool = AtomicBool::new(true);
 
 struct Logger {
     stderr: env_logger::Logger,
+    /// The least severe level that still goes to stderr.
+    stderr_max: Level,
     syslog: bool,
 }
 
@@ -91,7 +93,7 @@ impl Log for Logger {
                 )
             };
         }
-        if TO_STDERR.load(Ordering::Relaxed) {
+        if TO_STDERR.load(Ordering::Relaxed) && record.level() <= self.stderr_max {
             self.stderr.log(record);
         }
     }
@@ -101,11 +103,17 @@ impl Log for Logger {
     }
 }
 
-/// Installs the logger. `facility` is `None` for `-f none`.
+/// Installs the logger. `facility` is `None` for `-f none`. With `daemonize`, only
+/// errors reach stderr (setup failures before the process detaches); ucarp writes
+/// nothing at all there under `-B`.
 ///
 /// # Errors
 /// When a logger is already installed.
-pub fn init(debug: bool, facility: Option<Facility>) -> Result<(), log::SetLoggerError> {
+pub fn init(
+    debug: bool,
+    facility: Option<Facility>,
+    daemonize: bool,
+) -> Result<(), log::SetLoggerError> {
     let mut builder = env_logger::Builder::new();
     builder
         .filter_level(if debug {
@@ -132,6 +140,11 @@ pub fn init(debug: bool, facility: Option<Facility>) -> Result<(), log::SetLogge
     }
     log::set_boxed_logger(Box::new(Logger {
         stderr,
+        stderr_max: if daemonize {
+            Level::Error
+        } else {
+            Level::Trace
+        },
         syslog: facility.is_some(),
     }))?;
     log::set_max_level(max);

@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         Ok(cfg) => cfg,
         Err(e) => return fail(&e.message, e.exit_code),
     };
-    if let Err(e) = logger::init(cfg.debug, cfg.facility) {
+    if let Err(e) = logger::init(cfg.debug, cfg.facility, cfg.daemonize) {
         return fail(&format!("Unable to set up logging: {e}"), 2);
     }
     for (level, note) in &cfg.notes {

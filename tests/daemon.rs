@@ -348,3 +348,68 @@ fn syslog_gets_ident_pid_facility_and_level() {
         .iter()
         .any(|m| m.starts_with("<158>") && m.contains("[INFO] Local advertised ethernet address")));
 }
+
+#[test]
+fn daemonize_detaches_after_setup_and_keeps_running() {
+    let rig = rig!(1);
+    let up = rig.script(0, true);
+    let down = rig.script(0, false);
+    let ip = rig.hosts[0].ip.to_string();
+    let out = rig
+        .cmd(0, OURS)
+        .args([
+            "-i", "eth0", "-s", &ip, "-v", "7", "-p", "secret", "-a", VIP, "-f", "none", "-B",
+        ])
+        .arg("-u")
+        .arg(&up)
+        .arg("-d")
+        .arg(&down)
+        .output()
+        .unwrap();
+    // The parent returns at once, with 0 and nothing written.
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The detached daemon becomes master and runs the scripts (absolute paths: its
+    // working directory is now /).
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
+    let pids = sh(Command::new("ip").args(["netns", "pids", &rig.hosts[0].ns]));
+    let pids = String::from_utf8_lossy(&pids.stdout).into_owned();
+    let pid = pids.split_whitespace().next().expect("daemon not running");
+    // It is not a session leader (double fork) and its cwd is /.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_ne!(fields[3], pid, "session leader");
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap(),
+        std::path::Path::new("/")
+    );
+}
+
+#[test]
+fn takeover_sends_gratuitous_arps_from_the_real_mac() {
+    let mut rig = rig!(1);
+    let cap = rig.capture("arp");
+    let a = rig.start(0, OURS, &[]);
+    assert!(a.wait_log("Switching to state: MASTER", LONG));
+    // The second GARP goes with the third advert, two intervals later.
+    std::thread::sleep(Duration::from_secs(3));
+    rig.stop_capture(&cap);
+    let garps: Vec<ucarp::arp::GarpFrame> = pcap_frames(&cap.pcap)
+        .iter()
+        .filter_map(|f| ucarp::arp::GarpFrame::parse(f))
+        .collect();
+    assert_eq!(garps.len(), 2, "{garps:?}");
+    for g in garps {
+        assert_eq!(g.mac.to_string(), "02:00:00:00:00:01");
+        assert_eq!(g.vaddr.to_string(), VIP);
+    }
+}

@@ -367,6 +367,12 @@ impl Drop for Rig {
             let _ = child.wait();
         }
         for h in &self.hosts {
+            // Also what was not started as our child, e.g. a daemon detached with -B.
+            if let Ok(out) = Command::new("ip").args(["netns", "pids", &h.ns]).output() {
+                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                    let _ = Command::new("kill").args(["-KILL", pid]).status();
+                }
+            }
             let _ = Command::new("ip").args(["netns", "del", &h.ns]).status();
         }
         let _ = Command::new("ip")
