@@ -11,15 +11,18 @@ use std::fmt;
 use std::io::Read;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use log::Level;
 
 use crate::auth::{Key, KeyError};
-use crate::cli::{os_bytes, Args};
+use crate::cli::{os_bytes, Args, Opt};
 use crate::packet::CARP_MCAST_V4;
 
 /// The longest interface name Linux accepts, in bytes (IFNAMSIZ − 1).
 pub const MAX_IFNAME_LEN: usize = 15;
+/// How long a script may run by default before it is killed (`--script-timeout`).
+pub const DEFAULT_SCRIPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// ucarp reads at most this many bytes of the password file's first line.
 pub const MAX_PASSFILE_LINE: usize = 511;
 
@@ -140,6 +143,8 @@ pub struct Config {
     pub facility: Option<Facility>,
     /// `-x`: the scripts' `$3`.
     pub xparam: Option<OsString>,
+    /// `--script-timeout`: how long a script may run; `None` for no limit.
+    pub script_timeout: Option<Duration>,
     /// Messages for the log, with their level, in the order ucarp emits them.
     pub notes: Vec<(Level, String)>,
 }
@@ -215,6 +220,22 @@ fn byte_option(s: &OsStr, what: &str) -> Result<u8, ConfigError> {
         })
 }
 
+/// Parses a duration in seconds (decimals allowed, at most a day); 0 means none.
+fn seconds(s: &OsStr, what: &str) -> Result<Option<Duration>, ConfigError> {
+    let t = s.to_str().unwrap_or("").trim();
+    let secs: f64 = t
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite() && (0.0..=86_400.0).contains(v))
+        .ok_or_else(|| {
+            ConfigError::usage(format!(
+                "{what} must be a number of seconds from 0 to 86400, not [{}]",
+                text(s)
+            ))
+        })?;
+    Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs)))
+}
+
 /// Reads the password from the first line of a file, as ucarp's `-o` does: at most
 /// [`MAX_PASSFILE_LINE`] bytes, only the first `\n` removed (a `\r` stays in the key).
 fn read_passfile(path: &OsStr) -> Result<Vec<u8>, ConfigError> {
@@ -240,26 +261,41 @@ fn read_passfile(path: &OsStr) -> Result<Vec<u8>, ConfigError> {
     if line.last() == Some(&b'\n') {
         line.pop();
     }
+    // ucarp copies the line with strdup(): a NUL byte ends the password.
+    if let Some(nul) = line.iter().position(|&b| b == 0) {
+        line.truncate(nul);
+    }
     Ok(line)
 }
 
-/// The options ucarp checks while parsing, rather than after.
-#[derive(Debug, Clone, Copy)]
-enum Early {
-    Srcip,
-    Group,
-    Vhid,
-    Passfile,
-    Vaddr,
-    Advbase,
-    Advskew,
+/// What the command line asks for, once validated.
+#[derive(Debug)]
+pub enum Startup {
+    /// Run the daemon with this configuration.
+    Run(Box<Config>),
+    /// `-h`, or no arguments: print the usage and exit 0.
+    Help,
+}
+
+/// Reads `-v` as ucarp does (`strtol`, base 0): 1 to 255, anything else is an error.
+fn vhid_value(s: &OsStr) -> Result<u8, ConfigError> {
+    let t = s.to_str().unwrap_or("");
+    let negative = t.trim_start().starts_with('-');
+    strtoul(t)
+        .filter(|_| !negative)
+        .and_then(|v| u8::try_from(v).ok())
+        .filter(|&v| v != 0)
+        .ok_or_else(|| ConfigError::usage("vhid must be between 1 and 255."))
 }
 
 impl Config {
-    /// Validates the arguments in ucarp's order (SPEC.md §1): first the checks ucarp
-    /// makes while parsing, in command-line order; then interface, vhid, password,
-    /// interval, source address, virtual address, script warnings and dead ratio; then
-    /// the two checks of protocol setup (password and interface name length, exit 2).
+    /// Goes through the options in command-line order as ucarp's getopt loop does
+    /// (SPEC.md §1): an address, `-v`, `-b`, `-k`, `-o` or `-h` is acted on as soon as
+    /// it is met, every occurrence included, and the last occurrence of an option
+    /// wins. Then come ucarp's checks after parsing, in its order: interface, vhid,
+    /// password, interval, source address, virtual address, script warnings and dead
+    /// ratio; then the two checks of protocol setup (password and interface name
+    /// length, exit 2).
     ///
     /// `default_iface` is asked for an interface when `-i` is missing or empty.
     ///
@@ -268,56 +304,45 @@ impl Config {
     pub fn from_args(
         args: &Args,
         default_iface: impl FnOnce() -> Option<String>,
-    ) -> Result<Config, ConfigError> {
+    ) -> Result<Startup, ConfigError> {
         let mut notes = Vec::new();
-
-        // Checks ucarp makes as it meets each option, in command-line order.
         let mut srcip = None;
         let mut group = CARP_MCAST_V4;
-        let mut vhid: u64 = 0;
-        let mut password: Vec<u8> = args
-            .pass
-            .as_deref()
-            .map(os_bytes)
-            .unwrap_or_default()
-            .to_vec();
+        let mut vhid: u8 = 0;
+        let mut password: Vec<u8> = Vec::new();
         let mut vaddr = None;
         let mut advbase: u8 = 1;
         let mut advskew: u8 = 0;
-        let p = args.positions;
-        let passfile = args.passfile.as_deref().filter(|_| args.pass.is_none());
-        let mut early: Vec<(Option<usize>, Early, &OsStr)> = [
-            (p.srcip, Early::Srcip, args.srcip.as_deref()),
-            (p.mcastip, Early::Group, args.mcastip.as_deref()),
-            (p.vhid, Early::Vhid, args.vhid.as_deref()),
-            (p.password, Early::Passfile, passfile),
-            (p.addr, Early::Vaddr, args.addr.as_deref()),
-            (p.advbase, Early::Advbase, args.advbase.as_deref()),
-            (p.advskew, Early::Advskew, args.advskew.as_deref()),
-        ]
-        .into_iter()
-        .filter_map(|(at, what, value)| Some((at, what, value?)))
-        .collect();
-        early.sort_by_key(|(at, _, _)| *at);
-        for (_, what, value) in early {
-            match what {
-                Early::Srcip => srcip = Some(address(value)?),
-                Early::Group => group = address(value)?,
-                Early::Vhid => {
-                    vhid = strtoul(value.to_str().unwrap_or("")).unwrap_or(0);
-                    if !(1..=255).contains(&vhid) {
-                        return Err(ConfigError::usage("vhid must be between 1 and 255."));
-                    }
+        let mut facility = Some(Facility::DAEMON);
+        for occ in &args.occurrences {
+            let value = occ.value.as_deref().unwrap_or_default();
+            match occ.opt {
+                Opt::Help => return Ok(Startup::Help),
+                Opt::Srcip => srcip = Some(address(value)?),
+                Opt::Mcastip => group = address(value)?,
+                Opt::Vhid => vhid = vhid_value(value)?,
+                Opt::Pass => password = os_bytes(value).to_vec(),
+                Opt::Passfile => password = read_passfile(value)?,
+                Opt::Addr => vaddr = Some(address(value)?),
+                Opt::Advbase => advbase = byte_option(value, "advbase")?,
+                Opt::Advskew => advskew = byte_option(value, "advskew")?,
+                Opt::Facility => {
+                    let name = text(value);
+                    facility = if name.eq_ignore_ascii_case("none") {
+                        None
+                    } else if let Some(f) = Facility::from_name(&name) {
+                        Some(f)
+                    } else {
+                        notes.push((Level::Error, format!("Unknown syslog facility: [{name}]")));
+                        Some(Facility::DAEMON)
+                    };
                 }
-                Early::Passfile => password = read_passfile(value)?,
-                Early::Vaddr => vaddr = Some(address(value)?),
-                Early::Advbase => advbase = byte_option(value, "advbase")?,
-                Early::Advskew => advskew = byte_option(value, "advskew")?,
+                _ => {}
             }
         }
 
         // The checks ucarp makes after parsing, in its order.
-        let iface = match args.interface.as_deref().filter(|i| !i.is_empty()) {
+        let iface = match args.last(Opt::Interface).filter(|i| !i.is_empty()) {
             Some(i) => text(i),
             None => {
                 let found = default_iface()
@@ -330,7 +355,9 @@ impl Config {
             }
         };
         if vhid == 0 {
-            return Err(ConfigError::usage("vhid must be between 1 and 255."));
+            return Err(ConfigError::usage(
+                "You must supply a valid virtual host id",
+            ));
         }
         if password.is_empty() {
             return Err(ConfigError::usage("You must supply a password"));
@@ -346,9 +373,9 @@ impl Config {
         let vaddr = vaddr
             .filter(|ip: &Ipv4Addr| !ip.is_unspecified())
             .ok_or_else(|| ConfigError::usage("You must supply a virtual host address"))?;
-        let script = |s: &Option<OsString>| s.as_ref().filter(|p| !p.is_empty()).map(PathBuf::from);
-        let upscript = script(&args.upscript);
-        let downscript = script(&args.downscript);
+        // ucarp warns only when the option is absent; an empty path runs nothing, quietly.
+        let upscript = args.last(Opt::Upscript).map(PathBuf::from);
+        let downscript = args.last(Opt::Downscript).map(PathBuf::from);
         if upscript.is_none() {
             notes.push((
                 Level::Warn,
@@ -361,7 +388,7 @@ impl Config {
                 "Warning: no script called when going down".into(),
             ));
         }
-        let deadratio = match &args.deadratio {
+        let deadratio = match args.last(Opt::Deadratio) {
             // ucarp stores strtoul's unsigned long in an unsigned int.
             Some(s) => strtoul(s.to_str().unwrap_or("")).unwrap_or(0) as u32,
             None => 3,
@@ -369,13 +396,10 @@ impl Config {
         if deadratio == 0 {
             return Err(ConfigError::usage("Dead ratio can't be zero"));
         }
-        let facility = match args.facility.as_deref().map(text) {
-            None => Some(Facility::DAEMON),
-            Some(name) if name.eq_ignore_ascii_case("none") => None,
-            Some(name) => Some(Facility::from_name(&name).unwrap_or_else(|| {
-                notes.push((Level::Error, format!("Unknown syslog facility: [{name}]")));
-                Facility::DAEMON
-            })),
+
+        let script_timeout = match args.last(Opt::ScriptTimeout) {
+            None => Some(DEFAULT_SCRIPT_TIMEOUT),
+            Some(s) => seconds(s, "script-timeout")?,
         };
 
         // Protocol setup (exit 2 in ucarp).
@@ -389,30 +413,31 @@ impl Config {
             )));
         }
 
-        Ok(Config {
+        Ok(Startup::Run(Box::new(Config {
             iface,
             srcip,
             group,
-            vhid: vhid as u8,
+            vhid,
             key,
-            preempt: args.preempt,
-            neutral: args.neutral,
+            preempt: args.has(Opt::Preempt),
+            neutral: args.has(Opt::Neutral),
             vaddr,
-            vaddr_arg: args.addr.clone().unwrap_or_default(),
+            vaddr_arg: args.last(Opt::Addr).unwrap_or_default().to_os_string(),
             advbase,
             advskew,
             upscript,
             downscript,
             deadratio,
-            debug: args.debug,
-            shutdown: args.shutdown,
-            daemonize: args.daemonize,
-            ignoreifstate: args.ignoreifstate,
-            nomcast: args.nomcast,
+            debug: args.has(Opt::Debug),
+            shutdown: args.has(Opt::Shutdown),
+            daemonize: args.has(Opt::Daemonize),
+            ignoreifstate: args.has(Opt::Ignoreifstate),
+            nomcast: args.has(Opt::Nomcast),
             facility,
-            xparam: args.xparam.clone(),
+            xparam: args.last(Opt::Xparam).map(OsStr::to_os_string),
+            script_timeout,
             notes,
-        })
+        })))
     }
 
     /// Returns the state machine's part of the configuration.
@@ -435,15 +460,19 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{parse, Parsed};
+    use crate::cli::parse;
 
-    fn config(args: &[&str]) -> Result<Config, ConfigError> {
+    fn startup(args: &[&str]) -> Result<Startup, ConfigError> {
         let mut argv = vec!["ucarp"];
         argv.extend_from_slice(args);
-        let Parsed::Run(a) = parse(argv).unwrap() else {
-            panic!("help")
-        };
-        Config::from_args(&a, || Some("eth9".into()))
+        Config::from_args(&parse(argv).unwrap(), || Some("eth9".into()))
+    }
+
+    fn config(args: &[&str]) -> Result<Config, ConfigError> {
+        match startup(args)? {
+            Startup::Run(c) => Ok(*c),
+            Startup::Help => panic!("help"),
+        }
     }
 
     const BASE: &[&str] = &[
@@ -585,7 +614,7 @@ mod tests {
     #[test]
     fn missing_mandatory_options() {
         let e = config(&["-i", "eth0"]).unwrap_err();
-        assert_eq!(e.message, "vhid must be between 1 and 255.");
+        assert_eq!(e.message, "You must supply a valid virtual host id");
         let e = config(&["-v", "1"]).unwrap_err();
         assert_eq!(e.message, "You must supply a password");
         let e = config(&["-v", "1", "-p", "x"]).unwrap_err();
@@ -612,14 +641,65 @@ mod tests {
             c.notes[0],
             (Level::Info, "Using [eth9] as a network interface".into())
         );
-        let Parsed::Run(a) = parse(["ucarp", "-i", "", "-v", "1"]).unwrap() else {
-            panic!()
-        };
+        let a = parse(["ucarp", "-i", "", "-v", "1"]).unwrap();
         let e = Config::from_args(&a, || None).unwrap_err();
         assert_eq!(
             (e.message.as_str(), e.exit_code),
             ("You must supply a network interface", 1)
         );
+    }
+
+    #[test]
+    fn every_occurrence_is_checked_in_order() {
+        // ucarp checks each option as getopt meets it, even one a later one overrides.
+        let e = with(&["-s", "bad", "-s", "192.0.2.1"]).unwrap_err();
+        assert_eq!(e.message, "Invalid address: [bad]");
+        let e = with(&["-v", "0", "-v", "7"]).unwrap_err();
+        assert_eq!(e.message, "vhid must be between 1 and 255.");
+        let e = with(&["-o", "/nonexistent/pass", "-p", "x"]).unwrap_err();
+        assert!(e
+            .message
+            .starts_with("unable to open passfile /nonexistent/pass"));
+        // -h is acted on where it stands: after a bad option it is too late.
+        assert!(with(&["-s", "bad", "-h"]).is_err());
+        assert!(matches!(startup(&["-h", "-s", "bad"]), Ok(Startup::Help)));
+        // The last value wins.
+        assert_eq!(with(&["-v", "9"]).unwrap().vhid, 9);
+    }
+
+    #[test]
+    fn negative_vhid_is_rejected_even_when_it_wraps() {
+        let e = with(&["-v", "-18446744073709551615"]).unwrap_err();
+        assert_eq!(e.message, "vhid must be between 1 and 255.");
+    }
+
+    #[test]
+    fn empty_script_paths_run_nothing_and_warn_nothing() {
+        let c = with(&["-u", "", "-d", ""]).unwrap();
+        assert!(c.notes.is_empty(), "{:?}", c.notes);
+    }
+
+    #[test]
+    fn script_timeout() {
+        assert_eq!(
+            with(&[]).unwrap().script_timeout,
+            Some(DEFAULT_SCRIPT_TIMEOUT)
+        );
+        assert_eq!(
+            with(&["--script-timeout", "0"]).unwrap().script_timeout,
+            None
+        );
+        assert_eq!(
+            with(&["--script-timeout=2.5"]).unwrap().script_timeout,
+            Some(Duration::from_millis(2500))
+        );
+        for bad in ["-1", "x", "1e9", "nan"] {
+            let e = with(&["--script-timeout", bad]).unwrap_err();
+            assert!(
+                e.message.starts_with("script-timeout must be"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]
@@ -671,6 +751,7 @@ mod tests {
         );
         assert_eq!(key_of(&write("b", b"secret")), Ok(expect(b"secret")));
         assert_eq!(key_of(&write("c", b"secret\r\n")), Ok(expect(b"secret\r")));
+        assert_eq!(key_of(&write("n", b"sec\0ret\n")), Ok(expect(b"sec")));
         let empty = write("d", b"");
         assert_eq!(
             key_of(&empty).unwrap_err().message,

@@ -11,9 +11,11 @@
 //!   hooks::Hooks ◀── up/down scripts, one at a time, never waited ◀┘
 //! ```
 //!
-//! The loop sleeps until the next deadline or input, exactly: `ppoll` takes a
-//! nanosecond timeout, so a backup takes over at its master-down deadline. Nothing
-//! wakes it in between. This is the only module besides the logger that reads the clock.
+//! The loop sleeps until the next deadline (the state machine's or a script's
+//! timeout), a frame for our vhid, a signal, or a link event. Deadlines come from a
+//! timerfd, which fires on time: a poll timeout may run late by 0.1 % of its length,
+//! 3 ms on a 3 s master-down wait. This is the only module besides the logger that
+//! reads the clock.
 
 use std::fmt;
 use std::io;
@@ -30,7 +32,7 @@ use pnet_base::MacAddr;
 use crate::arp::GarpFrame;
 use crate::config::Config;
 use crate::frame::{advert_source_mac, multicast_mac, AdvertFrame, BROADCAST_MAC};
-use crate::hooks::{Hooks, Job, Script};
+use crate::hooks::{Due, Hooks, Job, Script};
 use crate::net::{self, ControlSocket, LinkMonitor, PacketSocket};
 use crate::packet::Advert;
 use crate::ratelimit::{RateLimit, DEFAULT_PERIOD};
@@ -42,6 +44,11 @@ const ARPHRD_ETHER: u16 = 1;
 const ARPHRD_IEEE802: u16 = 6;
 /// Frames read per wake-up before timers get a look in, so a flood cannot starve them.
 const FRAMES_PER_WAKE: usize = 64;
+/// Receive buffer for frames: an advert is 70 bytes; longer frames are cut, harmlessly.
+const FRAME_BUF: usize = 2048;
+/// Receive buffer for netlink: a link message with all its attributes can exceed 2 KiB
+/// (bridges, bonds). A truncated one is detected and the flags are read directly.
+const NETLINK_BUF: usize = 32 * 1024;
 
 /// A fatal error: one line, and the exit code ucarp uses for it (SPEC.md §1.1).
 #[derive(Debug)]
@@ -114,6 +121,9 @@ struct Daemon {
     gone: bool,
     /// The state machine said Exit: finish the scripts, then return.
     exiting: bool,
+    /// Return at once, without waiting for scripts (the interface went away without
+    /// `-z`, or a second exit signal arrived).
+    exit_now: bool,
 }
 
 /// Sets everything up, then runs until a `-z` signal or the interface going away.
@@ -172,8 +182,12 @@ pub fn run(cfg: Config) -> Result<(), Error> {
     if flags & libc::IFF_UP as u32 == 0 {
         return Err(Error::setup(format!("Interface [{iface}] is down")));
     }
-    let seed =
-        net::random_u64().map_err(|e| Error::setup(format!("Unable to read /dev/urandom: {e}")))?;
+    let random =
+        || net::random_u64().map_err(|e| Error::setup(format!("Unable to read /dev/urandom: {e}")));
+    // Separate draws: the counters' generator is invertible, so sharing a seed would let
+    // one IP id tell about the counters.
+    let seed = random()?;
+    let ip_id_seed = random()?;
 
     if cfg.daemonize {
         daemonize().map_err(|e| Error::setup(format!("Unable to daemonize: {e}")))?;
@@ -207,9 +221,10 @@ pub fn run(cfg: Config) -> Result<(), Error> {
         dst_mac,
         rejects: RejectCounters::default(),
         limit: RateLimit::new(DEFAULT_PERIOD),
-        ip_id: seed.rotate_left(32) | 1,
+        ip_id: ip_id_seed | 1,
         gone: false,
         exiting: false,
+        exit_now: false,
     };
     if flags & libc::IFF_RUNNING as u32 == 0 && !daemon.cfg.ignoreifstate {
         daemon.carp.handle_link(now, false);
@@ -220,26 +235,27 @@ pub fn run(cfg: Config) -> Result<(), Error> {
 
 impl Daemon {
     fn run(&mut self) {
-        let mut buf = vec![0u8; 2048];
+        let mut frame_buf = vec![0u8; FRAME_BUF];
+        let mut link_buf = vec![0u8; NETLINK_BUF];
         loop {
             #[allow(clippy::disallowed_methods)]
             let now = Instant::now();
             self.perform(now);
-            if self.exiting && self.hooks.is_idle() {
+            if self.exit_now || (self.exiting && self.hooks.is_idle()) {
                 return;
             }
             let fallback = self.arm_timer();
-            let listen = !self.exiting && !self.gone;
+            // Once exiting, only signals and the timer matter (scripts, a second TERM).
+            let listening = if !self.exiting && !self.gone { 4 } else { 2 };
             let (packet_ev, links_ev, signals_ev) = {
-                let mut fds = vec![
+                let mut fds = [
                     PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
                     PollFd::new(self.timer.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.packet.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.links.as_fd(), PollFlags::POLLIN),
                 ];
-                if listen {
-                    fds.push(PollFd::new(self.packet.as_fd(), PollFlags::POLLIN));
-                    fds.push(PollFd::new(self.links.as_fd(), PollFlags::POLLIN));
-                }
-                match ppoll(&mut fds, fallback, None) {
+                let fds = &mut fds[..listening];
+                match ppoll(fds, fallback, None) {
                     Ok(_) => {}
                     Err(nix::errno::Errno::EINTR) => continue,
                     Err(e) => {
@@ -264,11 +280,12 @@ impl Daemon {
                 let err = self.packet.take_error();
                 self.interface_gone(now, &format!("{err} (revents={:#x})", packet_ev.bits()));
             } else if packet_ev.contains(PollFlags::POLLIN) {
-                self.on_frames(now, &mut buf);
+                self.on_frames(now, &mut frame_buf);
             }
             if !links_ev.is_empty() && !self.gone {
-                self.on_links(now, &mut buf);
+                self.on_links(now, &mut link_buf);
             }
+            self.hooks.handle_timeout(now);
             self.carp.handle_timeout(now);
         }
     }
@@ -277,7 +294,11 @@ impl Daemon {
     /// also clears an expiry that was not read. Returns a poll timeout to use instead
     /// if the timer could not be armed.
     fn arm_timer(&mut self) -> Option<TimeSpec> {
-        let result = match self.carp.poll_timeout() {
+        let next = [self.carp.poll_timeout(), self.hooks.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        let result = match next {
             Some(at) => {
                 #[allow(clippy::disallowed_methods)]
                 let left = at.saturating_duration_since(Instant::now());
@@ -300,24 +321,53 @@ impl Daemon {
         }
     }
 
-    /// Carries out the state machine's actions, then whatever scripts and GARPs can go.
+    /// Carries out the state machine's actions, then whatever scripts and frames can go,
+    /// until neither has anything more (a send result can queue another advert).
     fn perform(&mut self, now: Instant) {
-        while let Some(action) = self.carp.poll_action() {
-            match action {
-                Action::SendAdvert(advert) => {
-                    let ok = self.send_advert(&advert);
-                    self.carp.handle_send_result(now, ok);
+        loop {
+            while let Some(action) = self.carp.poll_action() {
+                self.carry_out(now, action);
+            }
+            for due in self.hooks.advance(now) {
+                match due {
+                    Due::Garp => self.send_garp(),
+                    Due::Advert(advert) => self.send_and_report(now, &advert),
                 }
-                Action::SendGratuitousArp => self.hooks.push(Job::Garp),
-                Action::RunUp(t) => self.hooks.push(Job::Run(Script::Up, t)),
-                Action::RunDown(t) => self.hooks.push(Job::Run(Script::Down, t)),
-                Action::Log(event) => log::log!(event.level(), "{event}"),
-                Action::Exit => self.exiting = true,
+            }
+            if !self.carp.has_actions() {
+                return;
             }
         }
-        for _ in 0..self.hooks.advance() {
-            self.send_garp();
+    }
+
+    fn carry_out(&mut self, now: Instant, action: Action) {
+        match action {
+            // The takeover advert waits for the up script and the GARP before it.
+            Action::SendAdvert {
+                advert,
+                after_scripts: true,
+            } if !self.hooks.is_idle() => self.hooks.push(Job::Advert(advert)),
+            // While the up script has not even started (another script still runs),
+            // the address is not ours to claim: stay silent, as ucarp blocked in that
+            // script would be.
+            Action::SendAdvert { advert, .. } if self.hooks.is_up_waiting() => {
+                log::debug!("advert held until the up script runs: {advert}");
+            }
+            Action::SendAdvert { advert, .. } => {
+                self.hooks.drop_adverts();
+                self.send_and_report(now, &advert);
+            }
+            Action::SendGratuitousArp => self.hooks.push(Job::Garp),
+            Action::RunUp(t) => self.hooks.push(Job::Run(Script::Up, t)),
+            Action::RunDown(t) => self.hooks.push(Job::Run(Script::Down, t)),
+            Action::Log(event) => log::log!(event.level(), "{event}"),
+            Action::Exit => self.exiting = true,
         }
+    }
+
+    fn send_and_report(&mut self, now: Instant, advert: &Advert) {
+        let ok = self.send_advert(advert);
+        self.carp.handle_send_result(now, ok);
     }
 
     fn next_ip_id(&mut self) -> u16 {
@@ -400,6 +450,8 @@ impl Daemon {
     fn on_links(&mut self, now: Instant, buf: &mut [u8]) {
         loop {
             let flags = match self.links.recv(buf) {
+                // Truncated: the message did not fit; read the state directly.
+                Ok(Some(len)) if len > buf.len() => Some(self.control.flags(&self.cfg.iface).ok()),
                 Ok(Some(len)) => net::parse_link_events(&buf[..len])
                     .into_iter()
                     .rev()
@@ -430,6 +482,23 @@ impl Daemon {
         }
     }
 
+    /// Logs the counters since start, after the SIGUSR1 status line.
+    fn log_counters(&self) {
+        let st = self.carp.stats();
+        let mut line = format!(
+            "adverts sent={} send_errors={} received={} transitions={} rejected={}",
+            st.adverts_sent,
+            st.send_errors,
+            st.adverts_received,
+            st.transitions,
+            self.rejects.total()
+        );
+        for (reason, n) in self.rejects.iter().filter(|(_, n)| *n > 0) {
+            line.push_str(&format!(" {}={n}", reason.name()));
+        }
+        log::info!("{line}");
+    }
+
     /// The interface was set down or deleted: exit 0, after the downscript when master
     /// and `-z` (SPEC.md §5.3 step 4, §5.6).
     fn interface_gone(&mut self, now: Instant, why: &str) {
@@ -441,7 +510,9 @@ impl Daemon {
         if self.cfg.shutdown {
             self.carp.handle_shutdown(now);
         } else {
-            self.exiting = true;
+            // As ucarp: exit at once, no script, nothing more from the state machine.
+            self.hooks.clear();
+            self.exit_now = true;
         }
     }
 
@@ -456,9 +527,20 @@ impl Daemon {
                 }
             };
             match Signal::try_from(sig as i32) {
-                Ok(Signal::SIGUSR1) => self.carp.handle_status(now),
+                Ok(Signal::SIGUSR1) => {
+                    self.carp.handle_status(now);
+                    self.perform(now);
+                    self.log_counters();
+                }
                 Ok(Signal::SIGUSR2) => self.carp.handle_demote(now),
-                Ok(Signal::SIGCHLD) => self.hooks.reap(),
+                Ok(Signal::SIGCHLD) => {
+                    self.hooks.reap();
+                }
+                // A second exit signal while waiting for the downscript: leave now.
+                Ok(s) if self.exiting => {
+                    log::warn!("{s} again: exiting without waiting for the script");
+                    self.exit_now = true;
+                }
                 Ok(s) => {
                     log::debug!("{s}: calling the downscript if master, then exiting");
                     self.carp.handle_shutdown(now);

@@ -1,9 +1,10 @@
 //! What the state machine reports for the log, and the one place that words it.
 //!
-//! Pure data plus `Display`: the wording of state changes and election decisions is
-//! ucarp's (SPEC.md §5, §8), so log watchers written for ucarp keep matching. Levels are
-//! ucarp's too. This module never writes anything itself; the daemon sends each event
-//! to its logger.
+//! Pure data plus `Display`. Where ucarp logs the same event (state changes, election
+//! decisions, the SIGUSR1 status; SPEC.md §5, §8) the wording and level are ucarp's, so
+//! log watchers written for ucarp keep matching; the link, send-error and demotion
+//! messages are this project's own. This module never writes anything itself; the
+//! daemon sends each event to its logger.
 
 use std::fmt;
 use std::net::Ipv4Addr;

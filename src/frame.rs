@@ -175,7 +175,7 @@ impl AdvertFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{assert_eq_hex, hex, GOLDEN_ADVERT_FRAME};
+    use crate::testutil::{assert_eq_hex, golden_advert, hex, GOLDEN_ADVERT_FRAME};
 
     fn golden() -> AdvertFrame {
         AdvertFrame {
@@ -184,15 +184,7 @@ mod tests {
             src: Ipv4Addr::new(10, 9, 0, 1),
             dst: Ipv4Addr::new(224, 0, 0, 18),
             ip_id: 0x9413,
-            advert: Advert {
-                vhid: 7,
-                advbase: 1,
-                advskew: 0,
-                counter: 0x3d0e_479c_cf9f_13d4,
-                md: hex("004412d3cd302a583bd59d5bec8350092bdb0e85")
-                    .try_into()
-                    .unwrap(),
-            },
+            advert: golden_advert(),
         }
     }
 

@@ -1,9 +1,18 @@
-//! The up and down scripts (SPEC.md §7), run without ever blocking the loop.
+//! The up and down scripts (SPEC.md §7), run without ever blocking the loop, and the
+//! frames that must wait for them.
 //!
 //! Scripts run one at a time, in the order the state machine asked for them: a down
-//! script waits for a running up script. A gratuitous ARP queued behind a script goes
-//! out only when the script has finished, so the address it announces is in place.
-//! Adverts never wait here: the daemon sends them at once, whatever runs.
+//! script waits for a running up script. A gratuitous ARP or a takeover advert queued
+//! behind a script goes out only when the script has finished, so the address it
+//! announces is in place (make-before-break: a peer that hands over on hearing our
+//! first advert removes its copy only once ours exists). Regular adverts never wait.
+//!
+//! The queue never holds more than one pending script: a script queued behind a
+//! running one is cancelled by the opposite script (up then down, or down then up),
+//! which leaves the address as the last event wants it and keeps every up followed by
+//! a down. A down script also drops the GARPs and adverts of the master period it
+//! ends. A script that runs longer than the timeout has its process group sent
+//! SIGTERM, then SIGKILL a second later.
 //!
 //! Like ucarp: executed directly, without a shell and without a PATH search (a bare
 //! name is relative to the working directory), `argv` = path, interface, the `-a`
@@ -15,9 +24,17 @@ use std::ffi::OsString;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 
 use crate::config::Config;
+use crate::packet::Advert;
 use crate::state::Transition;
+
+/// How long a timed-out script gets between SIGTERM and SIGKILL.
+pub const KILL_GRACE: Duration = Duration::from_secs(1);
 
 /// Which script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +52,28 @@ pub enum Job {
     Run(Script, Transition),
     /// Send a gratuitous ARP.
     Garp,
+    /// Send the first advert after a takeover.
+    Advert(Advert),
+}
+
+/// A frame whose turn has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// Send a gratuitous ARP now.
+    Garp,
+    /// Send this advert now.
+    Advert(Advert),
 }
 
 #[derive(Debug)]
 struct Running {
     child: Child,
+    script: Script,
     shown: String,
+    /// When SIGTERM goes out, if it has not yet.
+    term_at: Option<Instant>,
+    /// When SIGKILL goes out, once SIGTERM has.
+    kill_at: Option<Instant>,
 }
 
 /// The script queue and the one script that may be running.
@@ -51,6 +84,7 @@ pub struct Hooks {
     xparam: Option<OsString>,
     up: Option<PathBuf>,
     down: Option<PathBuf>,
+    timeout: Option<Duration>,
     queue: VecDeque<Job>,
     running: Option<Running>,
 }
@@ -62,15 +96,29 @@ impl Hooks {
             iface: OsString::from(&cfg.iface),
             vaddr_arg: cfg.vaddr_arg.clone(),
             xparam: cfg.xparam.clone(),
-            up: cfg.upscript.clone(),
-            down: cfg.downscript.clone(),
+            up: cfg.upscript.clone().filter(|p| !p.as_os_str().is_empty()),
+            down: cfg.downscript.clone().filter(|p| !p.as_os_str().is_empty()),
+            timeout: cfg.script_timeout,
             queue: VecDeque::new(),
             running: None,
         }
     }
 
-    /// Queues a job behind everything queued before it.
+    /// Queues a job behind everything queued before it, cancelling a pending opposite
+    /// script (see the module documentation).
     pub fn push(&mut self, job: Job) {
+        if let Job::Run(script, _) = job {
+            if script == Script::Down {
+                self.queue.retain(|j| matches!(j, Job::Run(..)));
+            }
+            let pending = self.queue.iter().rposition(|j| matches!(j, Job::Run(..)));
+            if let Some(at) = pending {
+                if matches!(self.queue[at], Job::Run(s, _) if s != script) {
+                    self.queue.truncate(at);
+                    return;
+                }
+            }
+        }
         self.queue.push_back(job);
     }
 
@@ -79,27 +127,74 @@ impl Hooks {
         self.running.is_none() && self.queue.is_empty()
     }
 
-    /// Starts what can start now: queued GARPs up to the next script, and that script
-    /// if none is running. Returns how many GARPs the caller must send now.
-    pub fn advance(&mut self) -> usize {
-        let mut garps = 0;
+    /// Returns true while an up script waits behind another script: the address is
+    /// certainly not in place, so the node should not claim it yet.
+    pub fn is_up_waiting(&self) -> bool {
+        self.running.is_some()
+            && self
+                .queue
+                .iter()
+                .any(|j| matches!(j, Job::Run(Script::Up, _)))
+    }
+
+    /// Drops queued takeover adverts: a newer advert is about to go out.
+    pub fn drop_adverts(&mut self) {
+        self.queue.retain(|j| !matches!(j, Job::Advert(_)));
+    }
+
+    /// Drops everything queued (the running script is left to finish on its own).
+    pub fn clear(&mut self) {
+        self.queue.clear();
+    }
+
+    /// Starts what can start now: the next script if none runs, and hands back the
+    /// frames queued up to it, in order.
+    pub fn advance(&mut self, now: Instant) -> Vec<Due> {
+        let mut due = Vec::new();
         while self.running.is_none() {
             match self.queue.pop_front() {
                 None => break,
-                Some(Job::Garp) => garps += 1,
-                Some(Job::Run(script, _)) => self.spawn(script),
+                Some(Job::Garp) => due.push(Due::Garp),
+                Some(Job::Advert(a)) => due.push(Due::Advert(a)),
+                Some(Job::Run(script, _)) => self.spawn(script, now),
             }
         }
-        garps
+        due
     }
 
-    /// Collects the running script if it has exited (call on SIGCHLD).
-    pub fn reap(&mut self) {
-        let Some(running) = &mut self.running else {
+    /// Returns when the running script must be signalled, if it has a timeout.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.running.as_ref().and_then(|r| r.term_at.or(r.kill_at))
+    }
+
+    /// Signals the running script's process group when its time is up.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(r) = &mut self.running else {
             return;
         };
+        let pgid = Pid::from_raw(i32::try_from(r.child.id()).unwrap_or(i32::MAX));
+        if r.term_at.is_some_and(|t| t <= now) {
+            r.term_at = None;
+            r.kill_at = now.checked_add(KILL_GRACE);
+            let secs = self.timeout.map_or(0.0, |t| t.as_secs_f64());
+            log::warn!(
+                "[{}] still running after {secs} s: terminating its process group",
+                r.shown
+            );
+            let _ = killpg(pgid, Signal::SIGTERM);
+        } else if r.kill_at.is_some_and(|t| t <= now) {
+            r.kill_at = None;
+            log::warn!("[{}] ignored SIGTERM: killing its process group", r.shown);
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+    }
+
+    /// Collects the running script if it has exited (call on SIGCHLD). Returns the
+    /// script that finished, if one did.
+    pub fn reap(&mut self) -> Option<Script> {
+        let running = self.running.as_mut()?;
         let status = match running.child.try_wait() {
-            Ok(None) => return,
+            Ok(None) => return None,
             Ok(Some(status)) => Some(status),
             Err(e) => {
                 log::warn!("Unable to wait for [{}]: {e}", running.shown);
@@ -116,10 +211,10 @@ impl Hooks {
             }
             _ => {}
         }
-        self.running = None;
+        self.running.take().map(|r| r.script)
     }
 
-    fn spawn(&mut self, script: Script) {
+    fn spawn(&mut self, script: Script, now: Instant) {
         let path = match script {
             Script::Up => self.up.as_ref(),
             Script::Down => self.down.as_ref(),
@@ -151,8 +246,118 @@ impl Hooks {
             .args(self.xparam.as_ref())
             .process_group(0);
         match cmd.spawn() {
-            Ok(child) => self.running = Some(Running { child, shown }),
+            Ok(child) => {
+                self.running = Some(Running {
+                    child,
+                    script,
+                    shown,
+                    term_at: self.timeout.and_then(|t| now.checked_add(t)),
+                    kill_at: None,
+                })
+            }
             Err(e) => log::error!("Unable to exec {shown}: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Reason, State};
+
+    fn t() -> Transition {
+        Transition {
+            from: State::Backup,
+            to: State::Master,
+            reason: Reason::MasterDown,
+            peer: None,
+        }
+    }
+
+    fn hooks() -> Hooks {
+        Hooks {
+            iface: "eth0".into(),
+            vaddr_arg: "192.0.2.100".into(),
+            xparam: None,
+            up: None,
+            down: None,
+            timeout: None,
+            queue: VecDeque::new(),
+            running: None,
+        }
+    }
+
+    fn kinds(h: &Hooks) -> Vec<&'static str> {
+        h.queue
+            .iter()
+            .map(|j| match j {
+                Job::Run(Script::Up, _) => "up",
+                Job::Run(Script::Down, _) => "down",
+                Job::Garp => "garp",
+                Job::Advert(_) => "advert",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn opposite_pending_scripts_cancel_out() {
+        let mut h = hooks();
+        h.push(Job::Run(Script::Up, t()));
+        h.push(Job::Garp);
+        h.push(Job::Run(Script::Down, t()));
+        assert!(kinds(&h).is_empty());
+        h.push(Job::Run(Script::Down, t()));
+        h.push(Job::Run(Script::Up, t()));
+        assert!(kinds(&h).is_empty());
+        h.push(Job::Run(Script::Up, t()));
+        h.push(Job::Garp);
+        assert_eq!(kinds(&h), ["up", "garp"]);
+    }
+
+    #[test]
+    fn a_down_script_drops_the_frames_of_the_ending_master_period() {
+        let mut h = hooks();
+        h.push(Job::Garp);
+        h.push(Job::Garp);
+        h.push(Job::Run(Script::Down, t()));
+        assert_eq!(kinds(&h), ["down"]);
+    }
+
+    #[test]
+    fn frames_wait_for_the_script_before_them() {
+        let mut h = hooks();
+        h.up = Some(PathBuf::from("/bin/sleep"));
+        h.xparam = None;
+        h.iface = "0.3".into();
+        h.vaddr_arg = "0".into();
+        h.push(Job::Run(Script::Up, t()));
+        h.push(Job::Garp);
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        assert!(
+            h.advance(now).is_empty(),
+            "GARP went out before the script ended"
+        );
+        assert!(!h.is_idle());
+        let done = crate::testutil::wait_for(|| h.reap().is_some());
+        assert!(done);
+        assert_eq!(h.advance(now), vec![Due::Garp]);
+        assert!(h.is_idle());
+    }
+
+    #[test]
+    fn timed_out_scripts_are_terminated() {
+        let mut h = hooks();
+        h.up = Some(PathBuf::from("/bin/sleep"));
+        h.iface = "60".into();
+        h.vaddr_arg = "60".into();
+        h.timeout = Some(Duration::from_millis(1));
+        h.push(Job::Run(Script::Up, t()));
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        h.advance(now);
+        let deadline = h.poll_timeout().unwrap();
+        h.handle_timeout(deadline);
+        assert!(crate::testutil::wait_for(|| h.reap() == Some(Script::Up)));
     }
 }

@@ -52,9 +52,10 @@ fn timestamp() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let secs = libc::time_t::try_from(now.as_secs()).unwrap_or(0);
-    // SAFETY: `tm` is plain data that localtime_r fills in; both pointers are valid for
-    // the duration of the call.
+    // SAFETY: `tm` is plain data, for which all-zero bytes are a valid value.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the duration of the call, which only writes
+    // into `tm`.
     let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
     if !ok {
         return format!("{}.{:06}", secs, now.subsec_micros());
@@ -149,6 +150,20 @@ pub fn init(
     }))?;
     log::set_max_level(max);
     Ok(())
+}
+
+/// Sends one `[ERROR]` line to syslog (ident `ucarp`, facility daemon) before the
+/// logger exists: errors in the command line are logged there too, as ucarp does.
+pub fn syslog_once(message: &str) {
+    let line =
+        CString::new(format!("[ERROR] {}", message.replace('\0', "\\0"))).unwrap_or_default();
+    // SAFETY: a 'static ident, a constant format string and a valid NUL-terminated
+    // argument; closelog only releases the socket openlog may have opened.
+    unsafe {
+        libc::openlog(c"ucarp".as_ptr(), libc::LOG_PID, libc::LOG_DAEMON);
+        libc::syslog(libc::LOG_ERR, c"%s".as_ptr(), line.as_ptr());
+        libc::closelog();
+    }
 }
 
 /// Stops writing to stderr, for a daemon whose stderr is about to be /dev/null.

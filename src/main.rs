@@ -3,30 +3,34 @@
 
 use std::process::ExitCode;
 
-use ucarp::cli::{self, Parsed};
-use ucarp::config::Config;
+use ucarp::cli::{self, Opt};
+use ucarp::config::{Config, Startup};
 use ucarp::{daemon, logger, net};
 
 fn main() -> ExitCode {
     let args = match cli::parse(std::env::args_os()) {
-        Ok(Parsed::Run(args)) => args,
-        Ok(Parsed::Help) => {
+        Ok(args) => args,
+        Err(e) => return fail(&e.to_string(), 1, true),
+    };
+    // ucarp's own errors about options also reach syslog, unless -f none was given.
+    let syslog = !args
+        .last(Opt::Facility)
+        .is_some_and(|f| f.eq_ignore_ascii_case("none"));
+    let cfg = match Config::from_args(&args, net::default_interface) {
+        Ok(Startup::Run(cfg)) => cfg,
+        Ok(Startup::Help) => {
             print!("{}", cli::usage());
             return ExitCode::SUCCESS;
         }
-        Err(e) => return fail(&e.to_string(), 1),
-    };
-    let cfg = match Config::from_args(&args, net::default_interface) {
-        Ok(cfg) => cfg,
-        Err(e) => return fail(&e.message, e.exit_code),
+        Err(e) => return fail(&e.message, e.exit_code, syslog),
     };
     if let Err(e) = logger::init(cfg.debug, cfg.facility, cfg.daemonize) {
-        return fail(&format!("Unable to set up logging: {e}"), 2);
+        return fail(&format!("Unable to set up logging: {e}"), 2, syslog);
     }
     for (level, note) in &cfg.notes {
         log::log!(*level, "{note}");
     }
-    match daemon::run(cfg) {
+    match daemon::run(*cfg) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error!("{e}");
@@ -35,8 +39,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// Reports an error found before logging is set up: one line on stderr.
-fn fail(message: &str, code: u8) -> ExitCode {
+/// Reports an error found before logging is set up: one line on stderr, and at
+/// LOG_ERR in syslog (facility daemon) unless `syslog` is false.
+fn fail(message: &str, code: u8, syslog: bool) -> ExitCode {
     eprintln!("ucarp: {message}");
+    if syslog {
+        logger::syslog_once(message);
+    }
     ExitCode::from(code)
 }

@@ -51,7 +51,12 @@ fn socket(domain: libc::c_int, kind: libc::c_int, protocol: libc::c_int) -> io::
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+fn setsockopt<T: Copy>(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
     // SAFETY: `value` points to a live `T` and the length passed is its size.
     check(unsafe {
         libc::setsockopt(
@@ -278,9 +283,21 @@ impl AsFd for PacketSocket {
 }
 
 fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    recv_flags(fd, buf, 0)
+}
+
+fn recv_flags(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<Option<usize>> {
     loop {
-        // SAFETY: `buf` is valid for writing `buf.len()` bytes.
-        let ret = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+        // SAFETY: `buf` is valid for writing `buf.len()` bytes; with MSG_TRUNC the kernel
+        // still writes at most that many and only reports the longer length.
+        let ret = unsafe {
+            libc::recv(
+                fd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT | flags,
+            )
+        };
         match check_size(ret) {
             Ok(n) => return Ok(Some(n)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -443,13 +460,15 @@ impl LinkMonitor {
         Ok(LinkMonitor { fd })
     }
 
-    /// Receives one datagram without blocking; `Ok(None)` when none is queued.
+    /// Receives one datagram without blocking; `Ok(None)` when none is queued. The
+    /// length returned is the datagram's full length, which exceeds `buf.len()` when it
+    /// was truncated (MSG_TRUNC).
     ///
     /// # Errors
     /// The errno of recv(2); `ENOBUFS` means events were lost and the state must be
     /// read again.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        recv(self.fd.as_raw_fd(), buf)
+        recv_flags(self.fd.as_raw_fd(), buf, libc::MSG_TRUNC)
     }
 }
 

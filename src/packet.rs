@@ -336,23 +336,11 @@ impl fmt::Display for Advert {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::hex;
+    use crate::testutil::{golden_advert, hex};
 
     /// The CARP part of the golden frame of SPEC.md §2.3 (password `secret`, vhid 7).
     fn golden() -> Vec<u8> {
         hex("2107000700011c14 3d0e479ccf9f13d4 004412d3cd302a583bd59d5bec8350092bdb0e85")
-    }
-
-    fn golden_advert() -> Advert {
-        Advert {
-            vhid: 7,
-            advbase: 1,
-            advskew: 0,
-            counter: 0x3d0e_479c_cf9f_13d4,
-            md: hex("004412d3cd302a583bd59d5bec8350092bdb0e85")
-                .try_into()
-                .unwrap(),
-        }
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    /// Returns a stable lowercase name, for logs and script environments.
+    /// Returns a stable lowercase name, for logs.
     pub fn name(self) -> &'static str {
         match self {
             Reason::Startup => "startup",
@@ -130,9 +130,16 @@ pub struct Transition {
 /// Something the caller must do, in queue order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Send this advert now, framed per SPEC.md §2, then report the outcome with
+    /// Send this advert, framed per SPEC.md §2, then report the outcome with
     /// [`Carp::handle_send_result`].
-    SendAdvert(Advert),
+    SendAdvert {
+        /// The advert.
+        advert: Advert,
+        /// True for the first advert after a takeover: the caller may hold it until
+        /// the up script queued before it has run, so that a peer handing over on
+        /// hearing it only drops the address once ours is in place.
+        after_scripts: bool,
+    },
     /// Send a gratuitous ARP for the virtual address (SPEC.md §6).
     SendGratuitousArp,
     /// Run the up script.
@@ -339,6 +346,11 @@ impl Carp {
     /// Returns true while preemption is suppressed after send failures (SPEC.md §5.8).
     pub fn is_preempt_suppressed(&self) -> bool {
         self.suppress_preempt
+    }
+
+    /// Returns true while actions are queued.
+    pub fn has_actions(&self) -> bool {
+        !self.actions.is_empty()
     }
 
     /// Returns the next action to carry out, oldest first.
@@ -575,11 +587,15 @@ impl Carp {
         self.set_state(State::Master, reason, peer);
         self.master_down_at = None;
         self.actions.push_back(Action::SendGratuitousArp);
-        self.send_advert(now);
+        self.send_advert_with(now, true);
         self.delayed_arp = Some(2);
     }
 
     fn send_advert(&mut self, now: Instant) {
+        self.send_advert_with(now, false);
+    }
+
+    fn send_advert_with(&mut self, now: Instant, after_scripts: bool) {
         // §3.3: random until synchronised, then adopted value plus one per send.
         self.counter = if self.counter_synced {
             self.counter.wrapping_add(1)
@@ -597,7 +613,10 @@ impl Carp {
                 .key
                 .sign(self.cfg.vhid, self.cfg.vaddr, &self.counter.to_be_bytes()),
         };
-        self.actions.push_back(Action::SendAdvert(advert));
+        self.actions.push_back(Action::SendAdvert {
+            advert,
+            after_scripts,
+        });
         self.stats.adverts_sent += 1;
         // §5.2 step 6; 255/255 is BSD's bow-out: send once, do not re-arm.
         self.adv_at = if self.cfg.advbase == 255 && advskew == 255 {

@@ -11,6 +11,19 @@ pub const GOLDEN_ADVERT_FRAME: &str = "01005e000012 00005e000007 0800
 pub const GOLDEN_GARP_FRAME: &str = "ffffffffffff fabd4f4de343 0806 0001 0800 06 04 0001
     fabd4f4de343 0a090064 fabd4f4de343 0a090064";
 
+/// The advert inside [`GOLDEN_ADVERT_FRAME`].
+pub fn golden_advert() -> crate::packet::Advert {
+    crate::packet::Advert {
+        vhid: 7,
+        advbase: 1,
+        advskew: 0,
+        counter: 0x3d0e_479c_cf9f_13d4,
+        md: hex("004412d3cd302a583bd59d5bec8350092bdb0e85")
+            .try_into()
+            .unwrap(),
+    }
+}
+
 /// Decodes hex digits, ignoring whitespace.
 pub fn hex(s: &str) -> Vec<u8> {
     let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
@@ -34,4 +47,15 @@ pub fn assert_eq_hex(got: &[u8], want: &[u8]) {
 
 fn to_hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Polls `cond` every 10 ms for up to 5 s; returns whether it became true.
+pub fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
+    for _ in 0..500 {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    false
 }

@@ -69,6 +69,12 @@ fn bad_command_lines() {
         (s(&["--adv=3"]), 1, "--adv"),
         (s(&["-v"]), 1, "a value is required for '--vhid"),
         (with(&["-v", "0"]), 1, "vhid must be between 1 and 255."),
+        (
+            with(&["-s", "bad", "-s", "192.0.2.1"]),
+            1,
+            "Invalid address: [bad]",
+        ),
+        (with(&["-s", "bad", "-h"]), 1, "Invalid address: [bad]"),
         (with(&["-v", "300"]), 1, "vhid must be between 1 and 255."),
         (with(&["-v", "seven"]), 1, "vhid must be between 1 and 255."),
         (
@@ -182,16 +188,17 @@ fn a_source_address_that_is_not_local_is_an_error() {
 /// Every option of the command line is in the man page and in `--help`.
 #[test]
 fn man_page_and_help_cover_every_option() {
-    use clap::CommandFactory;
-    let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/ucarp.8")).unwrap();
+    // roff escapes every hyphen: compare on the text as a reader sees it.
+    let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/ucarp.8"))
+        .unwrap()
+        .replace("\\-", "-");
     let help = String::from_utf8(run(&["--help"]).stdout).unwrap();
-    let cmd = ucarp::cli::Args::command();
     let mut seen = 0;
-    for arg in cmd.get_arguments() {
+    for arg in ucarp::cli::command().get_arguments() {
         let Some(long) = arg.get_long() else { continue };
         seen += 1;
         assert!(
-            man.contains(&format!("\\-\\-{long}")),
+            man.contains(&format!("--{long}")),
             "--{long} missing from man/ucarp.8"
         );
         assert!(
@@ -199,10 +206,10 @@ fn man_page_and_help_cover_every_option() {
             "--{long} missing from --help"
         );
         if let Some(short) = arg.get_short() {
-            assert!(
-                man.contains(&format!("\\-{short}")),
-                "-{short} missing from man/ucarp.8"
-            );
+            let documented = [".B", ".BI", ".BR"]
+                .iter()
+                .any(|macro_| man.contains(&format!("{macro_} -{short} ")));
+            assert!(documented, "-{short} missing from man/ucarp.8");
             assert!(
                 help.contains(&format!("(-{short}")),
                 "-{short} missing from --help"

@@ -275,7 +275,21 @@ fn adverts_keep_going_while_a_script_runs() {
     sh(Command::new("chmod").arg("+x").arg(&slow));
     let ip = rig.hosts[0].ip.to_string();
     let args: Vec<String> = [
-        "-i", "eth0", "-s", &ip, "-v", "7", "-p", "secret", "-a", VIP, "-f", "none", "-u",
+        "-i",
+        "eth0",
+        "-s",
+        &ip,
+        "-v",
+        "7",
+        "-p",
+        "secret",
+        "-a",
+        VIP,
+        "-f",
+        "none",
+        "--script-timeout",
+        "30",
+        "-u",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -270,7 +270,7 @@ proptest! {
 
 fn drain(carp: &mut Carp, now: std::time::Instant, fails: bool) {
     while let Some(a) = carp.poll_action() {
-        if matches!(a, ucarp::state::Action::SendAdvert(_)) {
+        if matches!(a, ucarp::state::Action::SendAdvert { .. }) {
             carp.handle_send_result(now, !fails);
         }
     }

@@ -300,7 +300,7 @@ impl Sim {
         while let Some(action) = self.nodes[i].carp.poll_action() {
             let t = self.elapsed();
             let did = match action {
-                Action::SendAdvert(advert) => {
+                Action::SendAdvert { advert, .. } => {
                     let ok = !self.nodes[i].send_fails;
                     if ok {
                         self.broadcast(i, advert);
