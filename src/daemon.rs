@@ -44,6 +44,8 @@ const ARPHRD_ETHER: u16 = 1;
 const ARPHRD_IEEE802: u16 = 6;
 /// Frames read per wake-up before timers get a look in, so a flood cannot starve them.
 const FRAMES_PER_WAKE: usize = 64;
+/// The longest a takeover advert waits for the up script before it goes out anyway.
+const TAKEOVER_WAIT_MAX: Duration = Duration::from_millis(100);
 /// Receive buffer for frames: an advert is 70 bytes; longer frames are cut, harmlessly.
 const FRAME_BUF: usize = 2048;
 /// Receive buffer for netlink: a link message with all its attributes can exceed 2 KiB
@@ -124,6 +126,10 @@ struct Daemon {
     /// Return at once, without waiting for scripts (the interface went away without
     /// `-z`, or a second exit signal arrived).
     exit_now: bool,
+    /// How long the takeover advert may wait for the up script: a quarter of an advert
+    /// interval, at most [`TAKEOVER_WAIT_MAX`]. Long enough for an `ip addr add`, short
+    /// enough that the next backup in line does not time out meanwhile.
+    takeover_wait: Duration,
 }
 
 /// Sets everything up, then runs until a `-z` signal or the interface going away.
@@ -193,6 +199,13 @@ pub fn run(cfg: Config) -> Result<(), Error> {
         daemonize().map_err(|e| Error::setup(format!("Unable to daemonize: {e}")))?;
     }
 
+    if cfg.advbase == 0 {
+        log::warn!(
+            "advbase 0: the master is declared dead after {} ms ({} intervals), not after one interval as in ucarp",
+            crate::state::master_down_interval(0, cfg.advskew, cfg.deadratio).as_millis(),
+            cfg.deadratio
+        );
+    }
     #[allow(clippy::disallowed_methods)] // the daemon owns the clock
     let now = Instant::now();
     let carp = Carp::new(cfg.carp(), now, seed).map_err(|e| Error {
@@ -206,6 +219,7 @@ pub fn run(cfg: Config) -> Result<(), Error> {
         vaddr: cfg.vaddr,
         key: cfg.key.clone(),
     };
+    let (cfg_advbase, cfg_advskew) = (cfg.advbase, cfg.advskew);
     let mut daemon = Daemon {
         hooks: Hooks::new(&cfg),
         cfg,
@@ -225,6 +239,8 @@ pub fn run(cfg: Config) -> Result<(), Error> {
         gone: false,
         exiting: false,
         exit_now: false,
+        takeover_wait: (crate::state::advert_interval(cfg_advbase, cfg_advskew) / 4)
+            .min(TAKEOVER_WAIT_MAX),
     };
     if flags & libc::IFF_RUNNING as u32 == 0 && !daemon.cfg.ignoreifstate {
         daemon.carp.handle_link(now, false);
@@ -285,7 +301,12 @@ impl Daemon {
             if !links_ev.is_empty() && !self.gone {
                 self.on_links(now, &mut link_buf);
             }
-            self.hooks.handle_timeout(now);
+            for due in self.hooks.handle_timeout(now) {
+                if let Due::Advert(advert) = due {
+                    log::debug!("up script still running: takeover advert sent anyway");
+                    self.send_and_report(now, &advert);
+                }
+            }
             self.carp.handle_timeout(now);
         }
     }
@@ -342,11 +363,15 @@ impl Daemon {
 
     fn carry_out(&mut self, now: Instant, action: Action) {
         match action {
-            // The takeover advert waits for the up script and the GARP before it.
+            // The takeover advert waits for the up script and the GARP before it, but
+            // not for long.
             Action::SendAdvert {
                 advert,
                 after_scripts: true,
-            } if !self.hooks.is_idle() => self.hooks.push(Job::Advert(advert)),
+            } if !self.hooks.is_idle() => {
+                let by = now.checked_add(self.takeover_wait).unwrap_or(now);
+                self.hooks.push(Job::Advert(advert, by));
+            }
             // While the up script has not even started (another script still runs),
             // the address is not ours to claim: stay silent, as ucarp blocked in that
             // script would be.

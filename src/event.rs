@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use log::Level;
 
@@ -54,9 +55,28 @@ pub enum Event {
         iface: String,
         /// Virtual host id.
         vhid: u8,
+        /// In maintenance mode.
+        maintenance: bool,
     },
-    /// SIGUSR2 while not master: nothing to demote.
-    DemoteIgnored,
+    /// A master started handing the address over: bow-out sent.
+    HandoverStarted {
+        /// How long it waits for the successor.
+        bound: Duration,
+    },
+    /// The successor's first advert arrived: the address is released.
+    HandoverDone {
+        /// The successor.
+        peer: Ipv4Addr,
+    },
+    /// No successor within the bound.
+    HandoverUnanswered {
+        /// True in maintenance mode: the node keeps the address, least preferred.
+        staying: bool,
+    },
+    /// SIGUSR2: maintenance mode on.
+    MaintenanceOn,
+    /// SIGUSR2 again: maintenance mode off.
+    MaintenanceOff,
     /// The carrier was lost (IFF_RUNNING cleared); forced to BACKUP.
     LinkDown,
     /// The carrier is back; the election starts over.
@@ -73,10 +93,15 @@ impl Event {
             | Event::Preemption { .. }
             | Event::GoingToTimeOut { .. }
             | Event::LinkDown
-            | Event::LinkUp => Level::Warn,
+            | Event::LinkUp
+            | Event::HandoverUnanswered { .. }
+            | Event::MaintenanceOn
+            | Event::MaintenanceOff => Level::Warn,
             Event::SendErrors { .. } => Level::Error,
-            Event::SendRecovered | Event::Status { .. } => Level::Info,
-            Event::DemoteIgnored => Level::Debug,
+            Event::SendRecovered
+            | Event::Status { .. }
+            | Event::HandoverStarted { .. }
+            | Event::HandoverDone { .. } => Level::Info,
         }
     }
 }
@@ -99,8 +124,38 @@ impl fmt::Display for Event {
                 "write() error #{count}/3: advertising with advskew 240 until sending works"
             ),
             Event::SendRecovered => write!(f, "write() works again: normal advskew restored"),
-            Event::Status { state, iface, vhid } => write!(f, "{state} on {iface} id {vhid}"),
-            Event::DemoteIgnored => write!(f, "SIGUSR2 received in BACKUP state: nothing to do"),
+            Event::Status {
+                state,
+                iface,
+                vhid,
+                maintenance,
+            } => {
+                write!(f, "{state} on {iface} id {vhid}")?;
+                if *maintenance {
+                    write!(f, " (maintenance)")?;
+                }
+                Ok(())
+            }
+            Event::HandoverStarted { bound } => write!(
+                f,
+                "Handing over: bow-out advertised, keeping the address until a successor advertises (at most {} ms)",
+                bound.as_millis()
+            ),
+            Event::HandoverDone { peer } => {
+                write!(f, "Successor [{peer}] advertises: releasing the address")
+            }
+            Event::HandoverUnanswered { staying: false } => {
+                write!(f, "No successor advertised in time: releasing the address anyway")
+            }
+            Event::HandoverUnanswered { staying: true } => write!(
+                f,
+                "No successor advertised in time: keeping the address, least preferred"
+            ),
+            Event::MaintenanceOn => write!(
+                f,
+                "Maintenance mode on: least preferred, no preemption (SIGUSR2 again to leave)"
+            ),
+            Event::MaintenanceOff => write!(f, "Maintenance mode off: competing normally"),
             Event::LinkDown => write!(f, "Link down: switching to BACKUP until it comes back"),
             Event::LinkUp => write!(f, "Link up again: waiting for a master"),
         }

@@ -10,7 +10,8 @@
 //! The queue never holds more than one pending script: a script queued behind a
 //! running one is cancelled by the opposite script (up then down, or down then up),
 //! which leaves the address as the last event wants it and keeps every up followed by
-//! a down. A down script also drops the GARPs and adverts of the master period it
+//! a down. A takeover advert waits for the up script only so long (the caller's
+//! bound): a hung script must not keep other backups from hearing the new master. A down script also drops the GARPs and adverts of the master period it
 //! ends. A script that runs longer than the timeout has its process group sent
 //! SIGTERM, then SIGKILL a second later.
 //!
@@ -52,8 +53,9 @@ pub enum Job {
     Run(Script, Transition),
     /// Send a gratuitous ARP.
     Garp,
-    /// Send the first advert after a takeover.
-    Advert(Advert),
+    /// Send the first advert after a takeover, when the jobs before it are done or at
+    /// the given instant, whichever comes first.
+    Advert(Advert, Instant),
 }
 
 /// A frame whose turn has come.
@@ -139,7 +141,7 @@ impl Hooks {
 
     /// Drops queued takeover adverts: a newer advert is about to go out.
     pub fn drop_adverts(&mut self) {
-        self.queue.retain(|j| !matches!(j, Job::Advert(_)));
+        self.queue.retain(|j| !matches!(j, Job::Advert(..)));
     }
 
     /// Drops everything queued (the running script is left to finish on its own).
@@ -155,20 +157,44 @@ impl Hooks {
             match self.queue.pop_front() {
                 None => break,
                 Some(Job::Garp) => due.push(Due::Garp),
-                Some(Job::Advert(a)) => due.push(Due::Advert(a)),
+                Some(Job::Advert(a, _)) => due.push(Due::Advert(a)),
                 Some(Job::Run(script, _)) => self.spawn(script, now),
             }
         }
         due
     }
 
-    /// Returns when the running script must be signalled, if it has a timeout.
+    /// Returns when something must happen without an input: a script to signal, or a
+    /// takeover advert that has waited long enough.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.running.as_ref().and_then(|r| r.term_at.or(r.kill_at))
+        let script = self.running.as_ref().and_then(|r| r.term_at.or(r.kill_at));
+        let advert = self
+            .queue
+            .iter()
+            .filter_map(|j| match j {
+                Job::Advert(_, by) => Some(*by),
+                _ => None,
+            })
+            .min();
+        [script, advert].into_iter().flatten().min()
     }
 
-    /// Signals the running script's process group when its time is up.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    /// Signals the running script's process group when its time is up, and hands back
+    /// the takeover adverts that have waited long enough.
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<Due> {
+        let mut due = Vec::new();
+        self.queue.retain(|j| match j {
+            Job::Advert(a, by) if *by <= now => {
+                due.push(Due::Advert(*a));
+                false
+            }
+            _ => true,
+        });
+        self.signal_script(now);
+        due
+    }
+
+    fn signal_script(&mut self, now: Instant) {
         let Some(r) = &mut self.running else {
             return;
         };
@@ -294,7 +320,7 @@ mod tests {
                 Job::Run(Script::Up, _) => "up",
                 Job::Run(Script::Down, _) => "down",
                 Job::Garp => "garp",
-                Job::Advert(_) => "advert",
+                Job::Advert(..) => "advert",
             })
             .collect()
     }
@@ -357,7 +383,7 @@ mod tests {
         let now = Instant::now();
         h.advance(now);
         let deadline = h.poll_timeout().unwrap();
-        h.handle_timeout(deadline);
+        assert!(h.handle_timeout(deadline).is_empty());
         assert!(crate::testutil::wait_for(|| h.reap() == Some(Script::Up)));
     }
 }

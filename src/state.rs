@@ -7,12 +7,24 @@
 //! spawns a process and never sleeps: time and randomness come in as arguments, so it
 //! is tested with a virtual clock.
 //!
-//! Decisions are ucarp's, with two deliberate differences:
+//! Decisions are ucarp's, with these deliberate differences:
 //! * deadlines are exact: a backup takes over *at* its master-down deadline, not at the
 //!   first poll wake-up after it (SPEC.md §5.3). "Lower skew promotes first" still
 //!   holds, because the deadline includes the skew;
 //! * advbase 255 with advskew 255 sends one advert and stops, instead of re-sending on
-//!   every loop pass (§5.2, §12 item 14).
+//!   every loop pass (§5.2, §12 item 14);
+//! * a master that is shut down (`-z`) or put into maintenance (SIGUSR2) hands over
+//!   make-before-break: it sends a bow-out advert (255/255, which backups, ucarp's
+//!   included, take over on at once, §5.4), keeps the address until it hears the
+//!   successor's first advert — bounded by [`handover_bound`] — and only then runs its
+//!   down script. ucarp sends nothing and leaves a dead-time outage;
+//! * SIGUSR2 toggles a persistent maintenance mode: the node advertises and competes
+//!   with advskew 255, never preempts, and so never takes the address back while
+//!   another node is alive. ucarp's SIGUSR2 is a 3 s silence after which a preempting
+//!   node takes the address right back;
+//! * with advbase 0 the master-down interval is deadratio × the whole interval. ucarp
+//!   adds the skew once, so its dead time collapses to one interval (no loss
+//!   tolerance).
 //!
 //! The shape of the API follows quinn-proto: inputs are `handle_*`, outputs are drained
 //! with [`Carp::poll_action`]. One queue serves the constructor's startup actions and
@@ -28,9 +40,15 @@ use crate::event::Event;
 use crate::packet::Advert;
 use crate::rx::VerifiedAdvert;
 
-/// How long ucarp stays quiet after SIGUSR2 before arming its master-down timer again
-/// (its `sleep(3)`, SPEC.md §5.7).
-pub const DEMOTE_HOLD: Duration = Duration::from_secs(3);
+/// The advbase and advskew of a bow-out advert: "I am leaving, take over now".
+pub const BOW_OUT: u8 = 255;
+/// The advskew of a node in maintenance mode: the least preferred.
+pub const MAINTENANCE_ADVSKEW: u8 = 255;
+/// The longest a handover waits for the successor's first advert.
+pub const HANDOVER_MAX: Duration = Duration::from_secs(1);
+/// The longest gap between two bow-out adverts during a handover, so that one lost
+/// frame does not cost a dead-time outage.
+pub const BOW_OUT_REPEAT_MAX: Duration = Duration::from_millis(100);
 
 /// Consecutive send failures that suppress preemption (SPEC.md §5.8).
 pub const SEND_ERRORS_MAX: u32 = 3;
@@ -38,10 +56,6 @@ pub const SEND_ERRORS_MAX: u32 = 3;
 pub const SEND_SUCCESSES_MIN: u32 = 3;
 /// The advskew advertised, and used locally, while preemption is suppressed.
 pub const SUPPRESSED_ADVSKEW: u8 = 240;
-
-/// At most this many adverts are held back while the SIGUSR2 hold lasts; ucarp's are
-/// held in the capture buffer, which is bounded too.
-const DEFERRED_MAX: usize = 16;
 
 /// A node's CARP state, named as in ucarp's logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,8 +100,8 @@ pub enum Reason {
     BowOut,
     /// The carrier was lost.
     LinkDown,
-    /// SIGUSR2.
-    Demote,
+    /// SIGUSR2: maintenance mode.
+    Maintenance,
     /// TERM, INT, QUIT or HUP with `-z`.
     Shutdown,
 }
@@ -102,7 +116,7 @@ impl Reason {
             Reason::Preempted => "preempted",
             Reason::BowOut => "bow-out",
             Reason::LinkDown => "link-down",
-            Reason::Demote => "demote",
+            Reason::Maintenance => "maintenance",
             Reason::Shutdown => "shutdown",
         }
     }
@@ -221,11 +235,24 @@ pub fn advert_interval(advbase: u8, advskew: u8) -> Duration {
     Duration::from_micros(u64::from(advbase) * 1_000_000 + skew_micros(advskew))
 }
 
-/// Returns the master-down interval: `advbase × deadratio` s + `advskew`/256 s. Only the
-/// base is multiplied (SPEC.md §5.1, §12 item 6).
+/// Returns the master-down interval: `advbase × deadratio` s + `advskew`/256 s, as
+/// ucarp: only the base is multiplied (SPEC.md §5.1, §12 item 6).
+///
+/// With advbase 0 (a sub-second interval of `advskew`/256 s) it is `deadratio` whole
+/// intervals instead. ucarp's formula gives one interval there, so a single late or lost
+/// advert makes the backup take over, and pairs flap; this is a deliberate deviation.
 pub fn master_down_interval(advbase: u8, advskew: u8, deadratio: u32) -> Duration {
+    if advbase == 0 {
+        return Duration::from_micros(skew_micros(advskew).saturating_mul(u64::from(deadratio)));
+    }
     Duration::from_secs(u64::from(advbase) * u64::from(deadratio))
         + Duration::from_micros(skew_micros(advskew))
+}
+
+/// Returns how long a master handing over keeps the address while waiting for the
+/// successor's first advert: three of its own intervals, at most [`HANDOVER_MAX`].
+pub fn handover_bound(advbase: u8, advskew: u8) -> Duration {
+    (advert_interval(advbase, advskew) * 3).min(HANDOVER_MAX)
 }
 
 fn skew_micros(advskew: u8) -> u64 {
@@ -254,19 +281,39 @@ impl SplitMix64 {
     }
 }
 
+/// Why a handover started, and so what happens when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leaving {
+    /// Shutdown under `-z`: exit once the successor is heard (or at the bound).
+    Exit,
+    /// Maintenance mode: stay as a backup once the successor is heard; stay master,
+    /// least preferred, when nobody answers.
+    Maintenance,
+}
+
+/// A master handing the address over (make-before-break).
+#[derive(Debug, Clone, Copy)]
+struct Handover {
+    leaving: Leaving,
+    /// Give up waiting for a successor at this instant.
+    until: Instant,
+    /// Send the next bow-out advert at this instant.
+    next_bow_out: Instant,
+}
+
 /// One CARP virtual host: ucarp's `sc` and the logic of `carp.c`, without the I/O.
 #[derive(Debug)]
 pub struct Carp {
     cfg: Config,
     state: State,
-    /// When the next advert is due (MASTER only).
+    /// When the next advert is due (MASTER only, not while handing over).
     adv_at: Option<Instant>,
     /// When the master is considered dead (BACKUP only).
     master_down_at: Option<Instant>,
-    /// End of the quiet period after SIGUSR2.
-    hold_until: Option<Instant>,
-    /// Adverts that arrived during the hold, handled when it ends.
-    deferred: Vec<VerifiedAdvert>,
+    /// Set while a master hands over.
+    handover: Option<Handover>,
+    /// SIGUSR2's persistent mode: least preferred, never preempts.
+    maintenance: bool,
     link_up: bool,
     /// After shutdown nothing more happens.
     stopped: bool,
@@ -309,8 +356,8 @@ impl Carp {
             state: State::Init,
             adv_at: None,
             master_down_at: None,
-            hold_until: None,
-            deferred: Vec::new(),
+            handover: None,
+            maintenance: false,
             link_up: true,
             stopped: false,
             counter: 0,
@@ -333,11 +380,6 @@ impl Carp {
         self.state
     }
 
-    /// Returns the configuration.
-    pub fn config(&self) -> &Config {
-        &self.cfg
-    }
-
     /// Returns the counts since start.
     pub fn stats(&self) -> Stats {
         self.stats
@@ -346,6 +388,16 @@ impl Carp {
     /// Returns true while preemption is suppressed after send failures (SPEC.md §5.8).
     pub fn is_preempt_suppressed(&self) -> bool {
         self.suppress_preempt
+    }
+
+    /// Returns true in maintenance mode (toggled by SIGUSR2).
+    pub fn is_in_maintenance(&self) -> bool {
+        self.maintenance
+    }
+
+    /// Returns true while a master hands the address over.
+    pub fn is_handing_over(&self) -> bool {
+        self.handover.is_some()
     }
 
     /// Returns true while actions are queued.
@@ -362,10 +414,12 @@ impl Carp {
     /// has work to do, or `None` when only an input can wake the machine.
     ///
     /// Every handler can change it: an advert re-arms or clears the master-down timer,
-    /// a state change swaps it for the advert timer, a link change or shutdown clears
-    /// both. Callers should read it again after each input.
+    /// a state change swaps it for the advert timer, a handover replaces the advert
+    /// timer by its own, a link change or shutdown clears them. Callers should read it
+    /// again after each input.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.adv_at, self.master_down_at, self.hold_until]
+        let handover = self.handover.map(|h| h.until.min(h.next_bow_out));
+        [self.adv_at, self.master_down_at, handover]
             .into_iter()
             .flatten()
             .min()
@@ -376,8 +430,13 @@ impl Carp {
         if self.stopped || !self.link_up {
             return;
         }
-        if self.hold_until.is_some_and(|t| t <= now) {
-            self.end_hold(now);
+        if let Some(h) = self.handover {
+            if h.until <= now {
+                self.handover_unanswered(now, h.leaving);
+            } else if h.next_bow_out <= now {
+                self.send_bow_out(now);
+            }
+            return;
         }
         match self.state {
             State::Backup if self.master_down_at.is_some_and(|t| t <= now) => {
@@ -399,10 +458,9 @@ impl Carp {
         // §3.3: adopt the counter in every state, then add one per send.
         self.counter = adv.advert().counter;
         self.counter_synced = true;
-        if self.hold_until.is_some() {
-            if self.deferred.len() < DEFERRED_MAX {
-                self.deferred.push(*adv);
-            }
+        if let Some(h) = self.handover {
+            // Whoever advertises now took over on our bow-out: the address is theirs.
+            self.handover_answered(now, h.leaving, adv.src());
             return;
         }
         self.elect(now, adv);
@@ -431,10 +489,13 @@ impl Carp {
                 }
             }
             State::Backup => {
-                let dead = Duration::from_secs(
-                    u64::from(self.cfg.advbase) * u64::from(self.cfg.deadratio),
-                ) + Duration::from_micros(skew_micros(self.local_advskew()));
-                if self.cfg.preempt && local < remote {
+                let dead = master_down_interval(
+                    self.cfg.advbase,
+                    self.local_advskew(),
+                    self.cfg.deadratio,
+                );
+                // A node in maintenance never preempts.
+                if self.cfg.preempt && !self.maintenance && local < remote {
                     self.become_master(now, Reason::Preempt, Some(peer));
                     self.log(Event::Preemption { peer });
                 } else if dead < remote {
@@ -475,7 +536,7 @@ impl Carp {
                 count: self.send_errors,
             });
             self.suppress_preempt = true;
-            if self.state == State::Master && !self.stopped {
+            if self.state == State::Master && !self.stopped && self.handover.is_none() {
                 self.send_advert(now);
             }
         }
@@ -492,83 +553,167 @@ impl Carp {
         if up {
             self.log(Event::LinkUp);
             self.arm_master_down(now);
-        } else {
-            self.log(Event::LinkDown);
-            self.set_state(State::Backup, Reason::LinkDown, None);
-            self.adv_at = None;
-            self.master_down_at = None;
-            self.hold_until = None;
-            self.deferred.clear();
+            return;
+        }
+        self.log(Event::LinkDown);
+        let leaving = self.handover.take().map(|h| h.leaving);
+        self.set_state(State::Backup, Reason::LinkDown, None);
+        self.adv_at = None;
+        self.master_down_at = None;
+        // Nobody can hear a bow-out now; a shutdown that waited for one is over.
+        if leaving == Some(Leaving::Exit) {
+            self.stop();
         }
     }
 
     /// Handles SIGUSR1: logs the state.
-    pub fn handle_status(&mut self, now: Instant) {
-        self.cut_hold_short(now);
+    pub fn handle_status(&mut self, _now: Instant) {
         self.log(Event::Status {
             state: self.state,
             iface: self.cfg.iface.clone(),
             vhid: self.cfg.vhid,
+            maintenance: self.maintenance,
         });
     }
 
-    /// Handles SIGUSR2: a master goes to BACKUP (downscript), stays quiet for
-    /// [`DEMOTE_HOLD`], then arms its master-down timer as ucarp does after its
-    /// `sleep(3)` (SPEC.md §5.7). Adverts heard meanwhile are handled when the hold ends.
+    /// Handles SIGUSR2: toggles maintenance mode.
+    ///
+    /// Entering it, a master hands over make-before-break (see the module
+    /// documentation); a backup only becomes least preferred. Leaving it, the node
+    /// competes normally again, and with `-P` takes the address back from a worse
+    /// master.
     pub fn handle_demote(&mut self, now: Instant) {
         if self.stopped {
             return;
         }
-        self.cut_hold_short(now);
-        if self.state == State::Backup {
-            self.log(Event::DemoteIgnored);
+        self.maintenance = !self.maintenance;
+        if !self.maintenance {
+            self.log(Event::MaintenanceOff);
+            if self
+                .handover
+                .is_some_and(|h| h.leaving == Leaving::Maintenance)
+            {
+                // Not gone yet: keep the address and advertise normally again.
+                self.handover = None;
+                self.send_advert(now);
+            }
             return;
         }
-        self.set_state(State::Backup, Reason::Demote, None);
-        self.adv_at = None;
-        self.master_down_at = None;
-        self.hold_until = now.checked_add(DEMOTE_HOLD);
+        self.log(Event::MaintenanceOn);
+        match self.state {
+            State::Master if self.handover.is_none() => {
+                self.start_handover(now, Leaving::Maintenance)
+            }
+            // Least preferred from now on, in the timer as in the comparison.
+            State::Backup if self.link_up => self.arm_master_down(now),
+            _ => {}
+        }
     }
 
-    /// Handles TERM, INT, QUIT or HUP under `-z`: the downscript if not BACKUP, then
-    /// [`Action::Exit`]. No advert is sent (SPEC.md §5.7). Nothing happens afterwards.
-    pub fn handle_shutdown(&mut self, _now: Instant) {
+    /// Handles TERM, INT, QUIT or HUP under `-z`. A backup exits at once, with no script
+    /// (SPEC.md §5.7). A master hands over first: it sends a bow-out advert and keeps
+    /// the address until the successor's first advert, or [`handover_bound`], then runs
+    /// its down script and exits ([`Action::Exit`]). Nothing happens afterwards.
+    pub fn handle_shutdown(&mut self, now: Instant) {
         if self.stopped {
             return;
         }
-        self.stopped = true;
-        if self.state != State::Backup {
+        match self.handover.as_mut() {
+            Some(h) => h.leaving = Leaving::Exit,
+            None if self.state == State::Master && self.link_up => {
+                self.start_handover(now, Leaving::Exit)
+            }
+            None => {
+                self.leave_master(Reason::Shutdown, None);
+                self.stop();
+            }
+        }
+    }
+
+    fn start_handover(&mut self, now: Instant, leaving: Leaving) {
+        let bound = handover_bound(self.cfg.advbase, self.cfg.advskew);
+        self.log(Event::HandoverStarted { bound });
+        self.adv_at = None;
+        self.handover = Some(Handover {
+            leaving,
+            until: now.checked_add(bound).unwrap_or(now),
+            next_bow_out: now,
+        });
+        self.send_bow_out(now);
+    }
+
+    /// Sends a bow-out advert and schedules the next one: several fractions of the
+    /// bound apart, so a lost frame costs little.
+    fn send_bow_out(&mut self, now: Instant) {
+        let repeat =
+            (handover_bound(self.cfg.advbase, self.cfg.advskew) / 4).min(BOW_OUT_REPEAT_MAX);
+        self.send_advert_as(now, BOW_OUT, BOW_OUT, false);
+        self.adv_at = None;
+        if let Some(h) = self.handover.as_mut() {
+            h.next_bow_out = now.checked_add(repeat).unwrap_or(h.until);
+        }
+    }
+
+    /// The successor advertised: it holds the address now, so drop ours.
+    fn handover_answered(&mut self, now: Instant, leaving: Leaving, peer: Ipv4Addr) {
+        self.handover = None;
+        self.log(Event::HandoverDone { peer });
+        let reason = match leaving {
+            Leaving::Exit => Reason::Shutdown,
+            Leaving::Maintenance => Reason::Maintenance,
+        };
+        self.set_state(State::Backup, reason, Some(peer));
+        match leaving {
+            Leaving::Exit => self.stop(),
+            Leaving::Maintenance => self.arm_master_down(now),
+        }
+    }
+
+    /// Nobody took over within the bound.
+    fn handover_unanswered(&mut self, now: Instant, leaving: Leaving) {
+        self.handover = None;
+        self.log(Event::HandoverUnanswered {
+            staying: leaving == Leaving::Maintenance,
+        });
+        match leaving {
+            Leaving::Exit => {
+                self.set_state(State::Backup, Reason::Shutdown, None);
+                self.stop();
+            }
+            // The address must stay somewhere: keep it, least preferred, so that any
+            // node that appears takes over.
+            Leaving::Maintenance => self.send_advert(now),
+        }
+    }
+
+    /// Runs the down script of a master that leaves without a state change to log
+    /// (ucarp's `-z` exit path).
+    fn leave_master(&mut self, reason: Reason, peer: Option<Ipv4Addr>) {
+        if self.state == State::Master {
             self.actions.push_back(Action::RunDown(Transition {
-                from: self.state,
+                from: State::Master,
                 to: State::Backup,
-                reason: Reason::Shutdown,
-                peer: None,
+                reason,
+                peer,
             }));
         }
+    }
+
+    /// Stops for good: no timer, nothing more, then [`Action::Exit`].
+    fn stop(&mut self) {
+        self.stopped = true;
         self.adv_at = None;
         self.master_down_at = None;
-        self.hold_until = None;
+        self.handover = None;
         self.actions.push_back(Action::Exit);
     }
 
-    /// A signal ends ucarp's `sleep(3)` early (SPEC.md §5.7, "cut short by any signal").
-    fn cut_hold_short(&mut self, now: Instant) {
-        if self.hold_until.is_some() {
-            self.end_hold(now);
-        }
-    }
-
-    fn end_hold(&mut self, now: Instant) {
-        self.hold_until = None;
-        self.arm_master_down(now);
-        for adv in std::mem::take(&mut self.deferred) {
-            self.elect(now, &adv);
-        }
-    }
-
-    /// The skew this node advertises and compares itself with (§5.4, §5.8).
+    /// The skew this node advertises and compares itself with (§5.4, §5.8), 255 in
+    /// maintenance mode.
     fn local_advskew(&self) -> u8 {
-        if self.suppress_preempt && self.cfg.advskew < SUPPRESSED_ADVSKEW {
+        if self.maintenance {
+            MAINTENANCE_ADVSKEW
+        } else if self.suppress_preempt && self.cfg.advskew < SUPPRESSED_ADVSKEW {
             SUPPRESSED_ADVSKEW
         } else {
             self.cfg.advskew
@@ -576,7 +721,14 @@ impl Carp {
     }
 
     fn arm_master_down(&mut self, now: Instant) {
-        let interval = master_down_interval(self.cfg.advbase, self.cfg.advskew, self.cfg.deadratio);
+        // ucarp uses its configured skew here even while suppressed (§5.4); maintenance
+        // mode uses 255 so that every other node promotes first.
+        let skew = if self.maintenance {
+            MAINTENANCE_ADVSKEW
+        } else {
+            self.cfg.advskew
+        };
+        let interval = master_down_interval(self.cfg.advbase, skew, self.cfg.deadratio);
         // An interval too long for `Instant` (deadratio near 2^32) means "never".
         self.master_down_at = now.checked_add(interval);
     }
@@ -587,25 +739,24 @@ impl Carp {
         self.set_state(State::Master, reason, peer);
         self.master_down_at = None;
         self.actions.push_back(Action::SendGratuitousArp);
-        self.send_advert_with(now, true);
+        self.send_advert_as(now, self.cfg.advbase, self.local_advskew(), true);
         self.delayed_arp = Some(2);
     }
 
     fn send_advert(&mut self, now: Instant) {
-        self.send_advert_with(now, false);
+        self.send_advert_as(now, self.cfg.advbase, self.local_advskew(), false);
     }
 
-    fn send_advert_with(&mut self, now: Instant, after_scripts: bool) {
+    fn send_advert_as(&mut self, now: Instant, advbase: u8, advskew: u8, after_scripts: bool) {
         // §3.3: random until synchronised, then adopted value plus one per send.
         self.counter = if self.counter_synced {
             self.counter.wrapping_add(1)
         } else {
             self.rng.next_u64()
         };
-        let advskew = self.local_advskew();
         let advert = Advert {
             vhid: self.cfg.vhid,
-            advbase: self.cfg.advbase,
+            advbase,
             advskew,
             counter: self.counter,
             md: self
@@ -619,10 +770,10 @@ impl Carp {
         });
         self.stats.adverts_sent += 1;
         // §5.2 step 6; 255/255 is BSD's bow-out: send once, do not re-arm.
-        self.adv_at = if self.cfg.advbase == 255 && advskew == 255 {
+        self.adv_at = if advbase == BOW_OUT && advskew == BOW_OUT {
             None
         } else {
-            now.checked_add(advert_interval(self.cfg.advbase, advskew))
+            now.checked_add(advert_interval(advbase, advskew))
         };
         match self.delayed_arp {
             Some(n) if n > 1 => self.delayed_arp = Some(n - 1),

@@ -5,10 +5,12 @@
 //! * `golden`: frames captured from Debian's ucarp (`tests/data/`).
 //! * `cli`: bad command lines through the real binary.
 //! * `daemon`: two or more of ours in network namespaces (root).
+//! * `failover`: handover, maintenance mode, script timeouts (root).
 //! * `interop`: ours against Debian's `/usr/sbin/ucarp` (root).
 
 mod cli;
 mod daemon;
+mod failover;
 mod golden;
 mod interop;
 mod netns;

@@ -151,6 +151,7 @@ enum Input {
     Demote,
     Status,
     SendFails(bool),
+    Shutdown,
 }
 
 fn any_input() -> impl Strategy<Value = Input> {
@@ -162,6 +163,7 @@ fn any_input() -> impl Strategy<Value = Input> {
         1 => Just(Input::Demote),
         1 => Just(Input::Status),
         1 => any::<bool>().prop_map(Input::SendFails),
+        1 => Just(Input::Shutdown),
     ]
 }
 
@@ -199,6 +201,7 @@ proptest! {
         let mut carp = Carp::new(cfg, now, 5).unwrap();
         let mut link_up = true;
         let mut fails = false;
+        let mut stopped = false;
         let mut counter = 0;
         for input in inputs {
             match input {
@@ -209,7 +212,7 @@ proptest! {
                         now = t;
                         carp.handle_timeout(now);
                         prop_assert!(carp.poll_timeout().is_none_or(|n| n > now), "spin");
-                        drain(&mut carp, now, fails);
+                        stopped |= drain(&mut carp, now, fails)?;
                     }
                     now = until;
                 }
@@ -226,10 +229,13 @@ proptest! {
                 Input::Demote => carp.handle_demote(now),
                 Input::Status => carp.handle_status(now),
                 Input::SendFails(f) => fails = f,
+                Input::Shutdown => carp.handle_shutdown(now),
             }
-            drain(&mut carp, now, fails);
+            stopped |= drain(&mut carp, now, fails)?;
             let own_bow_out = advbase == 255 && advskew == 255;
-            if link_up && !own_bow_out {
+            if stopped {
+                prop_assert_eq!(carp.poll_timeout(), None);
+            } else if link_up && !own_bow_out {
                 prop_assert!(carp.poll_timeout().is_some(), "deaf in {}", carp.state());
             }
             if !link_up {
@@ -268,10 +274,20 @@ proptest! {
     }
 }
 
-fn drain(carp: &mut Carp, now: std::time::Instant, fails: bool) {
+/// Carries out a node's actions; returns whether it exited. Nothing may follow Exit.
+fn drain(
+    carp: &mut Carp,
+    now: std::time::Instant,
+    fails: bool,
+) -> Result<bool, proptest::test_runner::TestCaseError> {
+    let mut exited = false;
     while let Some(a) = carp.poll_action() {
-        if matches!(a, ucarp::state::Action::SendAdvert { .. }) {
-            carp.handle_send_result(now, !fails);
+        prop_assert!(!exited, "{:?} after Exit", a);
+        match a {
+            ucarp::state::Action::SendAdvert { .. } => carp.handle_send_result(now, !fails),
+            ucarp::state::Action::Exit => exited = true,
+            _ => {}
         }
     }
+    Ok(exited)
 }

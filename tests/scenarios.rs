@@ -433,76 +433,203 @@ fn adverts_are_ignored_while_the_link_is_down() {
 }
 
 #[test]
-fn shutdown_runs_the_downscript_only_when_master_and_sends_nothing() {
+fn shutdown_of_a_backup_exits_at_once_without_a_script() {
     let mut sim = Sim::new(18);
+    let _a = sim.start(Spec::host(1));
+    let b = sim.start(Spec::host(2).skew(50));
+    sim.run_for(secs(5.0));
+    let before = sim.nodes[b].did.len();
+    sim.nodes[b].carp.handle_shutdown(sim.now);
+    sim.settle(b);
+    let new: Vec<&Did> = sim.nodes[b].did[before..].iter().map(|(_, d)| d).collect();
+    assert_eq!(new, vec![&Did::Exit]);
+    assert_eq!(sim.nodes[b].carp.poll_timeout(), None);
+}
+
+/// Make-before-break: the leaving master sends a bow-out, the backup takes over on it
+/// at once, and the leaving master drops the address only when it hears the
+/// successor's first advert; then it exits.
+#[test]
+fn shutdown_of_a_master_hands_over_make_before_break() {
+    let mut sim = Sim::new(18);
+    sim.delay = Duration::from_millis(1);
     let a = sim.start(Spec::host(1));
     let b = sim.start(Spec::host(2).skew(50));
     sim.run_for(secs(5.0));
-    for (i, expect_down) in [(b, false), (a, true)] {
-        let before = sim.nodes[i].did.len();
-        let ads = sim.nodes[i].adverts().len();
-        sim.nodes[i].carp.handle_shutdown(sim.now);
-        sim.settle(i);
-        let new: Vec<&Did> = sim.nodes[i].did[before..].iter().map(|(_, d)| d).collect();
-        if expect_down {
-            assert!(
-                matches!(new.as_slice(), [Did::Down(t), Did::Exit] if t.reason == Reason::Shutdown)
-            );
-        } else {
-            assert_eq!(new, vec![&Did::Exit]);
-        }
-        assert_eq!(sim.nodes[i].carp.poll_timeout(), None);
-        sim.run_for(secs(10.0));
-        assert_eq!(sim.nodes[i].adverts().len(), ads);
+    assert_eq!(sim.masters(), vec![a]);
+    let t = sim.elapsed();
+    sim.nodes[a].carp.handle_shutdown(sim.now);
+    sim.settle(a);
+    sim.run_for(secs(2.0));
+    let bow_out = sim.nodes[a].adverts().last().copied().unwrap();
+    assert_eq!(
+        (bow_out.0, bow_out.1.advbase, bow_out.1.advskew),
+        (t, 255, 255)
+    );
+    // B took over one wire delay later, without waiting for its dead time.
+    let b_up = *sim.nodes[b].ups().last().unwrap();
+    assert_eq!(b_up, t + Duration::from_millis(1));
+    // A released the address when B's first advert arrived, not before, then exited.
+    let b_first = sim.nodes[b]
+        .adverts()
+        .iter()
+        .find(|(at, _)| *at >= t)
+        .unwrap()
+        .0;
+    let a_down = *sim.nodes[a].downs().last().unwrap();
+    assert_eq!(a_down, b_first + Duration::from_millis(1));
+    assert!(matches!(sim.nodes[a].did.last(), Some((_, Did::Exit))));
+    assert_eq!(sim.masters(), vec![b]);
+}
+
+#[test]
+fn shutdown_of_a_lone_master_releases_at_the_bound() {
+    for (base, skew, bound) in [(1u8, 0u8, secs(1.0)), (0, 20, secs(3.0 * 20.0 / 256.0))] {
+        let mut sim = Sim::new(18);
+        let a = sim.start(Spec::host(1).base(base).skew(skew));
+        sim.run_for(secs(5.0));
+        let t = sim.elapsed();
+        sim.nodes[a].carp.handle_shutdown(sim.now);
+        sim.settle(a);
+        sim.run_for(secs(3.0));
+        let down = *sim.nodes[a].downs().last().unwrap();
+        let diff = down.abs_diff(t + bound);
+        assert!(
+            diff < Duration::from_micros(2),
+            "{down:?} vs {:?}",
+            t + bound
+        );
+        assert!(matches!(sim.nodes[a].did.last(), Some((_, Did::Exit))));
+        // Bow-outs were repeated while waiting, at most every 100 ms.
+        let bow_outs = sim.nodes[a]
+            .adverts()
+            .iter()
+            .filter(|(at, a)| *at >= t && a.advbase == 255)
+            .count();
+        assert!(bow_outs >= 4, "{bow_outs}");
     }
 }
 
 #[test]
-fn demote_goes_quiet_for_three_seconds_then_competes_again() {
-    let mut sim = Sim::new(19);
-    let a = sim.start(Spec::host(1));
-    sim.run_for(secs(4.0));
-    let t = sim.elapsed();
-    sim.nodes[a].carp.handle_demote(sim.now);
-    sim.settle(a);
-    assert_eq!(sim.nodes[a].state(), State::Backup);
-    assert_eq!(sim.nodes[a].downs().last(), Some(&t));
-    sim.run_for(secs(10.0));
-    // Alone: 3 s hold, then a full master-down interval.
-    assert_eq!(
-        sim.nodes[a].ups().last().copied(),
-        Some(t + secs(3.0) + master_down_interval(1, 0, 3))
-    );
-}
-
-#[test]
-fn demote_in_backup_only_logs() {
-    let mut sim = Sim::new(20);
-    let a = sim.start(Spec::host(1));
-    sim.run_for(secs(1.0));
-    sim.nodes[a].carp.handle_demote(sim.now);
-    sim.settle(a);
-    assert!(matches!(
-        sim.nodes[a].did.last(),
-        Some((_, Did::Log(Event::DemoteIgnored)))
-    ));
-    sim.run_for(secs(5.0));
-    assert_eq!(sim.nodes[a].ups(), vec![master_down_interval(1, 0, 3)]);
-}
-
-#[test]
-fn demoted_master_is_taken_over_by_the_backup() {
-    let mut sim = Sim::new(21);
+fn a_lost_bow_out_is_repeated() {
+    let mut sim = Sim::new(30);
+    sim.delay = Duration::from_millis(1);
     let a = sim.start(Spec::host(1));
     let b = sim.start(Spec::host(2).skew(50));
     sim.run_for(secs(5.0));
-    let t = sim.now;
-    sim.nodes[a].carp.handle_demote(t);
+    let t = sim.elapsed();
+    // The first bow-out is lost on the wire.
+    sim.loss = 1.0;
+    sim.nodes[a].carp.handle_shutdown(sim.now);
+    sim.settle(a);
+    sim.loss = 0.0;
+    sim.run_for(secs(2.0));
+    let b_up = *sim.nodes[b].ups().last().unwrap();
+    assert!(b_up > t && b_up <= t + secs(0.101 + 0.001), "{b_up:?}");
+    assert_eq!(sim.masters(), vec![b]);
+}
+
+/// SIGUSR2 on a master: the same handover, then the node stays as a least preferred
+/// backup that never takes the address back, even with -P, until SIGUSR2 again.
+#[test]
+fn maintenance_hands_over_and_never_preempts_back() {
+    let mut sim = Sim::new(19);
+    sim.delay = Duration::from_millis(1);
+    let a = sim.start(Spec::host(1).preempt());
+    let b = sim.start(Spec::host(2).skew(50));
+    sim.run_for(secs(5.0));
+    assert_eq!(sim.masters(), vec![a]);
+    let t = sim.elapsed();
+    sim.nodes[a].carp.handle_demote(sim.now);
+    sim.settle(a);
+    sim.run_for(secs(30.0));
+    assert_eq!(sim.masters(), vec![b]);
+    assert_eq!(
+        *sim.nodes[b].ups().last().unwrap(),
+        t + Duration::from_millis(1)
+    );
+    assert_eq!(sim.nodes[a].ups().len(), 1, "A took the address back");
+    assert!(sim.nodes[a].carp.is_in_maintenance());
+    let reason = sim.nodes[a].did.iter().rev().find_map(|(_, d)| match d {
+        Did::Down(t) => Some(t.reason),
+        _ => None,
+    });
+    assert_eq!(reason, Some(Reason::Maintenance));
+    // Leaving maintenance, A (with -P, better skew) preempts at B's next advert.
+    sim.nodes[a].carp.handle_demote(sim.now);
+    sim.settle(a);
+    sim.run_for(secs(2.0));
+    assert_eq!(sim.masters(), vec![a]);
+}
+
+#[test]
+fn maintenance_on_a_lone_master_keeps_the_address_least_preferred() {
+    let mut sim = Sim::new(20);
+    let a = sim.start(Spec::host(1));
+    sim.run_for(secs(4.0));
+    sim.nodes[a].carp.handle_demote(sim.now);
+    sim.settle(a);
+    sim.run_for(secs(5.0));
+    assert_eq!(sim.nodes[a].state(), State::Master);
+    assert_eq!(sim.nodes[a].downs().len(), 1, "only the startup downscript");
+    let last = sim.nodes[a].adverts().last().unwrap().1;
+    assert_eq!((last.advbase, last.advskew), (1, 255));
+    // A node that appears now, even without -P, is preferred: it takes over as soon
+    // as its dead time passes, and the maintenance master steps down on its advert.
+    let b = sim.start(Spec::host(2).skew(50).preempt());
+    sim.run_for(secs(3.0));
+    assert_eq!(sim.masters(), vec![b]);
+}
+
+#[test]
+fn maintenance_in_backup_never_preempts_and_promotes_last() {
+    let mut sim = Sim::new(21);
+    let b = sim.start(Spec::host(2).skew(50));
+    sim.run_for(secs(5.0));
+    let a = sim.start(Spec::host(1).preempt());
+    sim.nodes[a].carp.handle_demote(sim.now);
     sim.settle(a);
     sim.run_for(secs(10.0));
-    // A is silent from the demotion on, so B times out after its dead time.
     assert_eq!(sim.masters(), vec![b]);
-    assert!(sim.nodes[a].ups().len() == 1);
+    // Alone at last, it still takes the address: it must be somewhere.
+    sim.crash(b);
+    let last_b = sim.nodes[b].adverts().last().unwrap().0;
+    sim.run_for(secs(10.0));
+    assert_eq!(sim.masters(), vec![a]);
+    assert_eq!(
+        *sim.nodes[a].ups().last().unwrap(),
+        last_b + master_down_interval(1, 255, 3)
+    );
+}
+
+/// `-b 0 -k N`: the master-down interval is deadratio whole intervals (ucarp: one).
+#[test]
+fn sub_second_dead_time_is_deadratio_intervals() {
+    let mut sim = Sim::new(22);
+    let a = sim.start(Spec::host(1).base(0).skew(10));
+    let b = sim.start(Spec::host(2).base(0).skew(20));
+    sim.run_for(secs(5.0));
+    assert_eq!(sim.masters(), vec![a]);
+    assert_eq!(sim.nodes[a].ups(), vec![advert_interval(0, 10) * 3]);
+    sim.crash(a);
+    let last = sim.nodes[a].adverts().last().unwrap().0;
+    sim.run_for(secs(1.0));
+    assert_eq!(sim.nodes[b].ups(), vec![last + advert_interval(0, 20) * 3]);
+}
+
+/// Sub-second intervals with 10 % loss for ten simulated minutes: with a backup skew of
+/// 20 (78 ms) behind a master at 10 (39 ms), the backup needs six adverts lost in a
+/// row; it never promotes.
+#[test]
+fn sub_second_mode_does_not_flap_under_ten_percent_loss() {
+    let mut sim = Sim::new(23);
+    sim.delay = Duration::from_millis(1);
+    sim.loss = 0.1;
+    let a = sim.start(Spec::host(1).base(0).skew(10));
+    let b = sim.start(Spec::host(2).base(0).skew(20));
+    sim.run_for(secs(600.0));
+    assert_eq!(sim.masters(), vec![a]);
+    assert!(sim.nodes[b].ups().is_empty(), "{:?}", sim.nodes[b].ups());
 }
 
 #[test]

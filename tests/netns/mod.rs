@@ -191,14 +191,27 @@ impl Rig {
         } else {
             r#"ip addr del "$2"/32 dev "$1" 2>/dev/null"#
         };
+        // Each script also appends "h<h> UP|DOWN" to one log shared by all hosts, so a
+        // test can check the order of events across hosts (make-before-break).
         let body = format!(
-            "#!/bin/sh\nprintf '%s argc=%s' {NAME} \"$#\" >> {log}\nfor a in \"$@\"; do printf ' [%s]' \"$a\" >> {log}; done\necho >> {log}\n{action}\nexit 0\n",
+            "#!/bin/sh\nprintf '%s argc=%s' {NAME} \"$#\" >> {log}\nfor a in \"$@\"; do printf ' [%s]' \"$a\" >> {log}; done\necho >> {log}\n{action}\necho 'h{h} {NAME}' >> {all}\nexit 0\n",
             NAME = name.to_uppercase(),
-            log = log.display()
+            log = log.display(),
+            all = self.dir.join("all.scripts").display()
         );
         fs::write(&path, body).unwrap();
         sh(Command::new("chmod").arg("+x").arg(&path));
         path
+    }
+
+    /// The "h<h> UP|DOWN" lines of every host's scripts, in the order they ran (each
+    /// written after the script's address change).
+    pub fn all_scripts(&self) -> Vec<String> {
+        fs::read_to_string(self.dir.join("all.scripts"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     pub fn script_log_path(&self, h: usize) -> PathBuf {
@@ -330,9 +343,9 @@ impl Rig {
     /// Starts tcpdump on the bridge, writing what crosses it to a pcap file.
     pub fn capture(&mut self, filter: &str) -> Capture {
         let pcap = self.dir.join(format!("cap{}.pcap", self.children.len()));
-        let child = self
+        let mut child = self
             .bridge_cmd("tcpdump")
-            .args(["-i", "br0", "-U", "-w"])
+            .args(["-i", "br0", "--immediate-mode", "-U", "-w"])
             .arg(&pcap)
             .arg(filter)
             .stdout(Stdio::null())
@@ -340,10 +353,22 @@ impl Rig {
             .spawn()
             .unwrap();
         let pid = child.id();
+        // tcpdump says "listening on ..." on stderr once the capture is open.
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("listening on") {
+            line.clear();
+            use std::io::BufRead;
+            if stderr.read_line(&mut line).unwrap_or(0) == 0 {
+                panic!("tcpdump did not start");
+            }
+        }
         self.children.push(child);
-        // tcpdump reports "listening on" once the capture is open.
-        std::thread::sleep(Duration::from_millis(500));
-        Capture { pcap, pid }
+        Capture {
+            pcap,
+            pid,
+            _stderr: stderr,
+        }
     }
 
     /// Stops a capture, so the file is complete.
@@ -413,6 +438,8 @@ impl Proc {
 pub struct Capture {
     pub pcap: PathBuf,
     pid: u32,
+    /// Kept open so that tcpdump's last words do not hit a closed pipe.
+    _stderr: std::io::BufReader<std::process::ChildStderr>,
 }
 
 /// Runs tshark on a capture with the CARP dissector on proto 112 and returns one line

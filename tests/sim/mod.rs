@@ -313,7 +313,11 @@ impl Sim {
                 Action::RunUp(t) => Did::Up(t),
                 Action::RunDown(t) => Did::Down(t),
                 Action::Log(e) => Did::Log(e),
-                Action::Exit => Did::Exit,
+                Action::Exit => {
+                    // The process exits: it hears nothing more.
+                    self.nodes[i].alive = false;
+                    Did::Exit
+                }
             };
             self.nodes[i].did.push((t, did));
         }
