@@ -533,6 +533,9 @@ impl Daemon {
         self.gone = true;
         log::error!("exiting: interface [{}] is gone: {why}", self.cfg.iface);
         if self.cfg.shutdown {
+            // Nobody can hear a bow-out on a dead interface: no handover, just the
+            // down script if master, then exit.
+            self.carp.handle_link(now, false);
             self.carp.handle_shutdown(now);
         } else {
             // As ucarp: exit at once, no script, nothing more from the state machine.

@@ -596,6 +596,8 @@ impl Carp {
                 // Not gone yet: keep the address and advertise normally again.
                 self.handover = None;
                 self.send_advert(now);
+            } else if self.state == State::Backup && self.link_up {
+                self.arm_master_down(now);
             }
             return;
         }
