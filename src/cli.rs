@@ -70,6 +70,28 @@ pub enum Opt {
     Xparam,
     /// `--script-timeout`: seconds a script may run before it is killed.
     ScriptTimeout,
+    /// `--up-must-succeed`: a failed up script demotes the node.
+    UpMustSucceed,
+    /// `--check-script`: health check run periodically.
+    CheckScript,
+    /// `--check-interval`: seconds between two checks.
+    CheckInterval,
+    /// `--check-timeout`: seconds a check may run.
+    CheckTimeout,
+    /// `--check-rise`: successes in a row that make a failing node healthy.
+    CheckRise,
+    /// `--check-fall`: failures in a row that make a healthy node fail.
+    CheckFall,
+    /// `--track-iface`: an interface whose carrier the node depends on (repeatable).
+    TrackIface,
+    /// `--state-file`: where to keep the JSON status.
+    StateFile,
+    /// `--pidfile`: where to write the pid.
+    Pidfile,
+    /// `--status`: print a state file and exit.
+    Status,
+    /// `--json`: with `--status`, print the JSON itself.
+    Json,
 }
 
 /// One option's documentation and shape.
@@ -134,6 +156,17 @@ pub const OPTIONS: &[OptionDoc] = &[
     doc!(Facility, "facility", 'f', "<facility>", "syslog facility (default daemon), or none"),
     doc!(Xparam, "xparam", 'x', "<value>", "extra argument passed to the scripts as $3"),
     doc!(ScriptTimeout, "script-timeout", "<seconds>", "kill a script still running after <seconds> (default 5; 0 = never)"),
+    doc!(UpMustSucceed, "up-must-succeed", "", "an up script that fails or times out demotes the node, which hands the address back"),
+    doc!(CheckScript, "check-script", "<file>", "health check: run <file> periodically; while it fails, the node is demoted"),
+    doc!(CheckInterval, "check-interval", "<seconds>", "seconds between two health checks (default 2)"),
+    doc!(CheckTimeout, "check-timeout", "<seconds>", "a health check running longer fails (default: the interval)"),
+    doc!(CheckRise, "check-rise", "<n>", "successes in a row that end a failure (default 2)"),
+    doc!(CheckFall, "check-fall", "<n>", "failures in a row that demote the node (default 2)"),
+    doc!(TrackIface, "track-iface", "<if>", "demote the node while <if> has no carrier (repeatable)"),
+    doc!(StateFile, "state-file", "<file>", "keep the state, as JSON, in <file> (rewritten atomically)"),
+    doc!(Pidfile, "pidfile", "<file>", "write the pid to <file>, removed at exit"),
+    doc!(Status, "status", "<file>", "print the state kept in <file> by --state-file, and exit"),
+    doc!(Json, "json", "", "with --status: print the JSON as is"),
 ];
 
 /// One option as it appeared on the command line.

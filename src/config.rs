@@ -145,6 +145,16 @@ pub struct Config {
     pub xparam: Option<OsString>,
     /// `--script-timeout`: how long a script may run; `None` for no limit.
     pub script_timeout: Option<Duration>,
+    /// `--up-must-succeed`: a failed or timed-out up script demotes the node.
+    pub up_must_succeed: bool,
+    /// `--check-script` and its timing, when a health check is configured.
+    pub check: Option<CheckConfig>,
+    /// `--track-iface`: interfaces whose carrier the node depends on.
+    pub track: Vec<String>,
+    /// `--state-file`: where the JSON status is kept.
+    pub state_file: Option<PathBuf>,
+    /// `--pidfile`: where the pid is written.
+    pub pidfile: Option<PathBuf>,
     /// Messages for the log, with their level, in the order ucarp emits them.
     pub notes: Vec<(Level, String)>,
 }
@@ -236,6 +246,54 @@ fn seconds(s: &OsStr, what: &str) -> Result<Option<Duration>, ConfigError> {
     Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs)))
 }
 
+/// Reads the `--check-*` options. Timing options without `--check-script` are an error.
+fn check_config(args: &Args) -> Result<Option<CheckConfig>, ConfigError> {
+    let timing = [
+        Opt::CheckInterval,
+        Opt::CheckTimeout,
+        Opt::CheckRise,
+        Opt::CheckFall,
+    ];
+    let Some(script) = args.last(Opt::CheckScript).filter(|s| !s.is_empty()) else {
+        if let Some(o) = timing.iter().find(|o| args.has(**o)) {
+            let name = crate::cli::OPTIONS
+                .iter()
+                .find(|d| d.opt == *o)
+                .map_or("", |d| d.long);
+            return Err(ConfigError::usage(format!("--{name} needs --check-script")));
+        }
+        return Ok(None);
+    };
+    let positive = |opt: Opt, what: &str, default: Duration| -> Result<Duration, ConfigError> {
+        match args.last(opt) {
+            None => Ok(default),
+            Some(v) => seconds(v, what)?
+                .ok_or_else(|| ConfigError::usage(format!("{what} must be more than 0 seconds"))),
+        }
+    };
+    let interval = positive(Opt::CheckInterval, "check-interval", DEFAULT_CHECK_INTERVAL)?;
+    let timeout = positive(Opt::CheckTimeout, "check-timeout", interval)?;
+    let count = |opt: Opt, what: &str| -> Result<u32, ConfigError> {
+        match args.last(opt) {
+            None => Ok(DEFAULT_CHECK_COUNT),
+            Some(v) => v
+                .to_str()
+                .and_then(|t| t.trim().parse::<u32>().ok())
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| {
+                    ConfigError::usage(format!("{what} must be from 1 to 1000, not [{}]", text(v)))
+                }),
+        }
+    };
+    Ok(Some(CheckConfig {
+        script: PathBuf::from(script),
+        interval,
+        timeout,
+        rise: count(Opt::CheckRise, "check-rise")?,
+        fall: count(Opt::CheckFall, "check-fall")?,
+    }))
+}
+
 /// Reads the password from the first line of a file, as ucarp's `-o` does: at most
 /// [`MAX_PASSFILE_LINE`] bytes, only the first `\n` removed (a `\r` stays in the key).
 fn read_passfile(path: &OsStr) -> Result<Vec<u8>, ConfigError> {
@@ -268,6 +326,28 @@ fn read_passfile(path: &OsStr) -> Result<Vec<u8>, ConfigError> {
     Ok(line)
 }
 
+/// A health check: a program run every `interval`, failing on a non-zero exit or
+/// after `timeout`; `fall` failures in a row demote the node, `rise` successes in a
+/// row end that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckConfig {
+    /// The program, executed directly (no shell, no PATH search).
+    pub script: PathBuf,
+    /// Time between the starts of two checks.
+    pub interval: Duration,
+    /// Time after which a running check is killed and counts as failed.
+    pub timeout: Duration,
+    /// Successes in a row that end a failure.
+    pub rise: u32,
+    /// Failures in a row that start one.
+    pub fall: u32,
+}
+
+/// Default time between two health checks.
+pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+/// Default number of results in a row for `--check-rise` and `--check-fall`.
+pub const DEFAULT_CHECK_COUNT: u32 = 2;
+
 /// What the command line asks for, once validated.
 #[derive(Debug)]
 pub enum Startup {
@@ -275,6 +355,13 @@ pub enum Startup {
     Run(Box<Config>),
     /// `-h`, or no arguments: print the usage and exit 0.
     Help,
+    /// `--status FILE`: print the state file and exit.
+    Status {
+        /// The state file.
+        path: PathBuf,
+        /// `--json`: print the JSON as is.
+        json: bool,
+    },
 }
 
 /// Reads `-v` as ucarp does (`strtol`, base 0): 1 to 255, anything else is an error.
@@ -305,6 +392,12 @@ impl Config {
         args: &Args,
         default_iface: impl FnOnce() -> Option<String>,
     ) -> Result<Startup, ConfigError> {
+        if let Some(path) = args.last(Opt::Status) {
+            return Ok(Startup::Status {
+                path: PathBuf::from(path),
+                json: args.has(Opt::Json),
+            });
+        }
         let mut notes = Vec::new();
         let mut srcip = None;
         let mut group = CARP_MCAST_V4;
@@ -401,6 +494,22 @@ impl Config {
             None => Some(DEFAULT_SCRIPT_TIMEOUT),
             Some(s) => seconds(s, "script-timeout")?,
         };
+        let check = check_config(args)?;
+        let track: Vec<String> = args
+            .occurrences
+            .iter()
+            .filter(|o| o.opt == Opt::TrackIface)
+            .filter_map(|o| o.value.as_deref())
+            .map(text)
+            .collect();
+        if let Some(bad) = track
+            .iter()
+            .find(|t| t.is_empty() || t.len() > MAX_IFNAME_LEN)
+        {
+            return Err(ConfigError::usage(format!(
+                "Invalid interface name for --track-iface: [{bad}]"
+            )));
+        }
 
         // Protocol setup (exit 2 in ucarp).
         let key = Key::new(&password).map_err(|e| match e {
@@ -436,6 +545,11 @@ impl Config {
             facility,
             xparam: args.last(Opt::Xparam).map(OsStr::to_os_string),
             script_timeout,
+            up_must_succeed: args.has(Opt::UpMustSucceed),
+            check,
+            track,
+            state_file: args.last(Opt::StateFile).map(PathBuf::from),
+            pidfile: args.last(Opt::Pidfile).map(PathBuf::from),
             notes,
         })))
     }
@@ -471,7 +585,7 @@ mod tests {
     fn config(args: &[&str]) -> Result<Config, ConfigError> {
         match startup(args)? {
             Startup::Run(c) => Ok(*c),
-            Startup::Help => panic!("help"),
+            other => panic!("{other:?}"),
         }
     }
 
@@ -700,6 +814,59 @@ mod tests {
                 "{bad}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn health_check_options() {
+        assert_eq!(with(&[]).unwrap().check, None);
+        let c = with(&[
+            "--check-script",
+            "/bin/true",
+            "--check-interval",
+            "0.5",
+            "--check-fall",
+            "3",
+        ])
+        .unwrap()
+        .check
+        .unwrap();
+        assert_eq!(c.interval, Duration::from_millis(500));
+        assert_eq!(
+            c.timeout,
+            Duration::from_millis(500),
+            "the timeout defaults to the interval"
+        );
+        assert_eq!((c.rise, c.fall), (DEFAULT_CHECK_COUNT, 3));
+        let e = with(&["--check-interval", "1"]).unwrap_err();
+        assert_eq!(e.message, "--check-interval needs --check-script");
+        let e = with(&["--check-script", "/bin/true", "--check-rise", "0"]).unwrap_err();
+        assert_eq!(e.message, "check-rise must be from 1 to 1000, not [0]");
+        let e = with(&["--check-script", "/bin/true", "--check-interval", "0"]).unwrap_err();
+        assert_eq!(e.message, "check-interval must be more than 0 seconds");
+    }
+
+    #[test]
+    fn tracked_interfaces_status_and_files() {
+        let c = with(&[
+            "--track-iface",
+            "eth1",
+            "--track-iface=bond0",
+            "--pidfile",
+            "/run/u.pid",
+            "--up-must-succeed",
+        ])
+        .unwrap();
+        assert_eq!(c.track, ["eth1", "bond0"]);
+        assert_eq!(c.pidfile, Some(PathBuf::from("/run/u.pid")));
+        assert!(c.up_must_succeed);
+        let e = with(&["--track-iface", "a-very-long-ifname"]).unwrap_err();
+        assert!(e
+            .message
+            .starts_with("Invalid interface name for --track-iface"));
+        assert!(matches!(
+            startup(&["--status", "/run/s.json", "--json"]),
+            Ok(Startup::Status { json: true, .. })
+        ));
     }
 
     #[test]

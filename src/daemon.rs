@@ -20,7 +20,7 @@
 use std::fmt;
 use std::io;
 use std::os::fd::AsFd;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use nix::poll::{ppoll, PollFd, PollFlags};
 use nix::sys::signal::{SigSet, Signal};
@@ -30,6 +30,7 @@ use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFl
 use pnet_base::MacAddr;
 
 use crate::arp::GarpFrame;
+use crate::check::Checker;
 use crate::config::Config;
 use crate::frame::{advert_source_mac, multicast_mac, AdvertFrame, BROADCAST_MAC};
 use crate::hooks::{Due, Hooks, Job, Script};
@@ -37,13 +38,18 @@ use crate::net::{self, ControlSocket, LinkMonitor, PacketSocket};
 use crate::packet::Advert;
 use crate::ratelimit::{RateLimit, DEFAULT_PERIOD};
 use crate::rx::{Receiver, RejectCounters};
-use crate::state::{Action, Carp};
+use crate::service::{Notifier, PidFile};
+use crate::state::{Action, Carp, Demotions, State};
+use crate::status::{self, Snapshot};
 
 /// ARPHRD_ETHER and ARPHRD_IEEE802: the hardware types ucarp expects.
 const ARPHRD_ETHER: u16 = 1;
 const ARPHRD_IEEE802: u16 = 6;
 /// Frames read per wake-up before timers get a look in, so a flood cannot starve them.
 const FRAMES_PER_WAKE: usize = 64;
+/// How often the state file is rewritten when nothing changes, so its `updated` field
+/// shows the daemon is alive.
+const STATE_FILE_PERIOD: Duration = Duration::from_secs(5);
 /// The longest a takeover advert waits for the up script before it goes out anyway.
 const TAKEOVER_WAIT_MAX: Duration = Duration::from_millis(100);
 /// Receive buffer for frames: an advert is 70 bytes; longer frames are cut, harmlessly.
@@ -79,15 +85,26 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// The signals the loop takes through its signalfd. TERM, INT, QUIT and HUP are only
-/// taken with `-z`; otherwise they keep their default action and kill the process, as
-/// in ucarp (exit status 128 + n, no script).
-fn handled_signals(shutdown: bool) -> SigSet {
+/// How the daemon ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit with status 0.
+    Exit,
+    /// An exit signal arrived without `-z`: after cleaning up, the caller must die of
+    /// it with the default action, as ucarp does (status 128 + n, no script).
+    Killed(Signal),
+}
+
+/// The signals the loop takes through its signalfd. TERM, INT, QUIT and HUP are taken
+/// with `-z`, and also when a pid file or state file must be cleaned up at exit (the
+/// daemon then dies of the signal itself, as it would have); otherwise they keep their
+/// default action and kill the process, as in ucarp.
+fn handled_signals(exit_signals: bool) -> SigSet {
     let mut set = SigSet::empty();
     for s in [Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGCHLD] {
         set.add(s);
     }
-    if shutdown {
+    if exit_signals {
         for s in [
             Signal::SIGTERM,
             Signal::SIGINT,
@@ -130,16 +147,51 @@ struct Daemon {
     /// interval, at most [`TAKEOVER_WAIT_MAX`]. Long enough for an `ip addr add`, short
     /// enough that the next backup in line does not time out meanwhile.
     takeover_wait: Duration,
+    /// Set when an exit signal arrived without `-z`.
+    killed_by: Option<Signal>,
+    /// The health check, with `--check-script`.
+    checker: Option<Checker>,
+    /// The `--track-iface` interfaces and their carrier.
+    tracked: Vec<Tracked>,
+    /// systemd's notification socket.
+    notifier: Option<Notifier>,
+    /// When the state last changed (wall clock, for the state file).
+    since: SystemTime,
+    /// What the state file last said, to rewrite it only on change (and periodically).
+    written: Option<(State, Demotions, Option<std::net::Ipv4Addr>, u64)>,
+    /// When the state file is next rewritten even without a change.
+    state_file_at: Option<Instant>,
 }
 
-/// Sets everything up, then runs until a `-z` signal or the interface going away.
+/// An interface of `--track-iface`.
+#[derive(Debug)]
+struct Tracked {
+    name: String,
+    ifindex: Option<i32>,
+    up: bool,
+}
+
+impl Tracked {
+    /// Reads the interface's index and state with ioctls; a missing one is down.
+    fn read(control: &ControlSocket, name: &str) -> Tracked {
+        Tracked {
+            name: name.to_string(),
+            ifindex: net::interface_index(name)
+                .ok()
+                .and_then(|i| i32::try_from(i).ok()),
+            up: control.flags(name).is_ok_and(net::is_up_and_running),
+        }
+    }
+}
+
+/// Sets everything up, then runs until an exit signal or the interface going away.
 ///
 /// Every setup step that can fail runs before `-B` detaches, so its error still
 /// reaches the caller and the exit code (ucarp's parent always exits 0).
 ///
 /// # Errors
 /// A setup failure, with ucarp's message where it has one and exit code 2.
-pub fn run(cfg: Config) -> Result<(), Error> {
+pub fn run(cfg: Config) -> Result<Outcome, Error> {
     let iface = cfg.iface.clone();
     let control = ControlSocket::open()
         .map_err(|e| Error::setup(format!("Unable to open a control socket: {e}")))?;
@@ -155,7 +207,7 @@ pub fn run(cfg: Config) -> Result<(), Error> {
         .map_err(|e| Error::setup(format!("Unable to open a packet socket on [{iface}]: {e}")))?;
     let links = LinkMonitor::open()
         .map_err(|e| Error::setup(format!("Unable to watch the link state: {e}")))?;
-    let mask = handled_signals(cfg.shutdown);
+    let mask = handled_signals(cfg.shutdown || cfg.pidfile.is_some() || cfg.state_file.is_some());
     mask.thread_block()
         .map_err(|e| Error::setup(format!("Unable to block signals: {e}")))?;
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
@@ -195,9 +247,29 @@ pub fn run(cfg: Config) -> Result<(), Error> {
     let seed = random()?;
     let ip_id_seed = random()?;
 
+    let tracked: Vec<Tracked> = cfg
+        .track
+        .iter()
+        .map(|name| {
+            let t = Tracked::read(&control, name);
+            if t.ifindex.is_none() {
+                log::warn!("Tracked interface [{name}] does not exist (yet): counted as down");
+            }
+            t
+        })
+        .collect();
+
     if cfg.daemonize {
         daemonize().map_err(|e| Error::setup(format!("Unable to daemonize: {e}")))?;
     }
+    // After detaching: the file holds the daemon's own pid. Removed when dropped, on
+    // every way out of this function.
+    let _pidfile = match &cfg.pidfile {
+        Some(path) => Some(PidFile::create(path).map_err(|e| {
+            Error::setup(format!("Unable to write pid file {}: {e}", path.display()))
+        })?),
+        None => None,
+    };
 
     if cfg.advbase == 0 {
         log::warn!(
@@ -220,6 +292,9 @@ pub fn run(cfg: Config) -> Result<(), Error> {
         key: cfg.key.clone(),
     };
     let (cfg_advbase, cfg_advskew) = (cfg.advbase, cfg.advskew);
+    let checker = cfg.check.clone().map(|c| Checker::new(c, now));
+    #[allow(clippy::disallowed_methods)] // wall-clock time for the state file
+    let since = SystemTime::now();
     let mut daemon = Daemon {
         hooks: Hooks::new(&cfg),
         cfg,
@@ -241,12 +316,36 @@ pub fn run(cfg: Config) -> Result<(), Error> {
         exit_now: false,
         takeover_wait: (crate::state::advert_interval(cfg_advbase, cfg_advskew) / 4)
             .min(TAKEOVER_WAIT_MAX),
+        killed_by: None,
+        checker,
+        tracked,
+        notifier: Notifier::from_env(),
+        since,
+        written: None,
+        state_file_at: None,
     };
     if flags & libc::IFF_RUNNING as u32 == 0 && !daemon.cfg.ignoreifstate {
         daemon.carp.handle_link(now, false);
     }
+    if !daemon.tracked.is_empty() {
+        let all_up = daemon.tracked.iter().all(|t| t.up);
+        daemon.carp.handle_tracked_links(now, all_up);
+    }
+    if let Some(n) = &daemon.notifier {
+        n.notify(&format!(
+            "READY=1\nMAINPID={}\nSTATUS=BACKUP",
+            std::process::id()
+        ));
+    }
     daemon.run();
-    Ok(())
+    if let Some(n) = &daemon.notifier {
+        n.notify("STOPPING=1");
+    }
+    daemon.write_state_file(true);
+    Ok(match daemon.killed_by {
+        Some(sig) => Outcome::Killed(sig),
+        None => Outcome::Exit,
+    })
 }
 
 impl Daemon {
@@ -257,6 +356,7 @@ impl Daemon {
             #[allow(clippy::disallowed_methods)]
             let now = Instant::now();
             self.perform(now);
+            self.update_state_file(now);
             if self.exit_now || (self.exiting && self.hooks.is_idle()) {
                 return;
             }
@@ -301,6 +401,9 @@ impl Daemon {
             if !links_ev.is_empty() && !self.gone {
                 self.on_links(now, &mut link_buf);
             }
+            if let Some(healthy) = self.checker.as_mut().and_then(|c| c.handle_timeout(now)) {
+                self.carp.handle_health(now, healthy);
+            }
             for due in self.hooks.handle_timeout(now) {
                 if let Due::Advert(advert) = due {
                     log::debug!("up script still running: takeover advert sent anyway");
@@ -315,10 +418,15 @@ impl Daemon {
     /// also clears an expiry that was not read. Returns a poll timeout to use instead
     /// if the timer could not be armed.
     fn arm_timer(&mut self) -> Option<TimeSpec> {
-        let next = [self.carp.poll_timeout(), self.hooks.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min();
+        let next = [
+            self.carp.poll_timeout(),
+            self.hooks.poll_timeout(),
+            self.checker.as_ref().map(Checker::poll_timeout),
+            self.state_file_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let result = match next {
             Some(at) => {
                 #[allow(clippy::disallowed_methods)]
@@ -385,7 +493,20 @@ impl Daemon {
             Action::SendGratuitousArp => self.hooks.push(Job::Garp),
             Action::RunUp(t) => self.hooks.push(Job::Run(Script::Up, t)),
             Action::RunDown(t) => self.hooks.push(Job::Run(Script::Down, t)),
-            Action::Log(event) => log::log!(event.level(), "{event}"),
+            Action::Log(event) => {
+                if let crate::event::Event::StateChange(t) = &event {
+                    #[allow(clippy::disallowed_methods)] // wall-clock time for the state file
+                    let wall = SystemTime::now();
+                    self.since = wall;
+                    if let Some(n) = &self.notifier {
+                        n.notify(&format!(
+                            "STATUS={} on {} id {}",
+                            t.to, self.cfg.iface, self.cfg.vhid
+                        ));
+                    }
+                }
+                log::log!(event.level(), "{event}");
+            }
             Action::Exit => self.exiting = true,
         }
     }
@@ -474,36 +595,132 @@ impl Daemon {
 
     fn on_links(&mut self, now: Instant, buf: &mut [u8]) {
         loop {
-            let flags = match self.links.recv(buf) {
-                // Truncated: the message did not fit; read the state directly.
-                Ok(Some(len)) if len > buf.len() => Some(self.control.flags(&self.cfg.iface).ok()),
-                Ok(Some(len)) => net::parse_link_events(&buf[..len])
-                    .into_iter()
-                    .rev()
-                    .find(|e| e.ifindex == self.ifindex)
-                    .map(|e| (!e.deleted).then_some(e.flags)),
-                Ok(None) => return,
-                // Events were lost (a storm): read the state directly.
+            let events = match self.links.recv(buf) {
+                Ok(None) => break,
+                Ok(Some(len)) if len <= buf.len() => net::parse_link_events(&buf[..len]),
+                // Events were lost (a storm, or a message too long for the buffer):
+                // read the state of every interface we care about directly.
+                Ok(Some(_)) => {
+                    self.reread_links(now);
+                    continue;
+                }
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    Some(self.control.flags(&self.cfg.iface).ok())
+                    self.reread_links(now);
+                    continue;
                 }
                 Err(e) => {
                     log::warn!("netlink: {e}");
-                    return;
+                    break;
                 }
             };
-            match flags {
-                None => {}
-                Some(None) => return self.interface_gone(now, "interface deleted"),
-                Some(Some(f)) if f & libc::IFF_UP as u32 == 0 => {
-                    return self.interface_gone(now, "interface set down")
+            for e in events {
+                if e.ifindex == self.ifindex {
+                    self.own_link(now, (!e.deleted).then_some(e.flags));
+                    if self.gone {
+                        return;
+                    }
                 }
-                Some(Some(f)) if !self.cfg.ignoreifstate => {
-                    self.carp
-                        .handle_link(now, f & libc::IFF_RUNNING as u32 != 0);
-                }
-                Some(Some(_)) => {}
+                self.tracked_event(&e);
             }
+        }
+        self.tracked_changed(now);
+    }
+
+    /// Our own interface: `None` when deleted.
+    fn own_link(&mut self, now: Instant, flags: Option<u32>) {
+        match flags {
+            None => self.interface_gone(now, "interface deleted"),
+            Some(f) if f & libc::IFF_UP as u32 == 0 => {
+                self.interface_gone(now, "interface set down")
+            }
+            Some(f) if !self.cfg.ignoreifstate => {
+                self.carp
+                    .handle_link(now, f & libc::IFF_RUNNING as u32 != 0);
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Updates a tracked interface from a netlink event, matched by index, or by name
+    /// for an interface (re)created since.
+    fn tracked_event(&mut self, e: &net::LinkEvent) {
+        for t in &mut self.tracked {
+            let same_name = e.name.as_deref() == Some(t.name.as_str());
+            if t.ifindex == Some(e.ifindex) || (same_name && !e.deleted) {
+                t.ifindex = (!e.deleted).then_some(e.ifindex);
+                t.up = !e.deleted && net::is_up_and_running(e.flags);
+            }
+        }
+    }
+
+    /// Tells the state machine whether every tracked interface has its carrier.
+    fn tracked_changed(&mut self, now: Instant) {
+        if !self.tracked.is_empty() {
+            let all_up = self.tracked.iter().all(|t| t.up);
+            self.carp.handle_tracked_links(now, all_up);
+        }
+    }
+
+    /// Reads our interface's and the tracked interfaces' flags with ioctls, after lost
+    /// netlink events.
+    fn reread_links(&mut self, now: Instant) {
+        let flags = self.control.flags(&self.cfg.iface).ok();
+        self.own_link(now, flags);
+        for t in &mut self.tracked {
+            *t = Tracked::read(&self.control, &t.name);
+        }
+        self.tracked_changed(now);
+    }
+
+    /// Rewrites the state file when what it says changed, or when its period is due.
+    fn update_state_file(&mut self, now: Instant) {
+        if self.cfg.state_file.is_none() {
+            return;
+        }
+        let key = (
+            self.carp.state(),
+            self.carp.demotions(),
+            self.carp.current_master(),
+            self.carp.stats().transitions,
+        );
+        let due = self.state_file_at.is_none_or(|at| at <= now);
+        if self.written != Some(key) || due {
+            self.write_state_file(false);
+            self.written = Some(key);
+            self.state_file_at = now.checked_add(STATE_FILE_PERIOD);
+        }
+    }
+
+    /// Writes the state file now; `stopped` marks the daemon's exit.
+    fn write_state_file(&self, stopped: bool) {
+        let Some(path) = &self.cfg.state_file else {
+            return;
+        };
+        let state = if stopped {
+            "STOPPED"
+        } else {
+            self.carp.state().as_str()
+        };
+        #[allow(clippy::disallowed_methods)] // wall-clock time for the state file
+        let updated = SystemTime::now();
+        let vaddr = self.cfg.vaddr_arg.to_string_lossy();
+        let snapshot = Snapshot {
+            pid: std::process::id(),
+            updated,
+            state,
+            since: if stopped { updated } else { self.since },
+            transition: self.carp.last_transition(),
+            vhid: self.cfg.vhid,
+            vaddr: &vaddr,
+            interface: &self.cfg.iface,
+            srcip: self.cfg.srcip,
+            master: self.carp.current_master(),
+            demotions: self.carp.demotions(),
+            stats: self.carp.stats(),
+            rejects: &self.rejects,
+        };
+        if let Err(e) = status::write_atomically(path, &snapshot.to_json()) {
+            log::warn!("Unable to write the state file {}: {e}", path.display());
         }
     }
 
@@ -544,6 +761,18 @@ impl Daemon {
         }
     }
 
+    /// Collects whatever child exited: a script, the health check, or both.
+    fn reap_children(&mut self, now: Instant) {
+        if let Some((script, ok)) = self.hooks.reap() {
+            if script == crate::hooks::Script::Up && self.cfg.up_must_succeed {
+                self.carp.handle_up_result(now, ok);
+            }
+        }
+        if let Some(healthy) = self.checker.as_mut().and_then(|c| c.reap(now)) {
+            self.carp.handle_health(now, healthy);
+        }
+    }
+
     fn on_signals(&mut self, now: Instant) {
         loop {
             let sig = match self.signals.read_signal() {
@@ -561,17 +790,21 @@ impl Daemon {
                     self.log_counters();
                 }
                 Ok(Signal::SIGUSR2) => self.carp.handle_demote(now),
-                Ok(Signal::SIGCHLD) => {
-                    self.hooks.reap();
-                }
+                Ok(Signal::SIGCHLD) => self.reap_children(now),
                 // A second exit signal while waiting for the downscript: leave now.
                 Ok(s) if self.exiting => {
                     log::warn!("{s} again: exiting without waiting for the script");
                     self.exit_now = true;
                 }
-                Ok(s) => {
-                    log::debug!("{s}: calling the downscript if master, then exiting");
+                Ok(s) if self.cfg.shutdown => {
+                    log::debug!("{s}: handing over if master, then exiting");
                     self.carp.handle_shutdown(now);
+                }
+                // Taken only to clean up the pid and state files: die of it, as
+                // without those files (no script).
+                Ok(s) => {
+                    self.killed_by = Some(s);
+                    self.exit_now = true;
                 }
                 Err(_) => {}
             }

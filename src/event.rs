@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use log::Level;
 
-use crate::state::{State, Transition};
+use crate::state::{Demotion, Demotions, State, Transition};
 
 /// Something the state machine decided or noticed, for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,8 +55,8 @@ pub enum Event {
         iface: String,
         /// Virtual host id.
         vhid: u8,
-        /// In maintenance mode.
-        maintenance: bool,
+        /// Active demotions.
+        demotions: Demotions,
     },
     /// A master started handing the address over: bow-out sent.
     HandoverStarted {
@@ -73,10 +73,13 @@ pub enum Event {
         /// True in maintenance mode: the node keeps the address, least preferred.
         staying: bool,
     },
-    /// SIGUSR2: maintenance mode on.
-    MaintenanceOn,
-    /// SIGUSR2 again: maintenance mode off.
-    MaintenanceOff,
+    /// A demotion turned on or off.
+    Demotion {
+        /// Which.
+        demotion: Demotion,
+        /// On or off.
+        on: bool,
+    },
     /// The carrier was lost (IFF_RUNNING cleared); forced to BACKUP.
     LinkDown,
     /// The carrier is back; the election starts over.
@@ -95,8 +98,7 @@ impl Event {
             | Event::LinkDown
             | Event::LinkUp
             | Event::HandoverUnanswered { .. }
-            | Event::MaintenanceOn
-            | Event::MaintenanceOff => Level::Warn,
+            | Event::Demotion { .. } => Level::Warn,
             Event::SendErrors { .. } => Level::Error,
             Event::SendRecovered
             | Event::Status { .. }
@@ -128,11 +130,11 @@ impl fmt::Display for Event {
                 state,
                 iface,
                 vhid,
-                maintenance,
+                demotions,
             } => {
                 write!(f, "{state} on {iface} id {vhid}")?;
-                if *maintenance {
-                    write!(f, " (maintenance)")?;
+                if demotions.any() {
+                    write!(f, " ({demotions})")?;
                 }
                 Ok(())
             }
@@ -151,11 +153,21 @@ impl fmt::Display for Event {
                 f,
                 "No successor advertised in time: keeping the address, least preferred"
             ),
-            Event::MaintenanceOn => write!(
+            Event::Demotion {
+                demotion: Demotion::Maintenance,
+                on: true,
+            } => write!(
                 f,
                 "Maintenance mode on: least preferred, no preemption (SIGUSR2 again to leave)"
             ),
-            Event::MaintenanceOff => write!(f, "Maintenance mode off: competing normally"),
+            Event::Demotion {
+                demotion: Demotion::Maintenance,
+                on: false,
+            } => write!(f, "Maintenance mode off"),
+            Event::Demotion { demotion, on: true } => {
+                write!(f, "Demoted ({demotion}): least preferred, no preemption")
+            }
+            Event::Demotion { demotion, on: false } => write!(f, "No longer demoted ({demotion})"),
             Event::LinkDown => write!(f, "Link down: switching to BACKUP until it comes back"),
             Event::LinkUp => write!(f, "Link up again: waiting for a master"),
         }

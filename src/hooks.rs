@@ -18,7 +18,10 @@
 //! Like ucarp: executed directly, without a shell and without a PATH search (a bare
 //! name is relative to the working directory), `argv` = path, interface, the `-a`
 //! string as typed, and `-x` only when given; environment and stdio inherited. Unlike
-//! ucarp: each script runs in its own process group, and its exit status is logged.
+//! ucarp: each script runs in its own process group, its exit status is logged, and
+//! its environment also says what happened: `UCARP_STATE` (the new state),
+//! `UCARP_REASON` (see [`crate::state::Reason::name`]), `UCARP_VHID`, and `UCARP_PEER`
+//! (the source address of the advert that caused it, when one did).
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -71,6 +74,8 @@ pub enum Due {
 struct Running {
     child: Child,
     script: Script,
+    /// Killed for running too long: counts as a failure whatever its status.
+    timed_out: bool,
     shown: String,
     /// When SIGTERM goes out, if it has not yet.
     term_at: Option<Instant>,
@@ -84,6 +89,7 @@ pub struct Hooks {
     iface: OsString,
     vaddr_arg: OsString,
     xparam: Option<OsString>,
+    vhid: u8,
     up: Option<PathBuf>,
     down: Option<PathBuf>,
     timeout: Option<Duration>,
@@ -98,6 +104,7 @@ impl Hooks {
             iface: OsString::from(&cfg.iface),
             vaddr_arg: cfg.vaddr_arg.clone(),
             xparam: cfg.xparam.clone(),
+            vhid: cfg.vhid,
             up: cfg.upscript.clone().filter(|p| !p.as_os_str().is_empty()),
             down: cfg.downscript.clone().filter(|p| !p.as_os_str().is_empty()),
             timeout: cfg.script_timeout,
@@ -158,7 +165,7 @@ impl Hooks {
                 None => break,
                 Some(Job::Garp) => due.push(Due::Garp),
                 Some(Job::Advert(a, _)) => due.push(Due::Advert(a)),
-                Some(Job::Run(script, _)) => self.spawn(script, now),
+                Some(Job::Run(script, t)) => self.spawn(script, &t, now),
             }
         }
         due
@@ -201,6 +208,7 @@ impl Hooks {
         let pgid = Pid::from_raw(i32::try_from(r.child.id()).unwrap_or(i32::MAX));
         if r.term_at.is_some_and(|t| t <= now) {
             r.term_at = None;
+            r.timed_out = true;
             r.kill_at = now.checked_add(KILL_GRACE);
             let secs = self.timeout.map_or(0.0, |t| t.as_secs_f64());
             log::warn!(
@@ -216,8 +224,8 @@ impl Hooks {
     }
 
     /// Collects the running script if it has exited (call on SIGCHLD). Returns the
-    /// script that finished, if one did.
-    pub fn reap(&mut self) -> Option<Script> {
+    /// script that finished and whether it succeeded (exit status 0 in time).
+    pub fn reap(&mut self) -> Option<(Script, bool)> {
         let running = self.running.as_mut()?;
         let status = match running.child.try_wait() {
             Ok(None) => return None,
@@ -237,10 +245,11 @@ impl Hooks {
             }
             _ => {}
         }
-        self.running.take().map(|r| r.script)
+        let ok = !running.timed_out && status.is_some_and(|s| s.success());
+        self.running.take().map(|r| (r.script, ok))
     }
 
-    fn spawn(&mut self, script: Script, now: Instant) {
+    fn spawn(&mut self, script: Script, t: &Transition, now: Instant) {
         let path = match script {
             Script::Up => self.up.as_ref(),
             Script::Down => self.down.as_ref(),
@@ -270,12 +279,20 @@ impl Hooks {
             .arg(&self.iface)
             .arg(&self.vaddr_arg)
             .args(self.xparam.as_ref())
+            .env("UCARP_STATE", t.to.as_str())
+            .env("UCARP_REASON", t.reason.name())
+            .env("UCARP_VHID", self.vhid.to_string())
             .process_group(0);
+        match t.peer {
+            Some(peer) => cmd.env("UCARP_PEER", peer.to_string()),
+            None => cmd.env_remove("UCARP_PEER"),
+        };
         match cmd.spawn() {
             Ok(child) => {
                 self.running = Some(Running {
                     child,
                     script,
+                    timed_out: false,
                     shown,
                     term_at: self.timeout.and_then(|t| now.checked_add(t)),
                     kill_at: None,
@@ -305,6 +322,7 @@ mod tests {
             iface: "eth0".into(),
             vaddr_arg: "192.0.2.100".into(),
             xparam: None,
+            vhid: 7,
             up: None,
             down: None,
             timeout: None,
@@ -384,6 +402,8 @@ mod tests {
         h.advance(now);
         let deadline = h.poll_timeout().unwrap();
         assert!(h.handle_timeout(deadline).is_empty());
-        assert!(crate::testutil::wait_for(|| h.reap() == Some(Script::Up)));
+        assert!(crate::testutil::wait_for(
+            || h.reap() == Some((Script::Up, false))
+        ));
     }
 }

@@ -11,8 +11,10 @@
 //!   and never spawns a process. Time and randomness come in as arguments, so the core is
 //!   tested with a virtual clock;
 //! * the I/O layer that drives it: [`cli`] and [`config`] (the command line),
-//!   [`net`] (sockets), [`hooks`] (scripts), [`logger`], and [`daemon`], the one
-//!   `ppoll` loop. [`ratelimit`] is pure but serves only the daemon's logging.
+//!   [`net`] (sockets), [`hooks`] (scripts), [`check`] (the health check),
+//!   [`service`] (pid file, systemd), [`status`] (the state file), [`logger`], and
+//!   [`daemon`], the one `ppoll` loop. [`ratelimit`] is pure but serves only the
+//!   daemon's logging.
 //!
 //! `clippy.toml` forbids `Instant::now` and `SystemTime::now` so the core cannot read
 //! the clock by accident.
@@ -22,6 +24,7 @@
 
 pub mod arp;
 pub mod auth;
+pub mod check;
 pub mod checksum;
 pub mod cli;
 pub mod config;
@@ -34,7 +37,9 @@ pub mod net;
 pub mod packet;
 pub mod ratelimit;
 pub mod rx;
+pub mod service;
 pub mod state;
+pub mod status;
 
 #[cfg(test)]
 mod testutil;

@@ -51,6 +51,8 @@ fn timestamp() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
+    // musl deprecates the alias (its time_t is changing to 64 bits); the value fits.
+    #[allow(deprecated)]
     let secs = libc::time_t::try_from(now.as_secs()).unwrap_or(0);
     // SAFETY: `tm` is plain data, for which all-zero bytes are a valid value.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use ucarp::cli::{self, Opt};
 use ucarp::config::{Config, Startup};
-use ucarp::{daemon, logger, net};
+use ucarp::daemon::Outcome;
+use ucarp::{daemon, logger, net, status};
 
 fn main() -> ExitCode {
     let args = match cli::parse(std::env::args_os()) {
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
             print!("{}", cli::usage());
             return ExitCode::SUCCESS;
         }
+        Ok(Startup::Status { path, json }) => return ExitCode::from(status::print(&path, json)),
         Err(e) => return fail(&e.message, e.exit_code, syslog),
     };
     if let Err(e) = logger::init(cfg.debug, cfg.facility, cfg.daemonize) {
@@ -31,7 +33,8 @@ fn main() -> ExitCode {
         log::log!(*level, "{note}");
     }
     match daemon::run(*cfg) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Exit) => ExitCode::SUCCESS,
+        Ok(Outcome::Killed(signal)) => die_of(signal),
         Err(e) => {
             log::error!("{e}");
             ExitCode::from(e.exit_code)
@@ -47,4 +50,18 @@ fn fail(message: &str, code: u8, syslog: bool) -> ExitCode {
         logger::syslog_once(message);
     }
     ExitCode::from(code)
+}
+
+/// Dies of `signal` with its default action, as ucarp does without `-z`: the daemon
+/// only caught it to remove its pid file and mark its state file first.
+fn die_of(signal: nix::sys::signal::Signal) -> ExitCode {
+    use nix::sys::signal::{raise, signal as set_handler, SigHandler, SigSet, SigmaskHow};
+    // SAFETY: restoring the default disposition installs no handler code.
+    let _ = unsafe { set_handler(signal, SigHandler::SigDfl) };
+    let mut set = SigSet::empty();
+    set.add(signal);
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
+    let _ = raise(signal);
+    // Not reached for TERM, INT, QUIT or HUP; keep the conventional status otherwise.
+    ExitCode::from(128 + signal as u8)
 }

@@ -349,7 +349,9 @@ impl ControlSocket {
     /// # Errors
     /// `ENODEV` when the interface does not exist.
     pub fn flags(&self, name: &str) -> io::Result<u32> {
-        let req = self.ioctl(libc::SIOCGIFFLAGS, name)?;
+        // The request constant's type differs between glibc and musl.
+        #[allow(clippy::unnecessary_cast)]
+        let req = self.ioctl(libc::SIOCGIFFLAGS as libc::Ioctl, name)?;
         // SAFETY: SIOCGIFFLAGS filled the flags member of the union.
         Ok(u32::from(unsafe { req.ifr_ifru.ifru_flags } as u16))
     }
@@ -359,7 +361,8 @@ impl ControlSocket {
     /// # Errors
     /// `ENODEV` when the interface does not exist.
     pub fn hardware_address(&self, name: &str) -> io::Result<(MacAddr, u16)> {
-        let req = self.ioctl(libc::SIOCGIFHWADDR, name)?;
+        #[allow(clippy::unnecessary_cast)]
+        let req = self.ioctl(libc::SIOCGIFHWADDR as libc::Ioctl, name)?;
         // SAFETY: SIOCGIFHWADDR filled the hwaddr member of the union.
         let sa = unsafe { req.ifr_ifru.ifru_hwaddr };
         let d = sa.sa_data.map(|b| b as u8);
@@ -389,8 +392,15 @@ impl ControlSocket {
     }
 }
 
+/// Returns true when interface flags say the interface is up and has its carrier
+/// (IFF_UP and IFF_RUNNING).
+pub fn is_up_and_running(flags: u32) -> bool {
+    let both = (libc::IFF_UP | libc::IFF_RUNNING) as u32;
+    flags & both == both
+}
+
 /// A change reported by route netlink for one interface.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkEvent {
     /// Interface index.
     pub ifindex: i32,
@@ -398,12 +408,33 @@ pub struct LinkEvent {
     pub flags: u32,
     /// RTM_DELLINK: the interface is gone.
     pub deleted: bool,
+    /// The interface name (IFLA_IFNAME), when the message carries it.
+    pub name: Option<String>,
 }
 
 const NLMSG_HDR_LEN: usize = 16;
 const IFINFOMSG_LEN: usize = 16;
 const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
+const IFLA_IFNAME: u16 = 3;
+
+/// Finds IFLA_IFNAME among the route attributes that follow an ifinfomsg.
+fn ifname_attribute(mut attrs: &[u8]) -> Option<String> {
+    while attrs.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([attrs[0], attrs[1]]));
+        let kind = u16::from_ne_bytes([attrs[2], attrs[3]]);
+        if len < 4 || len > attrs.len() {
+            return None;
+        }
+        if kind == IFLA_IFNAME {
+            let value = &attrs[4..len];
+            let value = value.split(|&b| b == 0).next().unwrap_or(value);
+            return String::from_utf8(value.to_vec()).ok();
+        }
+        attrs = attrs.get((len + 3) & !3..).unwrap_or(&[]);
+    }
+    None
+}
 
 /// Reads the link events out of one netlink datagram. Malformed or foreign messages
 /// are skipped; nothing here can panic.
@@ -422,6 +453,7 @@ pub fn parse_link_events(buf: &[u8]) -> Vec<LinkEvent> {
                 ifindex: i32::from_ne_bytes([body[4], body[5], body[6], body[7]]),
                 flags: u32::from_ne_bytes([body[8], body[9], body[10], body[11]]),
                 deleted: kind == RTM_DELLINK,
+                name: ifname_attribute(&body[IFINFOMSG_LEN..]),
             });
         }
         // Messages are 4-byte aligned.
@@ -495,36 +527,52 @@ mod tests {
     use super::*;
 
     fn nlmsg(kind: u16, ifindex: i32, flags: u32) -> Vec<u8> {
+        nlmsg_named(kind, ifindex, flags, None)
+    }
+
+    fn nlmsg_named(kind: u16, ifindex: i32, flags: u32, name: Option<&str>) -> Vec<u8> {
+        let mut attrs = Vec::new();
+        // An unrelated attribute first (IFLA_MTU), then the name.
+        attrs.extend_from_slice(&8u16.to_ne_bytes());
+        attrs.extend_from_slice(&4u16.to_ne_bytes());
+        attrs.extend_from_slice(&1500u32.to_ne_bytes());
+        if let Some(name) = name {
+            let len = 4 + name.len() + 1;
+            attrs.extend_from_slice(&(len as u16).to_ne_bytes());
+            attrs.extend_from_slice(&IFLA_IFNAME.to_ne_bytes());
+            attrs.extend_from_slice(name.as_bytes());
+            attrs.push(0);
+            while attrs.len() % 4 != 0 {
+                attrs.push(0);
+            }
+        }
+        let total = 32 + attrs.len();
         let mut m = Vec::new();
-        m.extend_from_slice(&32u32.to_ne_bytes());
+        m.extend_from_slice(&(total as u32).to_ne_bytes());
         m.extend_from_slice(&kind.to_ne_bytes());
         m.extend_from_slice(&[0; 10]);
         m.extend_from_slice(&[0, 0, 1, 0]);
         m.extend_from_slice(&ifindex.to_ne_bytes());
         m.extend_from_slice(&flags.to_ne_bytes());
         m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(&attrs);
         m
     }
 
     #[test]
     fn link_events() {
-        let mut buf = nlmsg(RTM_NEWLINK, 3, 0x1043);
+        let mut buf = nlmsg_named(RTM_NEWLINK, 3, 0x1043, Some("eth0"));
         buf.extend(nlmsg(RTM_DELLINK, 4, 0));
         buf.extend(nlmsg(20, 5, 0)); // RTM_NEWADDR: ignored
+        let ev = |ifindex, flags, deleted, name: Option<&str>| LinkEvent {
+            ifindex,
+            flags,
+            deleted,
+            name: name.map(str::to_string),
+        };
         assert_eq!(
             parse_link_events(&buf),
-            vec![
-                LinkEvent {
-                    ifindex: 3,
-                    flags: 0x1043,
-                    deleted: false
-                },
-                LinkEvent {
-                    ifindex: 4,
-                    flags: 0,
-                    deleted: true
-                },
-            ]
+            vec![ev(3, 0x1043, false, Some("eth0")), ev(4, 0, true, None)]
         );
     }
 

@@ -18,10 +18,12 @@
 //!   included, take over on at once, §5.4), keeps the address until it hears the
 //!   successor's first advert — bounded by [`handover_bound`] — and only then runs its
 //!   down script. ucarp sends nothing and leaves a dead-time outage;
-//! * SIGUSR2 toggles a persistent maintenance mode: the node advertises and competes
-//!   with advskew 255, never preempts, and so never takes the address back while
-//!   another node is alive. ucarp's SIGUSR2 is a 3 s silence after which a preempting
-//!   node takes the address right back;
+//! * a node can be *demoted* — SIGUSR2's persistent maintenance mode, a failing health
+//!   check, a tracked interface without carrier, a failed up script — and is then least
+//!   preferred: it advertises and competes with advskew 255 and never preempts, so it
+//!   never holds the address while a healthy node is alive. A demoted master hands over
+//!   make-before-break as above. ucarp's SIGUSR2 is a 3 s silence after which a
+//!   preempting node takes the address right back, and ucarp has no health checks;
 //! * with advbase 0 the master-down interval is deadratio × the whole interval. ucarp
 //!   adds the skew once, so its dead time collapses to one interval (no loss
 //!   tolerance).
@@ -42,8 +44,8 @@ use crate::rx::VerifiedAdvert;
 
 /// The advbase and advskew of a bow-out advert: "I am leaving, take over now".
 pub const BOW_OUT: u8 = 255;
-/// The advskew of a node in maintenance mode: the least preferred.
-pub const MAINTENANCE_ADVSKEW: u8 = 255;
+/// The advskew of a demoted node: the least preferred.
+pub const DEMOTED_ADVSKEW: u8 = 255;
 /// The longest a handover waits for the successor's first advert.
 pub const HANDOVER_MAX: Duration = Duration::from_secs(1);
 /// The longest gap between two bow-out adverts during a handover, so that one lost
@@ -102,12 +104,18 @@ pub enum Reason {
     LinkDown,
     /// SIGUSR2: maintenance mode.
     Maintenance,
+    /// The health check failed.
+    CheckFailed,
+    /// A tracked interface lost its carrier.
+    TrackedLinkDown,
+    /// The up script failed (`--up-must-succeed`).
+    UpFailed,
     /// TERM, INT, QUIT or HUP with `-z`.
     Shutdown,
 }
 
 impl Reason {
-    /// Returns a stable lowercase name, for logs.
+    /// Returns a stable lowercase name, for logs and the scripts' `UCARP_REASON`.
     pub fn name(self) -> &'static str {
         match self {
             Reason::Startup => "startup",
@@ -117,7 +125,10 @@ impl Reason {
             Reason::BowOut => "bow-out",
             Reason::LinkDown => "link-down",
             Reason::Maintenance => "maintenance",
-            Reason::Shutdown => "shutdown",
+            Reason::CheckFailed => "check-failed",
+            Reason::TrackedLinkDown => "link-down",
+            Reason::UpFailed => "up-failed",
+            Reason::Shutdown => "signal",
         }
     }
 }
@@ -281,14 +292,112 @@ impl SplitMix64 {
     }
 }
 
+/// What can make a node least preferred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Demotion {
+    /// SIGUSR2's maintenance mode.
+    Maintenance,
+    /// The health check fails.
+    CheckFailed,
+    /// A tracked interface has no carrier.
+    TrackedLinkDown,
+    /// The up script failed, with `--up-must-succeed`.
+    UpFailed,
+}
+
+impl Demotion {
+    /// Every demotion, in display order.
+    pub const ALL: [Demotion; 4] = [
+        Demotion::Maintenance,
+        Demotion::CheckFailed,
+        Demotion::TrackedLinkDown,
+        Demotion::UpFailed,
+    ];
+
+    /// Returns a stable lowercase name, for logs and the state file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Demotion::Maintenance => "maintenance",
+            Demotion::CheckFailed => "check-failed",
+            Demotion::TrackedLinkDown => "tracked-link-down",
+            Demotion::UpFailed => "up-failed",
+        }
+    }
+
+    /// Returns the reason a state change caused by this demotion carries.
+    pub fn reason(self) -> Reason {
+        match self {
+            Demotion::Maintenance => Reason::Maintenance,
+            Demotion::CheckFailed => Reason::CheckFailed,
+            Demotion::TrackedLinkDown => Reason::TrackedLinkDown,
+            Demotion::UpFailed => Reason::UpFailed,
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+impl fmt::Display for Demotion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The set of active demotions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Demotions(u8);
+
+impl Demotions {
+    /// Returns true when any demotion is active.
+    pub fn any(self) -> bool {
+        self.0 != 0
+    }
+
+    /// Returns true when `d` is active.
+    pub fn contains(self, d: Demotion) -> bool {
+        self.0 & d.bit() != 0
+    }
+
+    /// Iterates over the active demotions.
+    pub fn iter(self) -> impl Iterator<Item = Demotion> {
+        Demotion::ALL.into_iter().filter(move |d| self.contains(*d))
+    }
+
+    fn set(&mut self, d: Demotion, on: bool) -> bool {
+        let before = self.0;
+        if on {
+            self.0 |= d.bit();
+        } else {
+            self.0 &= !d.bit();
+        }
+        before != self.0
+    }
+}
+
+impl fmt::Display for Demotions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for d in self.iter() {
+            if !first {
+                f.write_str(", ")?;
+            }
+            first = false;
+            f.write_str(d.name())?;
+        }
+        Ok(())
+    }
+}
+
 /// Why a handover started, and so what happens when it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Leaving {
     /// Shutdown under `-z`: exit once the successor is heard (or at the bound).
     Exit,
-    /// Maintenance mode: stay as a backup once the successor is heard; stay master,
-    /// least preferred, when nobody answers.
-    Maintenance,
+    /// Demoted: stay as a backup once the successor is heard; stay master, least
+    /// preferred, when nobody answers.
+    Demoted(Demotion),
 }
 
 /// A master handing the address over (make-before-break).
@@ -312,8 +421,12 @@ pub struct Carp {
     master_down_at: Option<Instant>,
     /// Set while a master hands over.
     handover: Option<Handover>,
-    /// SIGUSR2's persistent mode: least preferred, never preempts.
-    maintenance: bool,
+    /// Active demotions: while any is, least preferred and never preempts.
+    demotions: Demotions,
+    /// The source of the last authenticated advert heard while BACKUP: the master.
+    master: Option<Ipv4Addr>,
+    /// The last state change.
+    last_transition: Option<Transition>,
     link_up: bool,
     /// After shutdown nothing more happens.
     stopped: bool,
@@ -357,7 +470,9 @@ impl Carp {
             adv_at: None,
             master_down_at: None,
             handover: None,
-            maintenance: false,
+            demotions: Demotions::default(),
+            master: None,
+            last_transition: None,
             link_up: true,
             stopped: false,
             counter: 0,
@@ -392,7 +507,26 @@ impl Carp {
 
     /// Returns true in maintenance mode (toggled by SIGUSR2).
     pub fn is_in_maintenance(&self) -> bool {
-        self.maintenance
+        self.demotions.contains(Demotion::Maintenance)
+    }
+
+    /// Returns the active demotions.
+    pub fn demotions(&self) -> Demotions {
+        self.demotions
+    }
+
+    /// Returns the current master as far as this node knows: itself when MASTER, the
+    /// source of the last advert heard when BACKUP, `None` before any was heard.
+    pub fn current_master(&self) -> Option<Ipv4Addr> {
+        match self.state {
+            State::Master => Some(self.cfg.srcip),
+            _ => self.master,
+        }
+    }
+
+    /// Returns the last state change, with its reason.
+    pub fn last_transition(&self) -> Option<Transition> {
+        self.last_transition
     }
 
     /// Returns true while a master hands the address over.
@@ -477,6 +611,7 @@ impl Carp {
                 let theirs = tie_break_key(peer);
                 if local > remote || (local == remote && theirs < ours) {
                     // One more advert so the new master surely hears us, then step down.
+                    self.master = Some(peer);
                     self.send_advert(now);
                     self.set_state(State::Backup, Reason::Preempted, Some(peer));
                     self.adv_at = None;
@@ -494,11 +629,15 @@ impl Carp {
                     self.local_advskew(),
                     self.cfg.deadratio,
                 );
-                // A node in maintenance never preempts.
-                if self.cfg.preempt && !self.maintenance && local < remote {
+                self.master = Some(peer);
+                // A demoted node never preempts.
+                if self.cfg.preempt && !self.demotions.any() && local < remote {
                     self.become_master(now, Reason::Preempt, Some(peer));
                     self.log(Event::Preemption { peer });
-                } else if dead < remote {
+                } else if dead < remote && !self.demotions.any() {
+                    // A demoted node leaves bow-outs to healthy nodes and takes over
+                    // only when its own timer says nobody is left: two demoted nodes
+                    // must not pass the address back and forth.
                     self.become_master(now, Reason::BowOut, Some(peer));
                     self.log(Event::GoingToTimeOut { peer });
                 } else {
@@ -572,42 +711,67 @@ impl Carp {
             state: self.state,
             iface: self.cfg.iface.clone(),
             vhid: self.cfg.vhid,
-            maintenance: self.maintenance,
+            demotions: self.demotions,
         });
     }
 
-    /// Handles SIGUSR2: toggles maintenance mode.
-    ///
-    /// Entering it, a master hands over make-before-break (see the module
-    /// documentation); a backup only becomes least preferred. Leaving it, the node
-    /// competes normally again, and with `-P` takes the address back from a worse
-    /// master.
+    /// Handles SIGUSR2: toggles maintenance mode. Leaving it also forgets a failed up
+    /// script (the operator says it is fixed).
     pub fn handle_demote(&mut self, now: Instant) {
+        let on = !self.demotions.contains(Demotion::Maintenance);
+        if !on {
+            self.set_demotion(now, Demotion::UpFailed, false);
+        }
+        self.set_demotion(now, Demotion::Maintenance, on);
+    }
+
+    /// Handles the health check's verdict: a failing check demotes the node.
+    pub fn handle_health(&mut self, now: Instant, healthy: bool) {
+        self.set_demotion(now, Demotion::CheckFailed, !healthy);
+    }
+
+    /// Handles the carrier of the tracked interfaces: any without carrier demotes.
+    pub fn handle_tracked_links(&mut self, now: Instant, all_up: bool) {
+        self.set_demotion(now, Demotion::TrackedLinkDown, !all_up);
+    }
+
+    /// Handles the outcome of an up script under `--up-must-succeed`: a failure (or a
+    /// timeout) demotes the node, which hands the address back rather than sit as a
+    /// master that holds none; a later success clears it.
+    pub fn handle_up_result(&mut self, now: Instant, ok: bool) {
+        self.set_demotion(now, Demotion::UpFailed, !ok);
+    }
+
+    /// Turns one demotion on or off. The first one on makes a master hand over (see the
+    /// module documentation) and a backup least preferred; the last one off lets the
+    /// node compete normally again, and with `-P` take the address back.
+    fn set_demotion(&mut self, now: Instant, d: Demotion, on: bool) {
         if self.stopped {
             return;
         }
-        self.maintenance = !self.maintenance;
-        if !self.maintenance {
-            self.log(Event::MaintenanceOff);
-            if self
-                .handover
-                .is_some_and(|h| h.leaving == Leaving::Maintenance)
-            {
-                // Not gone yet: keep the address and advertise normally again.
-                self.handover = None;
-                self.send_advert(now);
-            } else if self.state == State::Backup && self.link_up {
-                self.arm_master_down(now);
-            }
+        let was = self.demotions.any();
+        if !self.demotions.set(d, on) {
             return;
         }
-        self.log(Event::MaintenanceOn);
-        match self.state {
-            State::Master if self.handover.is_none() => {
-                self.start_handover(now, Leaving::Maintenance)
+        self.log(Event::Demotion { demotion: d, on });
+        match (was, self.demotions.any()) {
+            (false, true) => match self.state {
+                State::Master if self.handover.is_none() && self.link_up => {
+                    self.start_handover(now, Leaving::Demoted(d))
+                }
+                // Least preferred from now on, in the timer as in the comparison.
+                State::Backup if self.link_up => self.arm_master_down(now),
+                _ => {}
+            },
+            (true, false) => {
+                if self.handover.is_some_and(|h| h.leaving != Leaving::Exit) {
+                    // Not gone yet: keep the address and advertise normally again.
+                    self.handover = None;
+                    self.send_advert(now);
+                } else if self.state == State::Backup && self.link_up {
+                    self.arm_master_down(now);
+                }
             }
-            // Least preferred from now on, in the timer as in the comparison.
-            State::Backup if self.link_up => self.arm_master_down(now),
             _ => {}
         }
     }
@@ -659,15 +823,16 @@ impl Carp {
     /// The successor advertised: it holds the address now, so drop ours.
     fn handover_answered(&mut self, now: Instant, leaving: Leaving, peer: Ipv4Addr) {
         self.handover = None;
+        self.master = Some(peer);
         self.log(Event::HandoverDone { peer });
         let reason = match leaving {
             Leaving::Exit => Reason::Shutdown,
-            Leaving::Maintenance => Reason::Maintenance,
+            Leaving::Demoted(d) => d.reason(),
         };
         self.set_state(State::Backup, reason, Some(peer));
         match leaving {
             Leaving::Exit => self.stop(),
-            Leaving::Maintenance => self.arm_master_down(now),
+            Leaving::Demoted(_) => self.arm_master_down(now),
         }
     }
 
@@ -675,7 +840,7 @@ impl Carp {
     fn handover_unanswered(&mut self, now: Instant, leaving: Leaving) {
         self.handover = None;
         self.log(Event::HandoverUnanswered {
-            staying: leaving == Leaving::Maintenance,
+            staying: leaving != Leaving::Exit,
         });
         match leaving {
             Leaving::Exit => {
@@ -684,7 +849,7 @@ impl Carp {
             }
             // The address must stay somewhere: keep it, least preferred, so that any
             // node that appears takes over.
-            Leaving::Maintenance => self.send_advert(now),
+            Leaving::Demoted(_) => self.send_advert(now),
         }
     }
 
@@ -710,11 +875,11 @@ impl Carp {
         self.actions.push_back(Action::Exit);
     }
 
-    /// The skew this node advertises and compares itself with (§5.4, §5.8), 255 in
-    /// maintenance mode.
+    /// The skew this node advertises and compares itself with (§5.4, §5.8), 255 when
+    /// demoted.
     fn local_advskew(&self) -> u8 {
-        if self.maintenance {
-            MAINTENANCE_ADVSKEW
+        if self.demotions.any() {
+            DEMOTED_ADVSKEW
         } else if self.suppress_preempt && self.cfg.advskew < SUPPRESSED_ADVSKEW {
             SUPPRESSED_ADVSKEW
         } else {
@@ -723,10 +888,10 @@ impl Carp {
     }
 
     fn arm_master_down(&mut self, now: Instant) {
-        // ucarp uses its configured skew here even while suppressed (§5.4); maintenance
-        // mode uses 255 so that every other node promotes first.
-        let skew = if self.maintenance {
-            MAINTENANCE_ADVSKEW
+        // ucarp uses its configured skew here even while suppressed (§5.4); a demoted
+        // node uses 255 so that every other node promotes first.
+        let skew = if self.demotions.any() {
+            DEMOTED_ADVSKEW
         } else {
             self.cfg.advskew
         };
@@ -746,6 +911,15 @@ impl Carp {
     }
 
     fn send_advert(&mut self, now: Instant) {
+        if self.demotions.any() && self.state == State::Master {
+            // A demoted master keeps offering the address: every advert is a bow-out,
+            // so a healthy node that appears takes over at once (and steps us down
+            // make-before-break with its first advert). It still goes out every
+            // interval, so the address is never without an advertising master.
+            self.send_advert_as(now, BOW_OUT, BOW_OUT, false);
+            self.adv_at = now.checked_add(advert_interval(self.cfg.advbase, DEMOTED_ADVSKEW));
+            return;
+        }
         self.send_advert_as(now, self.cfg.advbase, self.local_advskew(), false);
     }
 
@@ -802,6 +976,7 @@ impl Carp {
             peer,
         };
         self.state = to;
+        self.last_transition = Some(t);
         self.stats.transitions += 1;
         self.log(Event::StateChange(t));
         match to {

@@ -6,6 +6,7 @@
 //! * `cli`: bad command lines through the real binary.
 //! * `daemon`: two or more of ours in network namespaces (root).
 //! * `failover`: handover, maintenance mode, script timeouts (root).
+//! * `operations`: health checks, tracking, hook environment, state and pid files, ifupdown and systemd integration (root).
 //! * `interop`: ours against Debian's `/usr/sbin/ucarp` (root).
 
 mod cli;
@@ -14,6 +15,7 @@ mod failover;
 mod golden;
 mod interop;
 mod netns;
+mod operations;
 mod props;
 mod scenarios;
 mod sim;

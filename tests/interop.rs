@@ -24,13 +24,15 @@ macro_rules! rig {
 fn ours_master_with_ucarp_backup_then_takeover_both_ways() {
     let mut rig = rig!(Rig::new(2));
     let ours = rig.start(0, OURS, &["-k", "0", "-z"]);
-    let theirs = rig.start(1, UCARP, &["-k", "50", "-z"]);
     assert!(
         ours.wait_log("Switching to state: MASTER", LONG),
         "{}",
         ours.output()
     );
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
+    // Started once ours advertises: started together, Debian's ucarp may time out
+    // before its capture buffer hands it our first adverts (up to 1 s late).
+    let theirs = rig.start(1, UCARP, &["-k", "50", "-z"]);
     std::thread::sleep(Duration::from_secs(4));
     assert!(!theirs.output().contains("MASTER"), "{}", theirs.output());
 
@@ -142,12 +144,12 @@ fn a_wrong_password_is_rejected_by_both_sides() {
 fn nomcast_on_both_sides() {
     let mut rig = rig!(Rig::new(2));
     let ours = rig.start(0, OURS, &["-M", "-k", "0", "-z"]);
-    let theirs = rig.start(1, UCARP, &["-M", "-k", "50", "-z"]);
     assert!(
         ours.wait_log("Switching to state: MASTER", LONG),
         "{}",
         ours.output()
     );
+    let theirs = rig.start(1, UCARP, &["-M", "-k", "50", "-z"]);
     std::thread::sleep(Duration::from_secs(4));
     assert!(!theirs.output().contains("MASTER"), "{}", theirs.output());
     rig.signal(&ours, "TERM");

@@ -572,13 +572,19 @@ fn maintenance_on_a_lone_master_keeps_the_address_least_preferred() {
     sim.run_for(secs(5.0));
     assert_eq!(sim.nodes[a].state(), State::Master);
     assert_eq!(sim.nodes[a].downs().len(), 1, "only the startup downscript");
-    let last = sim.nodes[a].adverts().last().unwrap().1;
-    assert_eq!((last.advbase, last.advskew), (1, 255));
-    // A node that appears now, even without -P, is preferred: it takes over as soon
-    // as its dead time passes, and the maintenance master steps down on its advert.
-    let b = sim.start(Spec::host(2).skew(50).preempt());
-    sim.run_for(secs(3.0));
+    // It keeps advertising every interval, each advert a bow-out.
+    let ads = sim.nodes[a].adverts();
+    let last = ads[ads.len() - 2..].to_vec();
+    assert!(last
+        .iter()
+        .all(|(_, ad)| (ad.advbase, ad.advskew) == (255, 255)));
+    assert_eq!(last[1].0 - last[0].0, advert_interval(1, 255));
+    // A node that appears now, even without -P, takes over on the first bow-out it
+    // hears; the maintenance master steps down on its advert.
+    let b = sim.start(Spec::host(2).skew(50));
+    sim.run_for(secs(2.5));
     assert_eq!(sim.masters(), vec![b]);
+    assert_eq!(sim.nodes[a].state(), State::Backup);
 }
 
 #[test]
@@ -752,4 +758,127 @@ fn twenty_percent_loss_with_deadratio_six_never_promotes_the_backup() {
     sim.run_for(secs(3600.0));
     assert_eq!(sim.masters(), vec![a]);
     assert!(sim.nodes[b].ups().is_empty());
+}
+
+/// A failing health check demotes the node: the master hands over make-before-break;
+/// when the check recovers, a -P node takes the address back.
+#[test]
+fn failing_health_check_moves_the_address_and_recovery_brings_it_back() {
+    let mut sim = Sim::new(40);
+    sim.delay = Duration::from_millis(1);
+    let a = sim.start(Spec::host(1).preempt());
+    let b = sim.start(Spec::host(2).skew(50));
+    sim.run_for(secs(5.0));
+    let t = sim.elapsed();
+    sim.nodes[a].carp.handle_health(sim.now, false);
+    sim.settle(a);
+    sim.run_for(secs(5.0));
+    assert_eq!(sim.masters(), vec![b]);
+    assert_eq!(
+        *sim.nodes[b].ups().last().unwrap(),
+        t + Duration::from_millis(1)
+    );
+    let down = sim.nodes[a].did.iter().rev().find_map(|(_, d)| match d {
+        Did::Down(t) => Some(*t),
+        _ => None,
+    });
+    assert_eq!(down.map(|t| t.reason), Some(Reason::CheckFailed));
+    assert_eq!(down.and_then(|t| t.peer), Some(sim.nodes[b].spec.srcip));
+    sim.nodes[a].carp.handle_health(sim.now, true);
+    sim.settle(a);
+    sim.run_for(secs(2.0));
+    assert_eq!(sim.masters(), vec![a]);
+}
+
+#[test]
+fn demotions_stack_and_clear_independently() {
+    let mut sim = Sim::new(41);
+    let a = sim.start(Spec::host(1).preempt());
+    let b = sim.start(Spec::host(2).skew(50));
+    sim.run_for(secs(5.0));
+    let now = sim.now;
+    sim.nodes[a].carp.handle_health(now, false);
+    sim.nodes[a].carp.handle_tracked_links(now, false);
+    sim.settle(a);
+    sim.run_for(secs(3.0));
+    assert_eq!(sim.masters(), vec![b]);
+    let now = sim.now;
+    sim.nodes[a].carp.handle_health(now, true);
+    sim.settle(a);
+    sim.run_for(secs(3.0));
+    assert_eq!(sim.masters(), vec![b], "still demoted by the tracked link");
+    assert_eq!(
+        sim.nodes[a].carp.demotions().to_string(),
+        "tracked-link-down"
+    );
+    let now = sim.now;
+    sim.nodes[a].carp.handle_tracked_links(now, true);
+    sim.settle(a);
+    sim.run_for(secs(3.0));
+    assert_eq!(sim.masters(), vec![a]);
+}
+
+/// --up-must-succeed: a master whose up script failed hands the address back; the mark
+/// stays until SIGUSR2 leaves maintenance (or an up script succeeds).
+#[test]
+fn a_failed_up_script_hands_the_address_back() {
+    let mut sim = Sim::new(42);
+    sim.delay = Duration::from_millis(1);
+    let a = sim.start(Spec::host(1).preempt());
+    let b = sim.start(Spec::host(2).skew(50));
+    sim.run_for(secs(5.0));
+    sim.nodes[a].carp.handle_up_result(sim.now, false);
+    sim.settle(a);
+    sim.run_for(secs(5.0));
+    assert_eq!(sim.masters(), vec![b]);
+    // USR2 twice: into maintenance and out, clearing the failed-up mark.
+    let now = sim.now;
+    sim.nodes[a].carp.handle_demote(now);
+    sim.nodes[a].carp.handle_demote(now);
+    sim.settle(a);
+    assert!(!sim.nodes[a].carp.demotions().any());
+    sim.run_for(secs(2.0));
+    assert_eq!(sim.masters(), vec![a]);
+}
+
+#[test]
+fn current_master_and_last_transition_are_known() {
+    let mut sim = Sim::new(43);
+    let a = sim.start(Spec::host(1));
+    let b = sim.start(Spec::host(2).skew(50));
+    assert_eq!(sim.nodes[b].carp.current_master(), None);
+    sim.run_for(secs(5.0));
+    let a_ip = sim.nodes[a].spec.srcip;
+    assert_eq!(sim.nodes[a].carp.current_master(), Some(a_ip));
+    assert_eq!(sim.nodes[b].carp.current_master(), Some(a_ip));
+    assert_eq!(
+        sim.nodes[a].carp.last_transition().map(|t| t.reason),
+        Some(Reason::MasterDown)
+    );
+}
+
+/// Two demoted nodes must not pass the address back and forth: a demoted backup does
+/// not take over on a bow-out, only when its own timer runs out.
+#[test]
+fn demoted_nodes_do_not_ping_pong() {
+    let mut sim = Sim::new(44);
+    sim.delay = Duration::from_millis(1);
+    let a = sim.start(Spec::host(1));
+    let b = sim.start(Spec::host(2).skew(50));
+    sim.run_for(secs(5.0));
+    let now = sim.now;
+    sim.nodes[b].carp.handle_health(now, false);
+    sim.settle(b);
+    sim.nodes[a].carp.handle_health(now, false);
+    sim.settle(a);
+    sim.run_for(secs(60.0));
+    assert_eq!(sim.masters(), vec![a]);
+    assert_eq!(sim.nodes[a].ups().len(), 1);
+    assert!(sim.nodes[b].ups().is_empty());
+    // B heals: it takes over on A's next bow-out.
+    let now = sim.now;
+    sim.nodes[b].carp.handle_health(now, true);
+    sim.settle(b);
+    sim.run_for(secs(3.0));
+    assert_eq!(sim.masters(), vec![b]);
 }
