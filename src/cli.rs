@@ -92,6 +92,8 @@ pub enum Opt {
     Status,
     /// `--json`: with `--status`, print the JSON itself.
     Json,
+    /// `--replay-window`: reject replayed adverts, remembering this many per source.
+    ReplayWindow,
 }
 
 /// One option's documentation and shape.
@@ -167,6 +169,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     doc!(Pidfile, "pidfile", "<file>", "write the pid to <file>, removed at exit"),
     doc!(Status, "status", "<file>", "print the state kept in <file> by --state-file, and exit"),
     doc!(Json, "json", "", "with --status: print the JSON as is"),
+    doc!(ReplayWindow, "replay-window", "<n>", "reject replayed adverts, remembering the last <n> counters of each peer; count adverts in sequence"),
 ];
 
 /// One option as it appeared on the command line.

@@ -10,7 +10,7 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::Read;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use log::Level;
@@ -155,6 +155,9 @@ pub struct Config {
     pub state_file: Option<PathBuf>,
     /// `--pidfile`: where the pid is written.
     pub pidfile: Option<PathBuf>,
+    /// `--replay-window`: how many counters to remember per peer, when replay
+    /// protection is on.
+    pub replay_window: Option<usize>,
     /// Messages for the log, with their level, in the order ucarp emits them.
     pub notes: Vec<(Level, String)>,
 }
@@ -244,6 +247,42 @@ fn seconds(s: &OsStr, what: &str) -> Result<Option<Duration>, ConfigError> {
             ))
         })?;
     Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs)))
+}
+
+/// Returns a warning when the password file can be read by group or others.
+fn passfile_exposure(path: &OsStr) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "Password file {} is readable by group or others (mode {:o}): chmod 600 it",
+            text(path),
+            mode & 0o777
+        )
+    })
+}
+
+/// Checks that a script exists and is executable, as it will be run: relative paths
+/// against `base` when given (the working directory once detached).
+fn executable(what: &str, path: &Path, base: Option<&Path>) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let full = match base {
+        Some(b) if path.is_relative() => b.join(path),
+        _ => path.to_path_buf(),
+    };
+    let problem = match std::fs::metadata(&full) {
+        Err(e) => Some(e.to_string()),
+        Ok(m) if !m.is_file() => Some("not a regular file".to_string()),
+        Ok(m) if m.permissions().mode() & 0o111 == 0 => Some("not executable".to_string()),
+        Ok(_) => None,
+    };
+    match problem {
+        None => Ok(()),
+        Some(why) => Err(ConfigError::usage(format!(
+            "{what} [{}] cannot be run: {why}",
+            path.display()
+        ))),
+    }
 }
 
 /// Reads the `--check-*` options. Timing options without `--check-script` are an error.
@@ -415,7 +454,12 @@ impl Config {
                 Opt::Mcastip => group = address(value)?,
                 Opt::Vhid => vhid = vhid_value(value)?,
                 Opt::Pass => password = os_bytes(value).to_vec(),
-                Opt::Passfile => password = read_passfile(value)?,
+                Opt::Passfile => {
+                    password = read_passfile(value)?;
+                    if let Some(warning) = passfile_exposure(value) {
+                        notes.push((Level::Warn, warning));
+                    }
+                }
                 Opt::Addr => vaddr = Some(address(value)?),
                 Opt::Advbase => advbase = byte_option(value, "advbase")?,
                 Opt::Advskew => advskew = byte_option(value, "advskew")?,
@@ -494,7 +538,48 @@ impl Config {
             None => Some(DEFAULT_SCRIPT_TIMEOUT),
             Some(s) => seconds(s, "script-timeout")?,
         };
+        let replay_window = match args.last(Opt::ReplayWindow) {
+            None => None,
+            Some(v) => Some(
+                v.to_str()
+                    .and_then(|t| t.trim().parse::<usize>().ok())
+                    .filter(|n| (1..=crate::replay::MAX_WINDOW).contains(n))
+                    .ok_or_else(|| {
+                        ConfigError::usage(format!(
+                            "replay-window must be from 1 to {}, not [{}]",
+                            crate::replay::MAX_WINDOW,
+                            text(v)
+                        ))
+                    })?,
+            ),
+        };
+        let file_option = |opt: Opt, what: &str| -> Result<Option<PathBuf>, ConfigError> {
+            match args.last(opt) {
+                Some(p) if p.is_empty() => {
+                    Err(ConfigError::usage(format!("--{what} needs a file name")))
+                }
+                p => Ok(p.map(PathBuf::from)),
+            }
+        };
+        let state_file = file_option(Opt::StateFile, "state-file")?;
+        let pidfile = file_option(Opt::Pidfile, "pidfile")?;
         let check = check_config(args)?;
+        // A script that cannot run is found now, not at the first failover. Relative
+        // paths are resolved as they will be: against / once -B has detached.
+        let base = if args.has(Opt::Daemonize) {
+            Some(Path::new("/"))
+        } else {
+            None
+        };
+        for (what, path) in [
+            ("Up script", upscript.as_deref()),
+            ("Down script", downscript.as_deref()),
+            ("Check script", check.as_ref().map(|c| c.script.as_path())),
+        ] {
+            if let Some(path) = path.filter(|p| !p.as_os_str().is_empty()) {
+                executable(what, path, base)?;
+            }
+        }
         let track: Vec<String> = args
             .occurrences
             .iter()
@@ -548,8 +633,9 @@ impl Config {
             up_must_succeed: args.has(Opt::UpMustSucceed),
             check,
             track,
-            state_file: args.last(Opt::StateFile).map(PathBuf::from),
-            pidfile: args.last(Opt::Pidfile).map(PathBuf::from),
+            state_file,
+            pidfile,
+            replay_window,
             notes,
         })))
     }
@@ -567,6 +653,7 @@ impl Config {
             srcip: self.srcip,
             vaddr: self.vaddr,
             key: self.key.clone(),
+            sequential_counters: self.replay_window.is_some(),
         }
     }
 }

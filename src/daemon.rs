@@ -37,7 +37,8 @@ use crate::hooks::{Due, Hooks, Job, Script};
 use crate::net::{self, ControlSocket, LinkMonitor, PacketSocket};
 use crate::packet::Advert;
 use crate::ratelimit::{RateLimit, DEFAULT_PERIOD};
-use crate::rx::{Receiver, RejectCounters};
+use crate::replay::ReplayGuard;
+use crate::rx::{Receiver, Reject, RejectCounters};
 use crate::service::{Notifier, PidFile};
 use crate::state::{Action, Carp, Demotions, State};
 use crate::status::{self, Snapshot};
@@ -45,15 +46,22 @@ use crate::status::{self, Snapshot};
 /// ARPHRD_ETHER and ARPHRD_IEEE802: the hardware types ucarp expects.
 const ARPHRD_ETHER: u16 = 1;
 const ARPHRD_IEEE802: u16 = 6;
-/// Frames read per wake-up before timers get a look in, so a flood cannot starve them.
+/// Frames read per wake-up (one recvmmsg) before timers get a look in, so a flood can
+/// neither starve them nor cost a system call per frame.
 const FRAMES_PER_WAKE: usize = 64;
+/// A wake-up that finds this many frames means a flood (a real peer sends one a
+/// second): the loop then naps [`FLOOD_NAP`] before polling again, so that frames are
+/// read by the batch instead of a wake-up each.
+const FLOOD_BATCH: usize = 8;
+/// See [`FLOOD_NAP`]'s use; never longer than the time to the next deadline.
+const FLOOD_NAP: Duration = Duration::from_millis(2);
+/// The packet socket's receive buffer: room for a flood's frames during a nap.
+const RCVBUF: usize = 1 << 20;
 /// How often the state file is rewritten when nothing changes, so its `updated` field
 /// shows the daemon is alive.
 const STATE_FILE_PERIOD: Duration = Duration::from_secs(5);
 /// The longest a takeover advert waits for the up script before it goes out anyway.
 const TAKEOVER_WAIT_MAX: Duration = Duration::from_millis(100);
-/// Receive buffer for frames: an advert is 70 bytes; longer frames are cut, harmlessly.
-const FRAME_BUF: usize = 2048;
 /// Receive buffer for netlink: a link message with all its attributes can exceed 2 KiB
 /// (bridges, bonds). A truncated one is detected and the flags are read directly.
 const NETLINK_BUF: usize = 32 * 1024;
@@ -129,6 +137,8 @@ struct Daemon {
     /// kernel lets a poll timeout run late by 0.1 % of its length (3 ms on a 3 s
     /// master-down wait), a timerfd fires on time.
     timer: TimerFd,
+    /// The deadline the timer is armed for, so it is only re-armed when it changes.
+    armed: Option<Instant>,
     hooks: Hooks,
     ifindex: i32,
     mac: MacAddr,
@@ -149,6 +159,8 @@ struct Daemon {
     takeover_wait: Duration,
     /// Set when an exit signal arrived without `-z`.
     killed_by: Option<Signal>,
+    /// `--replay-window`.
+    replay: Option<ReplayGuard>,
     /// The health check, with `--check-script`.
     checker: Option<Checker>,
     /// The `--track-iface` interfaces and their carrier.
@@ -205,6 +217,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
     log::info!("Local advertised ethernet address is [{mac}]");
     let packet = PacketSocket::open(ifindex, &net::advert_filter(cfg.srcip, cfg.vhid))
         .map_err(|e| Error::setup(format!("Unable to open a packet socket on [{iface}]: {e}")))?;
+    packet.set_receive_buffer(RCVBUF);
     let links = LinkMonitor::open()
         .map_err(|e| Error::setup(format!("Unable to watch the link state: {e}")))?;
     let mask = handled_signals(cfg.shutdown || cfg.pidfile.is_some() || cfg.state_file.is_some());
@@ -291,7 +304,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         vaddr: cfg.vaddr,
         key: cfg.key.clone(),
     };
-    let (cfg_advbase, cfg_advskew) = (cfg.advbase, cfg.advskew);
+    let (cfg_advbase, cfg_advskew, cfg_replay) = (cfg.advbase, cfg.advskew, cfg.replay_window);
     let checker = cfg.check.clone().map(|c| Checker::new(c, now));
     #[allow(clippy::disallowed_methods)] // wall-clock time for the state file
     let since = SystemTime::now();
@@ -305,6 +318,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         links,
         signals,
         timer,
+        armed: None,
         ifindex: i32::try_from(ifindex).unwrap_or(-1),
         mac,
         dst_mac,
@@ -317,6 +331,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         takeover_wait: (crate::state::advert_interval(cfg_advbase, cfg_advskew) / 4)
             .min(TAKEOVER_WAIT_MAX),
         killed_by: None,
+        replay: cfg_replay.map(ReplayGuard::new),
         checker,
         tracked,
         notifier: Notifier::from_env(),
@@ -350,8 +365,10 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
 
 impl Daemon {
     fn run(&mut self) {
-        let mut frame_buf = vec![0u8; FRAME_BUF];
+        let mut frame_bufs = vec![[0u8; net::FRAME_SNAP]; FRAMES_PER_WAKE];
+        let mut frame_lens = [0usize; FRAMES_PER_WAKE];
         let mut link_buf = vec![0u8; NETLINK_BUF];
+        let mut flooded = false;
         loop {
             #[allow(clippy::disallowed_methods)]
             let now = Instant::now();
@@ -360,10 +377,13 @@ impl Daemon {
             if self.exit_now || (self.exiting && self.hooks.is_idle()) {
                 return;
             }
+            if std::mem::take(&mut flooded) {
+                self.nap();
+            }
             let fallback = self.arm_timer();
             // Once exiting, only signals and the timer matter (scripts, a second TERM).
             let listening = if !self.exiting && !self.gone { 4 } else { 2 };
-            let (packet_ev, links_ev, signals_ev) = {
+            let (packet_ev, links_ev, signals_ev, timer_ev) = {
                 let mut fds = [
                     PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
                     PollFd::new(self.timer.as_fd(), PollFlags::POLLIN),
@@ -385,10 +405,15 @@ impl Daemon {
                         .and_then(|f| f.revents())
                         .unwrap_or(PollFlags::empty())
                 };
-                (ev(2), ev(3), ev(0))
+                (ev(2), ev(3), ev(0), ev(1))
             };
             #[allow(clippy::disallowed_methods)]
             let now = Instant::now();
+            if !timer_ev.is_empty() {
+                // Expired: read it, so it stops being readable, and arm it afresh.
+                let _ = self.timer.wait();
+                self.armed = None;
+            }
             if !signals_ev.is_empty() {
                 self.on_signals(now);
             }
@@ -396,7 +421,7 @@ impl Daemon {
                 let err = self.packet.take_error();
                 self.interface_gone(now, &format!("{err} (revents={:#x})", packet_ev.bits()));
             } else if packet_ev.contains(PollFlags::POLLIN) {
-                self.on_frames(now, &mut frame_buf);
+                flooded = self.on_frames(now, &mut frame_bufs, &mut frame_lens) >= FLOOD_BATCH;
             }
             if !links_ev.is_empty() && !self.gone {
                 self.on_links(now, &mut link_buf);
@@ -414,9 +439,9 @@ impl Daemon {
         }
     }
 
-    /// Arms the timer for the state machine's next deadline, or disarms it. Re-arming
-    /// also clears an expiry that was not read. Returns a poll timeout to use instead
-    /// if the timer could not be armed.
+    /// Arms the timer for the next deadline, or disarms it, when that changed (a
+    /// system call saved on every wake-up of a flood). Returns a poll timeout to use
+    /// instead if the timer could not be armed.
     fn arm_timer(&mut self) -> Option<TimeSpec> {
         let next = [
             self.carp.poll_timeout(),
@@ -427,6 +452,10 @@ impl Daemon {
         .into_iter()
         .flatten()
         .min();
+        if next == self.armed {
+            return None;
+        }
+        self.armed = next;
         let result = match next {
             Some(at) => {
                 #[allow(clippy::disallowed_methods)]
@@ -445,6 +474,7 @@ impl Daemon {
             Err(e) => {
                 // Not expected with valid arguments; fall back to a poll timeout.
                 log::error!("timerfd_settime: {e}");
+                self.armed = None;
                 Some(TimeSpec::from_duration(Duration::from_millis(10)))
             }
         }
@@ -512,6 +542,9 @@ impl Daemon {
     }
 
     fn send_and_report(&mut self, now: Instant, advert: &Advert) {
+        if let Some(guard) = &mut self.replay {
+            guard.note_sent(advert.counter);
+        }
         let ok = self.send_advert(advert);
         self.carp.handle_send_result(now, ok);
     }
@@ -558,17 +591,48 @@ impl Daemon {
         }
     }
 
-    fn on_frames(&mut self, now: Instant, buf: &mut [u8]) {
-        for _ in 0..FRAMES_PER_WAKE {
-            let len = match self.packet.recv(buf) {
-                Ok(Some(len)) => len,
-                Ok(None) => return,
-                Err(e) => {
-                    self.interface_gone(now, &e.to_string());
-                    return;
-                }
-            };
-            match self.rx.accept(&buf[..len]) {
+    /// Under a flood, waits a little so that the next wake-up reads a whole batch; not
+    /// past the next deadline, so timing stays exact.
+    fn nap(&self) {
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        let until_deadline = [self.carp.poll_timeout(), self.hooks.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+            .map_or(FLOOD_NAP, |t| t.saturating_duration_since(now));
+        std::thread::sleep(FLOOD_NAP.min(until_deadline));
+    }
+
+    /// Reads and judges one batch of frames; returns how many there were.
+    fn on_frames(
+        &mut self,
+        now: Instant,
+        bufs: &mut [[u8; net::FRAME_SNAP]],
+        lens: &mut [usize],
+    ) -> usize {
+        let count = match self.packet.recv_batch(bufs, lens) {
+            Ok(n) => n,
+            Err(e) => {
+                self.interface_gone(now, &e.to_string());
+                return 0;
+            }
+        };
+        for (buf, &len) in bufs.iter().zip(lens.iter()).take(count) {
+            let verdict = self
+                .rx
+                .accept(&buf[..len])
+                .and_then(|adv| match &mut self.replay {
+                    Some(guard) => guard
+                        .check(adv.src(), adv.advert().counter)
+                        .map(|()| adv)
+                        .map_err(|_| Reject::Replay {
+                            src: adv.src(),
+                            counter: adv.advert().counter,
+                        }),
+                    None => Ok(adv),
+                });
+            match verdict {
                 Ok(adv) => {
                     log::debug!("<- {} from {}", adv.advert(), adv.src());
                     self.carp.handle_advert(now, &adv);
@@ -591,6 +655,7 @@ impl Daemon {
                 }
             }
         }
+        count
     }
 
     fn on_links(&mut self, now: Instant, buf: &mut [u8]) {

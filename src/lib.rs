@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod argv;
 pub mod arp;
 pub mod auth;
 pub mod check;
@@ -36,6 +37,7 @@ pub mod logger;
 pub mod net;
 pub mod packet;
 pub mod ratelimit;
+pub mod replay;
 pub mod rx;
 pub mod service;
 pub mod state;

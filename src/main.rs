@@ -6,13 +6,19 @@ use std::process::ExitCode;
 use ucarp::cli::{self, Opt};
 use ucarp::config::{Config, Startup};
 use ucarp::daemon::Outcome;
-use ucarp::{daemon, logger, net, status};
+use ucarp::{argv, daemon, logger, net, status};
 
 fn main() -> ExitCode {
     let args = match cli::parse(std::env::args_os()) {
         Ok(args) => args,
         Err(e) => return fail(&e.to_string(), 1, true),
     };
+    // Out of `ps` and /proc/PID/cmdline as soon as it has been read.
+    for occ in args.occurrences.iter().filter(|o| o.opt == Opt::Pass) {
+        if let Some(password) = &occ.value {
+            argv::hide(cli::os_bytes(password));
+        }
+    }
     // ucarp's own errors about options also reach syslog, unless -f none was given.
     let syslog = !args
         .last(Opt::Facility)

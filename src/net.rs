@@ -115,6 +115,10 @@ mod bpf {
     pub const RET_K: u16 = 0x06;
 }
 
+/// How much of a kept frame the kernel copies to the daemon: Ethernet, the longest IPv4
+/// header (60 bytes) and the CARP header fit; the rest is never read.
+pub const FRAME_SNAP: usize = 14 + 60 + 36 + 18;
+
 /// Builds the kernel filter: keep IPv4 protocol 112 frames whose source is not
 /// `srcip` and whose CARP vhid byte is `vhid`; drop everything else before it is
 /// queued. VRRP adverts for a VRID equal to our vhid pass (same byte), so ucarp's
@@ -123,17 +127,17 @@ pub fn advert_filter(srcip: Ipv4Addr, vhid: u8) -> Vec<libc::sock_filter> {
     let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
     // Instruction 9 drops; `jf`/`jt` offsets count from the next instruction.
     vec![
-        ins(bpf::LD_H_ABS, 0, 0, 12),            // 0: ethertype
-        ins(bpf::JEQ_K, 0, 7, 0x0800),           // 1: IPv4, else drop
-        ins(bpf::LD_B_ABS, 0, 0, 23),            // 2: IP protocol
-        ins(bpf::JEQ_K, 0, 5, 112),              // 3: CARP, else drop
-        ins(bpf::LD_W_ABS, 0, 0, 26),            // 4: IP source
-        ins(bpf::JEQ_K, 3, 0, u32::from(srcip)), // 5: ours: drop
-        ins(bpf::LDX_B_MSH, 0, 0, 14),           // 6: X = IP header length
-        ins(bpf::LD_B_IND, 0, 0, 14 + 1),        // 7: CARP byte 1, the vhid
-        ins(bpf::JEQ_K, 1, 0, u32::from(vhid)),  // 8: ours: keep
-        ins(bpf::RET_K, 0, 0, 0),                // 9: drop
-        ins(bpf::RET_K, 0, 0, 0xffff),           // 10: keep the whole frame
+        ins(bpf::LD_H_ABS, 0, 0, 12),             // 0: ethertype
+        ins(bpf::JEQ_K, 0, 7, 0x0800),            // 1: IPv4, else drop
+        ins(bpf::LD_B_ABS, 0, 0, 23),             // 2: IP protocol
+        ins(bpf::JEQ_K, 0, 5, 112),               // 3: CARP, else drop
+        ins(bpf::LD_W_ABS, 0, 0, 26),             // 4: IP source
+        ins(bpf::JEQ_K, 3, 0, u32::from(srcip)),  // 5: ours: drop
+        ins(bpf::LDX_B_MSH, 0, 0, 14),            // 6: X = IP header length
+        ins(bpf::LD_B_IND, 0, 0, 14 + 1),         // 7: CARP byte 1, the vhid
+        ins(bpf::JEQ_K, 1, 0, u32::from(vhid)),   // 8: ours: keep
+        ins(bpf::RET_K, 0, 0, 0),                 // 9: drop
+        ins(bpf::RET_K, 0, 0, FRAME_SNAP as u32), // 10: keep the headers
     ]
 }
 
@@ -195,6 +199,16 @@ impl PacketSocket {
         Ok(PacketSocket { fd, ifindex })
     }
 
+    /// Sets the receive buffer to `bytes`, above the system maximum when privileged
+    /// (SO_RCVBUFFORCE), else as far as it allows.
+    pub fn set_receive_buffer(&self, bytes: usize) {
+        let size = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        let fd = self.fd.as_raw_fd();
+        if setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &size).is_err() {
+            let _ = setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &size);
+        }
+    }
+
     /// Asks the interface to accept frames for a multicast MAC (no promiscuous mode).
     ///
     /// # Errors
@@ -245,13 +259,57 @@ impl PacketSocket {
         }
     }
 
-    /// Receives one frame into `buf` without blocking; `Ok(None)` when none is queued.
-    /// A frame longer than `buf` is cut to its length.
+    /// Receives up to `bufs.len()` frames with one recvmmsg(2), without blocking,
+    /// storing each frame's length in `lens`. Returns how many were received (0 when
+    /// none was queued). A frame longer than its buffer is cut to its length.
     ///
     /// # Errors
-    /// The errno of recv(2), e.g. `ENETDOWN` once the interface is set down.
-    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        recv(self.fd.as_raw_fd(), buf)
+    /// The errno of recvmmsg(2), e.g. `ENETDOWN` once the interface is set down.
+    pub fn recv_batch<const N: usize>(
+        &self,
+        bufs: &mut [[u8; N]],
+        lens: &mut [usize],
+    ) -> io::Result<usize> {
+        let count = bufs.len().min(lens.len()).min(64);
+        // SAFETY: iovec and mmsghdr are plain data; all-zero is valid.
+        let mut iovs: [libc::iovec; 64] = unsafe { zeroed() };
+        let mut msgs: [libc::mmsghdr; 64] = unsafe { zeroed() };
+        for i in 0..count {
+            iovs[i].iov_base = bufs[i].as_mut_ptr().cast();
+            iovs[i].iov_len = N;
+            msgs[i].msg_hdr.msg_iov = &mut iovs[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        loop {
+            // SAFETY: each of the first `count` headers points to one iovec, which
+            // points to a live buffer of N bytes; the kernel writes only inside them
+            // and into the headers' msg_len.
+            let ret = unsafe {
+                libc::recvmmsg(
+                    self.fd.as_raw_fd(),
+                    msgs.as_mut_ptr(),
+                    count as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                )
+            };
+            match usize::try_from(ret) {
+                Ok(n) => {
+                    for i in 0..n {
+                        lens[i] = (msgs[i].msg_len as usize).min(N);
+                    }
+                    return Ok(n);
+                }
+                Err(_) => {
+                    let e = io::Error::last_os_error();
+                    match e.kind() {
+                        io::ErrorKind::Interrupted => continue,
+                        io::ErrorKind::WouldBlock => return Ok(0),
+                        _ => return Err(e),
+                    }
+                }
+            }
+        }
     }
 
     /// Reads and clears the socket's pending error (after POLLERR).
@@ -280,10 +338,6 @@ impl AsFd for PacketSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
-}
-
-fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
-    recv_flags(fd, buf, 0)
 }
 
 fn recv_flags(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<Option<usize>> {

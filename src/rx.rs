@@ -54,6 +54,14 @@ pub enum Reject {
     BadChecksum,
     /// Step 10: the HMAC does not match: other password, vhid or virtual address.
     BadDigest(DigestMismatch),
+    /// After step 10, with `--replay-window`: an authenticated advert seen before, or
+    /// behind its source's count (see [`crate::replay`]).
+    Replay {
+        /// The source.
+        src: Ipv4Addr,
+        /// Its counter.
+        counter: u64,
+    },
 }
 
 /// The kind of a [`Reject`], without its details: an index for counters.
@@ -79,11 +87,13 @@ pub enum RejectReason {
     BadChecksum,
     /// See [`Reject::BadDigest`].
     BadDigest,
+    /// See [`Reject::Replay`].
+    Replay,
 }
 
 impl RejectReason {
     /// Every reason, in check order.
-    pub const ALL: [RejectReason; 10] = [
+    pub const ALL: [RejectReason; 11] = [
         RejectReason::TooShort,
         RejectReason::OwnSource,
         RejectReason::NotCarp,
@@ -94,6 +104,7 @@ impl RejectReason {
         RejectReason::OtherDestination,
         RejectReason::BadChecksum,
         RejectReason::BadDigest,
+        RejectReason::Replay,
     ];
 
     /// Returns a stable snake_case name, for counters and status output.
@@ -109,6 +120,7 @@ impl RejectReason {
             RejectReason::OtherDestination => "other_destination",
             RejectReason::BadChecksum => "bad_checksum",
             RejectReason::BadDigest => "bad_digest",
+            RejectReason::Replay => "replay",
         }
     }
 
@@ -121,6 +133,7 @@ impl RejectReason {
                 | RejectReason::BadVersion
                 | RejectReason::BadChecksum
                 | RejectReason::BadDigest
+                | RejectReason::Replay
         )
     }
 }
@@ -139,6 +152,7 @@ impl Reject {
             Reject::OtherDestination(_) => RejectReason::OtherDestination,
             Reject::BadChecksum => RejectReason::BadChecksum,
             Reject::BadDigest(_) => RejectReason::BadDigest,
+            Reject::Replay { .. } => RejectReason::Replay,
         }
     }
 }
@@ -164,6 +178,9 @@ impl fmt::Display for Reject {
                 Hex4(m.expected),
                 Hex4(m.received)
             ),
+            Reject::Replay { src, counter } => {
+                write!(f, "Replayed advert from [{src}] (counter {counter:#018x})")
+            }
         }
     }
 }

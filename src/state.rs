@@ -225,6 +225,10 @@ pub struct Config {
     pub vaddr: Ipv4Addr,
     /// The HMAC key.
     pub key: Key,
+    /// Count adverts from a random start even before any advert was heard, instead of
+    /// a fresh random counter each time (ucarp, SPEC.md §3.3), so that peers with
+    /// replay protection can follow the sequence. Receivers without it ignore counters.
+    pub sequential_counters: bool,
 }
 
 /// Counts since start, for status output.
@@ -930,6 +934,8 @@ impl Carp {
         } else {
             self.rng.next_u64()
         };
+        // With sequential counters the random draw is only the starting point.
+        self.counter_synced |= self.cfg.sequential_counters;
         let advert = Advert {
             vhid: self.cfg.vhid,
             advbase,

@@ -218,3 +218,394 @@ fn man_page_and_help_cover_every_option() {
     }
     assert!(seen >= 22, "only {seen} options found");
 }
+
+/// Every option × every kind of bad value: one clear line, the documented exit code,
+/// no panic. Run inside a network namespace, so that a case that unexpectedly starts
+/// the daemon cannot touch the host's interfaces (and is killed).
+#[test]
+fn every_option_with_every_kind_of_bad_value() {
+    let Some(rig) = Rig::new(1) else { return };
+    let dir = &rig.dir;
+    let write = |name: &str, body: &[u8], mode: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        crate::netns::sh(Command::new("chmod").arg(mode).arg(&p));
+        p.display().to_string()
+    };
+    let script = write("ok.sh", b"#!/bin/sh\nexit 0\n", "755");
+    let not_exec = write("noexec.sh", b"#!/bin/sh\nexit 0\n", "644");
+    let empty_pass = write("empty.pass", b"", "600");
+    let long_pass = write("long.pass", &[b'x'; 600], "600");
+    let a_dir = dir.display().to_string();
+    let ip = rig.hosts[0].ip.to_string();
+    let base: Vec<String> = [
+        "-i",
+        "eth0",
+        "-s",
+        &ip,
+        "-v",
+        "7",
+        "-p",
+        "secret",
+        "-a",
+        "198.18.0.100",
+        "-f",
+        "none",
+        "-u",
+        &script,
+        "-d",
+        &script,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let with = |extra: &[&str]| base.iter().cloned().chain(s(extra)).collect::<Vec<_>>();
+    let mut cases: Vec<(Vec<String>, i32, String)> = Vec::new();
+    let mut case =
+        |args: Vec<String>, code: i32, msg: &str| cases.push((args, code, msg.to_string()));
+
+    // Missing value: every option that takes one.
+    for o in ucarp::cli::OPTIONS.iter().filter(|o| !o.arg.is_empty()) {
+        case(
+            s(&["-v", "7", &format!("--{}", o.long)]),
+            1,
+            "a value is required for",
+        );
+    }
+    // Empty values.
+    case(with(&["-s", ""]), 1, "Invalid address: []");
+    case(with(&["-a", ""]), 1, "Invalid address: []");
+    case(with(&["--mcastip", ""]), 1, "Invalid address: []");
+    case(with(&["-v", ""]), 1, "vhid must be between 1 and 255.");
+    case(with(&["-p", ""]), 1, "You must supply a password");
+    case(with(&["-o", ""]), 1, "unable to open passfile  for reading");
+    case(
+        with(&["-b", ""]),
+        1,
+        "advbase must be between 0 and 255, not []",
+    );
+    case(
+        with(&["-k", ""]),
+        1,
+        "advskew must be between 0 and 255, not []",
+    );
+    case(with(&["-r", ""]), 1, "Dead ratio can't be zero");
+    case(
+        with(&["--script-timeout", ""]),
+        1,
+        "script-timeout must be a number of seconds",
+    );
+    case(
+        with(&["--check-interval", ""]),
+        1,
+        "--check-interval needs --check-script",
+    );
+    case(
+        with(&["--check-script", &script, "--check-interval", ""]),
+        1,
+        "check-interval must be a number",
+    );
+    case(
+        with(&["--check-script", &script, "--check-timeout", ""]),
+        1,
+        "check-timeout must be a number",
+    );
+    case(
+        with(&["--check-script", &script, "--check-rise", ""]),
+        1,
+        "check-rise must be from 1 to 1000, not []",
+    );
+    case(
+        with(&["--check-script", &script, "--check-fall", ""]),
+        1,
+        "check-fall must be from 1 to 1000, not []",
+    );
+    case(
+        with(&["--track-iface", ""]),
+        1,
+        "Invalid interface name for --track-iface: []",
+    );
+    case(
+        with(&["--state-file", ""]),
+        1,
+        "--state-file needs a file name",
+    );
+    case(with(&["--pidfile", ""]), 1, "--pidfile needs a file name");
+    case(
+        with(&["--replay-window", ""]),
+        1,
+        "replay-window must be from 1 to 65536, not []",
+    );
+    case(s(&["--status", ""]), 1, "cannot read state file");
+    // Non-numeric.
+    case(with(&["-v", "seven"]), 1, "vhid must be between 1 and 255.");
+    case(
+        with(&["-b", "one"]),
+        1,
+        "advbase must be between 0 and 255, not [one]",
+    );
+    case(
+        with(&["-k", "x1"]),
+        1,
+        "advskew must be between 0 and 255, not [x1]",
+    );
+    case(with(&["-r", "three"]), 1, "Dead ratio can't be zero");
+    case(
+        with(&["--script-timeout", "soon"]),
+        1,
+        "script-timeout must be a number of seconds",
+    );
+    case(
+        with(&["--check-script", &script, "--check-interval", "often"]),
+        1,
+        "check-interval must be a number",
+    );
+    case(
+        with(&["--check-script", &script, "--check-rise", "two"]),
+        1,
+        "check-rise must be from 1 to 1000",
+    );
+    case(
+        with(&["--replay-window", "big"]),
+        1,
+        "replay-window must be from 1 to 65536",
+    );
+    // Negative.
+    case(with(&["-v", "-7"]), 1, "vhid must be between 1 and 255.");
+    case(
+        with(&["-b", "-1"]),
+        1,
+        "advbase must be between 0 and 255, not [-1]",
+    );
+    case(
+        with(&["-k", "-1"]),
+        1,
+        "advskew must be between 0 and 255, not [-1]",
+    );
+    case(
+        with(&["--script-timeout", "-1"]),
+        1,
+        "script-timeout must be a number of seconds",
+    );
+    case(
+        with(&["--check-script", &script, "--check-timeout", "-2"]),
+        1,
+        "check-timeout must be a number",
+    );
+    case(
+        with(&["--check-script", &script, "--check-fall", "-2"]),
+        1,
+        "check-fall must be from 1 to 1000",
+    );
+    case(
+        with(&["--replay-window", "-1"]),
+        1,
+        "replay-window must be from 1 to 65536",
+    );
+    // Overflow.
+    case(
+        with(&["-v", "99999999999999999999999"]),
+        1,
+        "vhid must be between 1 and 255.",
+    );
+    case(
+        with(&["-b", "99999999999999999999999"]),
+        1,
+        "advbase must be between 0 and 255",
+    );
+    case(
+        with(&["-k", "0x1000000000000000000"]),
+        1,
+        "advskew must be between 0 and 255",
+    );
+    case(
+        with(&["--script-timeout", "1e400"]),
+        1,
+        "script-timeout must be a number of seconds",
+    );
+    case(
+        with(&["--check-script", &script, "--check-rise", "99999999999"]),
+        1,
+        "check-rise must be from 1 to 1000",
+    );
+    case(
+        with(&["--replay-window", "99999999999999999999"]),
+        1,
+        "replay-window must be from 1 to 65536",
+    );
+    // Out of range.
+    case(with(&["-v", "0"]), 1, "vhid must be between 1 and 255.");
+    case(with(&["-v", "256"]), 1, "vhid must be between 1 and 255.");
+    case(
+        with(&["-b", "256"]),
+        1,
+        "advbase must be between 0 and 255, not [256]",
+    );
+    case(
+        with(&["-k", "300"]),
+        1,
+        "advskew must be between 0 and 255, not [300]",
+    );
+    case(
+        with(&["-b", "0", "-k", "0"]),
+        1,
+        "You must supply an advertisement time base",
+    );
+    case(with(&["-r", "0"]), 1, "Dead ratio can't be zero");
+    case(
+        with(&["--script-timeout", "90000"]),
+        1,
+        "script-timeout must be a number of seconds from 0 to 86400",
+    );
+    case(
+        with(&["--check-script", &script, "--check-interval", "0"]),
+        1,
+        "check-interval must be more than 0 seconds",
+    );
+    case(
+        with(&["--check-script", &script, "--check-rise", "0"]),
+        1,
+        "check-rise must be from 1 to 1000, not [0]",
+    );
+    case(
+        with(&["--check-script", &script, "--check-fall", "1001"]),
+        1,
+        "check-fall must be from 1 to 1000, not [1001]",
+    );
+    case(
+        with(&["--replay-window", "0"]),
+        1,
+        "replay-window must be from 1 to 65536, not [0]",
+    );
+    case(
+        with(&["--replay-window", "65537"]),
+        1,
+        "replay-window must be from 1 to 65536, not [65537]",
+    );
+    case(
+        with(&["-i", "abcdefghijklmnop"]),
+        2,
+        "Interface name too long",
+    );
+    case(
+        with(&["--track-iface", "abcdefghijklmnop"]),
+        1,
+        "Invalid interface name for --track-iface",
+    );
+    // Bad addresses, and IPv6 where IPv4 is required.
+    for opt in ["-s", "-a", "--mcastip"] {
+        for bad in [
+            "198.18.0",
+            "198.18.0.1.2",
+            "300.1.1.1",
+            "198.018.0.1",
+            "198.18.0.1/15",
+            "host.example",
+            "2001:db8::1",
+            "ff02::12",
+        ] {
+            case(with(&[opt, bad]), 1, &format!("Invalid address: [{bad}]"));
+        }
+    }
+    case(
+        with(&["-s", "0.0.0.0"]),
+        1,
+        "You must supply a persistent source address",
+    );
+    case(
+        with(&["-a", "0.0.0.0"]),
+        1,
+        "You must supply a virtual host address",
+    );
+    // Password files.
+    case(
+        with(&["-o", "/nonexistent/pass"]),
+        1,
+        "unable to open passfile /nonexistent/pass for reading: No such file",
+    );
+    case(
+        with(&["-o", &a_dir]),
+        1,
+        &format!("error reading passfile {a_dir}"),
+    );
+    case(
+        with(&["-o", &empty_pass]),
+        1,
+        &format!("error reading passfile {empty_pass}: unexpected end of file"),
+    );
+    case(with(&["-o", &long_pass]), 2, "Password too long");
+    case(
+        with(&["-p", "0123456789abcdefghij"]),
+        2,
+        "Password too long",
+    );
+    // Scripts that cannot run are caught at start.
+    case(
+        with(&["-u", "/nonexistent/up"]),
+        1,
+        "Up script [/nonexistent/up] cannot be run: No such file",
+    );
+    case(
+        with(&["-d", "/nonexistent/down"]),
+        1,
+        "Down script [/nonexistent/down] cannot be run: No such file",
+    );
+    case(
+        with(&["-u", &not_exec]),
+        1,
+        &format!("Up script [{not_exec}] cannot be run: not executable"),
+    );
+    case(
+        with(&["-d", &a_dir]),
+        1,
+        &format!("Down script [{a_dir}] cannot be run: not a regular file"),
+    );
+    case(
+        with(&["--check-script", "/nonexistent/check"]),
+        1,
+        "Check script [/nonexistent/check] cannot be run",
+    );
+    // Interfaces.
+    case(
+        with(&["-i", "nosuch0"]),
+        2,
+        "Unable to find MAC address of [nosuch0]",
+    );
+
+    let total = cases.len();
+    for (args, code, message) in cases {
+        let mut child = rig
+            .cmd(0, OURS)
+            .args(&args)
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let exited = crate::netns::wait_until(std::time::Duration::from_secs(5), || {
+            child.try_wait().ok().flatten().is_some()
+        });
+        if !exited {
+            let _ = child.kill();
+            panic!("{args:?} did not exit: it was accepted");
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&message),
+            "{args:?}: want {message:?}, got {stderr:?}"
+        );
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("backtrace"),
+            "{stderr}"
+        );
+        assert_eq!(
+            stderr.lines().filter(|l| l.contains(&message)).count(),
+            1,
+            "{stderr}"
+        );
+    }
+    assert!(total > 100, "{total} cases");
+}

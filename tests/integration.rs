@@ -3,6 +3,8 @@
 //! * `props`: property tests of the wire format, receive checks and state machine.
 //! * `scenarios`: the state machine over a simulated wire, in virtual time.
 //! * `golden`: frames captured from Debian's ucarp (`tests/data/`).
+//! * `hardening`: secrets, replays, link storms, crash and restart (root).
+//! * `hostile`: floods of bad and foreign frames against a stable pair (root).
 //! * `cli`: bad command lines through the real binary.
 //! * `daemon`: two or more of ours in network namespaces (root).
 //! * `failover`: handover, maintenance mode, script timeouts (root).
@@ -13,6 +15,8 @@ mod cli;
 mod daemon;
 mod failover;
 mod golden;
+mod hardening;
+mod hostile;
 mod interop;
 mod netns;
 mod operations;

@@ -882,3 +882,79 @@ fn demoted_nodes_do_not_ping_pong() {
     sim.run_for(secs(3.0));
     assert_eq!(sim.masters(), vec![b]);
 }
+
+/// ucarp has no replay protection (SPEC.md §3.3): one captured advert of a master that
+/// has left, replayed every second, keeps the backup from ever taking over. With
+/// --replay-window the replays are refused and the backup takes over on time.
+#[test]
+fn a_replayed_advert_keeps_a_plain_backup_quiet_but_not_a_protected_one() {
+    for protected in [false, true] {
+        let mut sim = Sim::new(50);
+        sim.delay = Duration::from_millis(1);
+        let mut a_spec = Spec::host(1);
+        let mut b_spec = Spec::host(2).skew(50);
+        if protected {
+            a_spec = a_spec.replay_window(256);
+            b_spec = b_spec.replay_window(256);
+        }
+        let a = sim.start(a_spec);
+        let b = sim.start(b_spec);
+        sim.run_for(secs(10.0));
+        let (_, captured) = *sim.nodes[a].adverts().last().unwrap();
+        let a_ip = sim.nodes[a].spec.srcip;
+        sim.crash(a);
+        for _ in 0..30 {
+            sim.inject(frame_from(a_ip, captured, 1));
+            sim.run_for(secs(1.0));
+        }
+        if protected {
+            assert_eq!(sim.masters(), vec![b]);
+            assert!(sim.nodes[b].rejects.get(ucarp::rx::RejectReason::Replay) >= 29);
+        } else {
+            assert!(sim.masters().is_empty(), "the replays kept B quiet");
+            assert!(sim.nodes[b].ups().is_empty());
+        }
+    }
+}
+
+/// With --replay-window a master counts from a random start even before it heard
+/// anyone, so protected peers can follow its sequence; ucarp peers ignore counters.
+#[test]
+fn replay_protected_masters_count_in_sequence_from_the_start() {
+    let mut sim = Sim::new(51);
+    let a = sim.start(Spec::host(1).replay_window(64));
+    sim.run_for(secs(8.0));
+    let counters: Vec<u64> = sim.nodes[a]
+        .adverts()
+        .iter()
+        .map(|(_, a)| a.counter)
+        .collect();
+    assert!(counters.len() >= 5);
+    assert!(
+        counters.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
+        "{counters:?}"
+    );
+}
+
+/// A protected pair behaves exactly like an unprotected one: election, takeover,
+/// preemption, handover.
+#[test]
+fn replay_protection_does_not_change_normal_failover() {
+    let mut sim = Sim::new(52);
+    sim.delay = Duration::from_millis(1);
+    sim.loss = 0.05;
+    let a = sim.start(Spec::host(1).preempt().replay_window(64));
+    let b = sim.start(Spec::host(2).skew(50).replay_window(64));
+    sim.run_for(secs(30.0));
+    assert_eq!(sim.masters(), vec![a]);
+    sim.nodes[a].carp.handle_demote(sim.now);
+    sim.settle(a);
+    sim.run_for(secs(10.0));
+    assert_eq!(sim.masters(), vec![b]);
+    sim.nodes[a].carp.handle_demote(sim.now);
+    sim.settle(a);
+    sim.run_for(secs(10.0));
+    assert_eq!(sim.masters(), vec![a]);
+    assert_eq!(sim.nodes[b].rejects.get(ucarp::rx::RejectReason::Replay), 0);
+    assert_eq!(sim.nodes[a].rejects.get(ucarp::rx::RejectReason::Replay), 0);
+}

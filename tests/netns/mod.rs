@@ -21,6 +21,23 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 pub const OURS: &str = env!("CARGO_BIN_EXE_ucarp");
 pub const UCARP: &str = "/usr/sbin/ucarp";
 
+/// Runs `f` on a thread that has entered network namespace `ns`: sockets it opens
+/// belong to that namespace. Network namespaces are per thread, so the rest of the
+/// test process is untouched.
+pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        use std::os::fd::AsRawFd;
+        let file = fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // SAFETY: setns on a valid namespace fd; it only changes this thread.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .unwrap()
+}
+
 /// Runs a command, panicking with its output when it fails.
 pub fn sh(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));

@@ -12,6 +12,7 @@ use ucarp::auth::Key;
 use ucarp::event::Event;
 use ucarp::frame::{advert_source_mac, multicast_mac, AdvertFrame};
 use ucarp::packet::{Advert, CARP_MCAST_V4};
+use ucarp::replay::ReplayGuard;
 use ucarp::rx::{Receiver, RejectCounters};
 use ucarp::state::{Action, Carp, Config, State, Transition};
 
@@ -28,6 +29,8 @@ pub struct Spec {
     pub deadratio: u32,
     pub preempt: bool,
     pub neutral: bool,
+    /// `--replay-window`: sequential counters and a replay guard on receipt.
+    pub replay_window: Option<usize>,
 }
 
 impl Spec {
@@ -40,7 +43,13 @@ impl Spec {
             deadratio: 3,
             preempt: false,
             neutral: false,
+            replay_window: None,
         }
+    }
+
+    pub fn replay_window(mut self, n: usize) -> Spec {
+        self.replay_window = Some(n);
+        self
     }
 
     pub fn skew(mut self, advskew: u8) -> Spec {
@@ -93,6 +102,7 @@ pub struct Node {
     /// Everything it did, stamped with virtual time since the simulation began.
     pub did: Vec<(Duration, Did)>,
     pub rejects: RejectCounters,
+    pub replay: Option<ReplayGuard>,
 }
 
 impl Node {
@@ -184,6 +194,7 @@ impl Sim {
             srcip: spec.srcip,
             vaddr: VADDR,
             key: key.clone(),
+            sequential_counters: spec.replay_window.is_some(),
         };
         let seed = self.next_random();
         let carp = Carp::new(cfg, self.now, seed).unwrap();
@@ -194,7 +205,9 @@ impl Sim {
             vaddr: VADDR,
             key,
         };
+        let replay = spec.replay_window.map(ReplayGuard::new);
         self.nodes.push(Node {
+            replay,
             spec,
             carp,
             rx,
@@ -271,7 +284,17 @@ impl Sim {
         if !node.alive {
             return;
         }
-        match node.rx.accept(frame) {
+        let verdict = node.rx.accept(frame).and_then(|v| match &mut node.replay {
+            Some(g) => g
+                .check(v.src(), v.advert().counter)
+                .map(|()| v)
+                .map_err(|_| ucarp::rx::Reject::Replay {
+                    src: v.src(),
+                    counter: v.advert().counter,
+                }),
+            None => Ok(v),
+        });
+        match verdict {
             Ok(v) => {
                 let t = now - self.t0;
                 node.did.push((t, Did::Heard(v.src())));
@@ -301,6 +324,9 @@ impl Sim {
             let t = self.elapsed();
             let did = match action {
                 Action::SendAdvert { advert, .. } => {
+                    if let Some(g) = &mut self.nodes[i].replay {
+                        g.note_sent(advert.counter);
+                    }
                     let ok = !self.nodes[i].send_fails;
                     if ok {
                         self.broadcast(i, advert);

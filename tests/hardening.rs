@@ -1,0 +1,235 @@
+//! Hardening (issue 7) on a real network: secrets, replays, link storms, crashes.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ucarp::net::{advert_filter, PacketSocket};
+
+use crate::netns::{in_netns, sh, wait_until, Rig, OURS};
+
+const VIP: &str = "198.18.0.100";
+const LONG: Duration = Duration::from_secs(20);
+
+macro_rules! rig {
+    ($n:expr) => {
+        match Rig::new($n) {
+            Some(r) => r,
+            None => return,
+        }
+    };
+}
+
+fn cmdline(pid: u32) -> String {
+    String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap())
+        .replace('\0', " ")
+}
+
+/// The -p password is gone from /proc/PID/cmdline right after parsing, whatever its
+/// form, and never shows in logs (even with -D) or in the state file.
+#[test]
+fn the_password_is_hidden_from_ps_logs_and_state() {
+    let mut rig = rig!(1);
+    let state = rig.dir.join("state.json");
+    let s = state.display().to_string();
+    for form in [
+        &["-p", "hush-hush-42"][..],
+        &["--pass=hush-hush-42"],
+        &["-phush-hush-42"],
+    ] {
+        let mut extra: Vec<&str> = form.to_vec();
+        extra.extend(["-D", "--state-file", &s]);
+        let a = rig.start(0, OURS, &extra);
+        assert!(
+            a.wait_log("Switching to state: MASTER", LONG),
+            "{}",
+            a.output()
+        );
+        let line = cmdline(a.pid);
+        assert!(!line.contains("hush"), "{line}");
+        assert!(line.contains("xxxxxxxxxxxx"), "{line}");
+        assert!(
+            line.contains("-i eth0"),
+            "other arguments must stay: {line}"
+        );
+        rig.signal(&a, "USR1");
+        assert!(a.wait_log("adverts sent=", LONG));
+        assert!(!a.output().contains("hush"), "password in the log");
+        assert!(!std::fs::read_to_string(&state).unwrap().contains("hush"));
+        rig.signal(&a, "KILL");
+        rig.wait_exit(&a, LONG);
+    }
+}
+
+#[test]
+fn a_password_file_readable_by_others_is_warned_about() {
+    let mut rig = rig!(1);
+    for (mode, warned) in [("0644", true), ("0600", false)] {
+        let file = rig.dir.join(format!("pass-{mode}"));
+        std::fs::write(&file, "secret\n").unwrap();
+        sh(Command::new("chmod").arg(mode).arg(&file));
+        let f = file.display().to_string();
+        let a = rig.start(0, OURS, &["-o", &f]);
+        assert!(a.wait_log("Switching to state: BACKUP", LONG));
+        assert_eq!(
+            a.output().contains("readable by group or others"),
+            warned,
+            "{}",
+            a.output()
+        );
+        rig.signal(&a, "KILL");
+        rig.wait_exit(&a, LONG);
+    }
+}
+
+/// Captures one advert of the master, kills the master, and replays the advert every
+/// second from a third host: Debian-compatible ucarp semantics keep the backup quiet
+/// forever; with --replay-window the backup takes over on time.
+#[test]
+fn replayed_adverts_keep_a_plain_backup_quiet_but_not_a_protected_one() {
+    for protected in [false, true] {
+        let mut rig = rig!(3);
+        let mut extra = vec!["-k", "0"];
+        if protected {
+            extra.extend(["--replay-window", "1024"]);
+        }
+        let a = rig.start(0, OURS, &extra);
+        assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
+        let mut extra = vec!["-k", "50"];
+        if protected {
+            extra.extend(["--replay-window", "1024"]);
+        }
+        let b = rig.start(1, OURS, &extra);
+        std::thread::sleep(Duration::from_secs(3));
+        let attacker = rig.hosts[2].ip;
+        let ns = rig.hosts[2].ns.clone();
+        // Capture the master's next advert from the attacker's namespace.
+        let captured = in_netns(&ns, move || {
+            let ifindex = ucarp::net::interface_index("eth0").unwrap();
+            let socket = PacketSocket::open(ifindex, &advert_filter(attacker, 7)).unwrap();
+            let mut bufs = [[0u8; ucarp::net::FRAME_SNAP]; 1];
+            let mut lens = [0usize; 1];
+            #[allow(clippy::disallowed_methods)]
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(5) {
+                if socket.recv_batch(&mut bufs, &mut lens).unwrap() == 1 {
+                    return bufs[0][..lens[0]].to_vec();
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            panic!("no advert captured");
+        });
+        rig.signal(&a, "KILL");
+        rig.wait_exit(&a, LONG);
+        rig.set_carrier(0, false);
+        let replay = captured.clone();
+        in_netns(&ns, move || {
+            let ifindex = ucarp::net::interface_index("eth0").unwrap();
+            let drop_all = [libc::sock_filter {
+                code: 0x06,
+                jt: 0,
+                jf: 0,
+                k: 0,
+            }];
+            let socket = PacketSocket::open(ifindex, &drop_all).unwrap();
+            for _ in 0..10 {
+                socket.send(&replay).unwrap();
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        });
+        if protected {
+            assert!(
+                b.output().contains("Switching to state: MASTER"),
+                "{}",
+                b.output()
+            );
+            assert!(
+                b.output().contains("Replayed advert from [198.18.0.1]"),
+                "{}",
+                b.output()
+            );
+            assert!(rig.has_addr(1, VIP));
+        } else {
+            assert!(!b.output().contains("MASTER"), "{}", b.output());
+        }
+    }
+}
+
+/// 50 carrier flaps in 10 s on the master, then the interface deleted: no crash, one
+/// master at the end, and each host's scripts in a consistent order (never two up
+/// scripts without a down script between them).
+#[test]
+fn link_storms_end_with_one_master_and_scripts_in_order() {
+    let mut rig = rig!(2);
+    let a = rig.start(0, OURS, &["-k", "0", "-z"]);
+    let b = rig.start(1, OURS, &["-k", "50", "-z"]);
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
+    for i in 0..100 {
+        rig.set_carrier(0, i % 2 == 1);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Settled: exactly one host holds the address.
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP) != rig.has_addr(1, VIP)));
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(rig.has_addr(0, VIP) != rig.has_addr(1, VIP));
+    // Set down and up, then deleted: A exits cleanly (ucarp semantics), B holds on.
+    sh(Command::new("ip").args(["-n", &rig.hosts[0].ns, "link", "set", "eth0", "down"]));
+    let status = rig
+        .wait_exit(&a, LONG)
+        .expect("A still running after its interface went down");
+    assert_eq!(status.code(), Some(0), "{}", a.output());
+    assert!(!a.output().contains("panicked"));
+    sh(Command::new("ip").args(["-n", &rig.hosts[0].ns, "link", "del", "eth0"]));
+    assert!(wait_until(LONG, || rig.has_addr(1, VIP)), "{}", b.output());
+    assert!(rig.wait_exit(&b, Duration::ZERO).is_none(), "B exited");
+    for h in 0..2 {
+        let log = rig.script_log(h);
+        let kinds: Vec<&str> = log.iter().map(|l| &l[..l.find(' ').unwrap()]).collect();
+        assert!(
+            kinds.windows(2).all(|w| !(w[0] == "UP" && w[1] == "UP")),
+            "host {h}: {kinds:?}"
+        );
+        assert_eq!(
+            kinds.first(),
+            Some(&"DOWN"),
+            "host {h} starts with its down script"
+        );
+    }
+}
+
+/// After kill -9 of the master and a restart, the address is on two hosts for less
+/// than one dead time: the restarted node runs its down script at start.
+#[test]
+fn a_killed_and_restarted_master_does_not_keep_the_address() {
+    let mut rig = rig!(2);
+    let a = rig.start(0, OURS, &["-k", "0"]);
+    let _b = rig.start(1, OURS, &["-k", "50"]);
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
+    rig.signal(&a, "KILL");
+    rig.wait_exit(&a, LONG);
+    // The killed master ran no script: its address is still there.
+    assert!(rig.has_addr(0, VIP));
+    std::thread::sleep(Duration::from_secs(1));
+    let _a2 = rig.start(0, OURS, &["-k", "0"]);
+    // Sample who holds the address for 10 s; the overlap must stay under a dead time.
+    let dead = Duration::from_millis(3195);
+    let (mut both_since, mut longest) = (None, Duration::ZERO);
+    #[allow(clippy::disallowed_methods)]
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let both = rig.has_addr(0, VIP) && rig.has_addr(1, VIP);
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        match (both, both_since) {
+            (true, None) => both_since = Some(now),
+            (false, Some(t)) => {
+                longest = longest.max(now - t);
+                both_since = None;
+            }
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(both_since.is_none(), "still on both hosts");
+    assert!(longest < dead, "on both hosts for {longest:?}");
+    assert!(rig.has_addr(0, VIP) != rig.has_addr(1, VIP));
+}

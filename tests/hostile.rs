@@ -1,0 +1,273 @@
+//! Hostile traffic on the LAN (issue 7): while a pair is stable, a third host floods
+//! every kind of bad or foreign frame; nothing may change.
+//!
+//! The flood generator is also a tool for `scripts/bench-flood`, which runs it in a
+//! namespace through the ignored test `flood_tool` (configured by environment).
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use ucarp::auth::Key;
+use ucarp::frame::{advert_source_mac, multicast_mac, AdvertFrame};
+use ucarp::net::PacketSocket;
+use ucarp::packet::{Advert, CarpPacket, CARP_MCAST_V4};
+
+use crate::netns::{in_netns, wait_until, Rig, OURS};
+
+const VIP: &str = "198.18.0.100";
+const LONG: Duration = Duration::from_secs(20);
+
+/// What the flood imitates: the pair's vhid, password, address and master.
+pub struct Target {
+    pub vhid: u8,
+    pub password: &'static [u8],
+    pub vaddr: Ipv4Addr,
+    pub master: Ipv4Addr,
+    pub attacker: Ipv4Addr,
+}
+
+/// The kinds of frame in the flood, one of each per round.
+pub const KINDS: [&str; 11] = [
+    "bad digest",
+    "bad ttl",
+    "bad checksum",
+    "truncated",
+    "oversized",
+    "ip options",
+    "other vhid",
+    "vrrp v2",
+    "vrrp v3",
+    "forged skew",
+    "udp",
+];
+
+fn advert_frame(src: Ipv4Addr, advert: Advert, ip_id: u16) -> Vec<u8> {
+    let mut buf = vec![0; AdvertFrame::LEN];
+    AdvertFrame {
+        dst_mac: multicast_mac(CARP_MCAST_V4),
+        src_mac: advert_source_mac(advert.vhid),
+        src,
+        dst: CARP_MCAST_V4,
+        ip_id,
+        advert,
+    }
+    .emit(&mut buf);
+    buf
+}
+
+/// Rewrites both checksums after an edit, so that only the intended check fails.
+fn refill(f: &mut [u8]) {
+    let ihl = usize::from(f[14] & 0x0f) * 4;
+    f[24..26].fill(0);
+    let c = ucarp::checksum::checksum(&f[14..14 + ihl]);
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+    if f.len() >= 14 + ihl + 36 {
+        CarpPacket::new_unchecked(&mut f[14 + ihl..14 + ihl + 36]).fill_checksum();
+    }
+}
+
+/// Builds one frame of kind `k` (an index into [`KINDS`]); `n` varies counters.
+pub fn hostile_frame(t: &Target, k: usize, n: u64) -> Vec<u8> {
+    let key = Key::new(t.password).unwrap();
+    let signed = |vhid: u8, advbase: u8, advskew: u8, counter: u64| Advert {
+        vhid,
+        advbase,
+        advskew,
+        counter,
+        md: key.sign(vhid, t.vaddr, &counter.to_be_bytes()),
+    };
+    let id = n as u16;
+    match KINDS[k] {
+        "bad digest" => {
+            let mut a = signed(t.vhid, 1, 0, n);
+            a.md[0] ^= 1;
+            advert_frame(t.attacker, a, id)
+        }
+        "bad ttl" => {
+            let mut f = advert_frame(t.attacker, signed(t.vhid, 1, 0, n), id);
+            f[22] = 64;
+            refill(&mut f);
+            f
+        }
+        "bad checksum" => {
+            let mut f = advert_frame(t.attacker, signed(t.vhid, 1, 0, n), id);
+            f[40] ^= 0x55;
+            f
+        }
+        "truncated" => advert_frame(t.attacker, signed(t.vhid, 1, 0, n), id)[..50].to_vec(),
+        // Trailing bytes are ignored (SPEC.md §4.3): with a valid digest this would be
+        // a real advert from a node that knows the password, so the digest is broken.
+        "oversized" => {
+            let mut a = signed(t.vhid, 1, 0, n);
+            a.md[19] ^= 1;
+            let mut f = advert_frame(t.attacker, a, id);
+            f.resize(1400, 0xee);
+            f
+        }
+        "ip options" => {
+            let mut a = signed(t.vhid, 1, 0, n);
+            a.md[5] ^= 0x80;
+            let plain = advert_frame(t.attacker, a, id);
+            let mut f = plain[..34].to_vec();
+            f.extend_from_slice(&[0x94, 0x04, 0, 0]); // router alert
+            f.extend_from_slice(&plain[34..]);
+            f[14] = 0x46;
+            f[16..18].copy_from_slice(&60u16.to_be_bytes());
+            refill(&mut f);
+            f
+        }
+        "other vhid" => advert_frame(t.attacker, signed(t.vhid.wrapping_add(1), 1, 0, n), id),
+        "vrrp v2" | "vrrp v3" => {
+            // A VRRP advert for the same id: version/type, vrid, priority, count,
+            // auth type / max interval, checksum, one address.
+            let version = if KINDS[k] == "vrrp v2" { 0x21 } else { 0x31 };
+            let mut f = advert_frame(t.attacker, signed(t.vhid, 1, 0, n), id)[..34].to_vec();
+            f.extend_from_slice(&[version, t.vhid, 100, 1, 0, 1, 0, 0]);
+            f.extend_from_slice(&t.vaddr.octets());
+            let ip_len = (f.len() - 14) as u16;
+            f[16..18].copy_from_slice(&ip_len.to_be_bytes());
+            refill(&mut f);
+            f
+        }
+        // A valid advert of the master with advskew and advbase rewritten: the HMAC
+        // does not cover them (SPEC.md §3.2). Kept below the backup's dead time, so
+        // that nothing changes; a forged 255/255 would make the backup take over.
+        "forged skew" => advert_frame(t.master, signed(t.vhid, 2, 200, n), id),
+        "udp" => {
+            let mut f = advert_frame(t.attacker, signed(t.vhid, 1, 0, n), id);
+            f[23] = 17;
+            refill(&mut f);
+            f
+        }
+        other => unreachable!("{other}"),
+    }
+}
+
+/// Sends every kind of frame, `rate` frames a second of each, for `duration`, from
+/// `iface` in the current network namespace. Returns how many frames went out.
+pub fn flood(iface: &str, t: &Target, rate: u32, duration: Duration) -> u64 {
+    let ifindex = ucarp::net::interface_index(iface).unwrap();
+    // Sending only: a filter that keeps nothing.
+    let drop_all = [libc::sock_filter {
+        code: 0x06,
+        jt: 0,
+        jf: 0,
+        k: 0,
+    }];
+    let socket = PacketSocket::open(ifindex, &drop_all).unwrap();
+    #[allow(clippy::disallowed_methods)]
+    let start = Instant::now();
+    let round = Duration::from_secs(1) / rate.max(1);
+    let mut sent = 0u64;
+    let mut n = 0u64;
+    while start.elapsed() < duration {
+        for k in 0..KINDS.len() {
+            if socket.send(&hostile_frame(t, k, n)).is_ok() {
+                sent += 1;
+            }
+        }
+        n += 1;
+        let due = round * u32::try_from(n).unwrap_or(u32::MAX);
+        if let Some(wait) = due.checked_sub(start.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+    sent
+}
+
+fn target(rig: &Rig) -> Target {
+    Target {
+        vhid: 7,
+        password: b"secret",
+        vaddr: VIP.parse().unwrap(),
+        master: rig.hosts[0].ip,
+        attacker: rig.hosts[2].ip,
+    }
+}
+
+/// Warning lines about bad packets in a log.
+fn packet_warnings(log: &str) -> usize {
+    log.lines()
+        .filter(|l| l.contains("[WARNING]"))
+        .filter(|l| {
+            ["Bad digest", "Bad TTL", "Bad version", "Bad IP checksum"]
+                .iter()
+                .any(|w| l.contains(w))
+        })
+        .count()
+}
+
+#[test]
+fn a_flood_of_hostile_frames_changes_nothing() {
+    let mut rig = match Rig::new(3) {
+        Some(r) => r,
+        None => return,
+    };
+    let a = rig.start(0, OURS, &["-k", "0"]);
+    let b = rig.start(1, OURS, &["-k", "50"]);
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)), "{}", a.output());
+    let t = target(&rig);
+    let ns = rig.hosts[2].ns.clone();
+    // Bounded for CI: 1000 frames a second of each of 11 kinds, for 3 s.
+    let sent = in_netns(&ns, move || flood("eth0", &t, 1000, Duration::from_secs(3)));
+    assert!(sent > 20_000, "only {sent} frames sent");
+    std::thread::sleep(Duration::from_secs(1));
+
+    // Nothing moved, nobody died.
+    assert!(rig.has_addr(0, VIP) && !rig.has_addr(1, VIP));
+    assert_eq!(a.count("Switching to state: MASTER"), 1, "{}", a.output());
+    assert!(!b.output().contains("MASTER"), "{}", b.output());
+    for p in [&a, &b] {
+        assert!(
+            rig.wait_exit(p, Duration::ZERO).is_none(),
+            "a daemon exited"
+        );
+    }
+    // Rate-limited: at most one line per kind of warning per 10 s.
+    for p in [&a, &b] {
+        let lines = packet_warnings(&p.output());
+        assert!(lines <= 4 * 2, "{lines} warning lines:\n{}", p.output());
+    }
+    // The backup counted what it rejected; the kernel filter kept the other vhid and
+    // the UDP away entirely.
+    rig.signal(&b, "USR1");
+    assert!(b.wait_log("rejected=", LONG));
+    let out = b.output();
+    let counters = out.lines().rfind(|l| l.contains("rejected=")).unwrap();
+    for reason in ["bad_digest", "bad_ttl", "bad_checksum", "bogus_size"] {
+        assert!(
+            counters.contains(&format!(" {reason}=")),
+            "{reason} missing: {counters}"
+        );
+    }
+    assert!(!counters.contains("other_vhid"), "{counters}");
+    assert!(!counters.contains("not_carp"), "{counters}");
+
+    // Ten seconds on, one more bad frame: its line says how many were suppressed.
+    std::thread::sleep(Duration::from_secs(10));
+    let t = target(&rig);
+    in_netns(&ns, move || flood("eth0", &t, 1, Duration::from_millis(10)));
+    assert!(b.wait_log("more suppressed)", LONG), "{}", b.output());
+}
+
+/// The flood as a tool for `scripts/bench-flood`: runs only when UCARP_FLOOD_IFACE
+/// is set (the script runs this test binary inside the attacker's namespace).
+#[test]
+#[ignore]
+fn flood_tool() {
+    let Ok(iface) = std::env::var("UCARP_FLOOD_IFACE") else {
+        return;
+    };
+    let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set"));
+    let t = Target {
+        vhid: var("UCARP_FLOOD_VHID").parse().unwrap(),
+        password: Box::leak(var("UCARP_FLOOD_PASS").into_bytes().into_boxed_slice()),
+        vaddr: var("UCARP_FLOOD_VIP").parse().unwrap(),
+        master: var("UCARP_FLOOD_MASTER").parse().unwrap(),
+        attacker: var("UCARP_FLOOD_SRC").parse().unwrap(),
+    };
+    let rate: u32 = var("UCARP_FLOOD_RATE").parse().unwrap();
+    let secs: u64 = var("UCARP_FLOOD_SECS").parse().unwrap();
+    let sent = flood(&iface, &t, rate, Duration::from_secs(secs));
+    println!("sent {sent} frames");
+}
