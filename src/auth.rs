@@ -5,7 +5,7 @@
 //! and is never printed: `Key`'s `Debug` shows nothing of it.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
@@ -69,7 +69,90 @@ pub struct DigestMismatch {
     pub received: [u8; 4],
 }
 
+/// A key bound to one virtual host: the HMAC state after `02 01 vhid` and its
+/// addresses, ready to take a counter. Cheap to clone.
+#[derive(Clone)]
+pub struct Signer {
+    prefix: HmacSha1,
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Signer(..)")
+    }
+}
+
+/// Orders addresses as BSD carp hashes them (SPEC.md §11): IPv4 ascending, then IPv6
+/// ascending. With one IPv4 address this is exactly ucarp's message.
+pub fn hmac_order(addrs: &[IpAddr]) -> Vec<IpAddr> {
+    let mut v4: Vec<Ipv4Addr> = addrs
+        .iter()
+        .filter_map(|a| match a {
+            IpAddr::V4(a) => Some(*a),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    let mut v6: Vec<std::net::Ipv6Addr> = addrs
+        .iter()
+        .filter_map(|a| match a {
+            IpAddr::V6(a) => Some(*a),
+            IpAddr::V4(_) => None,
+        })
+        .collect();
+    v4.sort();
+    v6.sort();
+    v4.into_iter()
+        .map(IpAddr::V4)
+        .chain(v6.into_iter().map(IpAddr::V6))
+        .collect()
+}
+
+impl Signer {
+    /// Computes the digest of an advert with these eight counter bytes.
+    pub fn sign(&self, counter: &[u8; 8]) -> [u8; DIGEST_LEN] {
+        let mut mac = self.prefix.clone();
+        mac.update(counter);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Checks a received digest in constant time.
+    ///
+    /// # Errors
+    /// A [`DigestMismatch`] carrying the first bytes of both digests for the log.
+    pub fn verify(&self, counter: &[u8; 8], md: &[u8; DIGEST_LEN]) -> Result<(), DigestMismatch> {
+        let mut mac = self.prefix.clone();
+        mac.update(counter);
+        let expected = mac.finalize();
+        // `CtOutput`'s equality is constant-time (subtle), unlike ucarp's memcmp.
+        if expected == hmac::digest::CtOutput::new((*md).into()) {
+            return Ok(());
+        }
+        let expected = expected.into_bytes();
+        let mut mismatch = DigestMismatch {
+            expected: [0; 4],
+            received: [0; 4],
+        };
+        mismatch.expected.copy_from_slice(&expected[..4]);
+        mismatch.received.copy_from_slice(&md[..4]);
+        Err(mismatch)
+    }
+}
+
 impl Key {
+    /// Binds the key to a virtual host: its vhid and the addresses the digest covers,
+    /// hashed in [`hmac_order`] (SPEC.md §3.2, §11).
+    pub fn signer(&self, vhid: u8, addrs: &[IpAddr]) -> Signer {
+        let mut prefix = self.keyed.clone();
+        prefix.update(&[CARP_VERSION, CARP_TYPE_ADVERTISEMENT, vhid]);
+        for a in hmac_order(addrs) {
+            match a {
+                IpAddr::V4(a) => prefix.update(&a.octets()),
+                IpAddr::V6(a) => prefix.update(&a.octets()),
+            }
+        }
+        Signer { prefix }
+    }
+
     /// Makes a key from the password bytes, used as the HMAC key as they are (no hashing).
     ///
     /// # Errors
@@ -90,24 +173,13 @@ impl Key {
         Ok(Key { keyed })
     }
 
-    fn mac(&self, vhid: u8, vaddr: Ipv4Addr, counter: &[u8; 8]) -> HmacSha1 {
-        let mut mac = self.keyed.clone();
-        mac.update(&[CARP_VERSION, CARP_TYPE_ADVERTISEMENT, vhid]);
-        mac.update(&vaddr.octets());
-        mac.update(counter);
-        mac
-    }
-
-    /// Computes the digest of an advert (SPEC.md §3.2). `counter` is the eight bytes as
-    /// they appear on the wire.
+    /// Computes the digest of an advert for one IPv4 virtual address, as ucarp does
+    /// (SPEC.md §3.2). `counter` is the eight bytes as they appear on the wire.
     pub fn sign(&self, vhid: u8, vaddr: Ipv4Addr, counter: &[u8; 8]) -> [u8; DIGEST_LEN] {
-        self.mac(vhid, vaddr, counter)
-            .finalize()
-            .into_bytes()
-            .into()
+        self.signer(vhid, &[vaddr.into()]).sign(counter)
     }
 
-    /// Checks a received digest in constant time.
+    /// Checks a received digest for one IPv4 virtual address, in constant time.
     ///
     /// # Errors
     /// A [`DigestMismatch`] carrying the first bytes of both digests for the log.
@@ -118,19 +190,7 @@ impl Key {
         counter: &[u8; 8],
         md: &[u8; DIGEST_LEN],
     ) -> Result<(), DigestMismatch> {
-        let expected = self.mac(vhid, vaddr, counter).finalize();
-        // `CtOutput`'s equality is constant-time (subtle), unlike ucarp's memcmp.
-        if expected == hmac::digest::CtOutput::new((*md).into()) {
-            return Ok(());
-        }
-        let expected = expected.into_bytes();
-        let mut mismatch = DigestMismatch {
-            expected: [0; 4],
-            received: [0; 4],
-        };
-        mismatch.expected.copy_from_slice(&expected[..4]);
-        mismatch.received.copy_from_slice(&md[..4]);
-        Err(mismatch)
+        self.signer(vhid, &[vaddr.into()]).verify(counter, md)
     }
 }
 
@@ -229,6 +289,34 @@ mod tests {
         assert_eq!(
             Key::new(&[b'x'; 20]).unwrap_err(),
             KeyError::TooLong { len: 20 }
+        );
+    }
+
+    /// Several addresses are hashed IPv4 ascending, then IPv6 ascending, whatever the
+    /// order given: the message BSD carp builds.
+    #[test]
+    fn several_addresses_in_bsd_order() {
+        let key = Key::new(b"secret").unwrap();
+        let a: IpAddr = Ipv4Addr::new(192, 0, 2, 200).into();
+        let b: IpAddr = Ipv4Addr::new(192, 0, 2, 100).into();
+        let c: IpAddr = "2001:db8::1".parse().unwrap();
+        let counter = [1, 2, 3, 4, 5, 6, 7, 8];
+        let md = key.signer(7, &[c, a, b]).sign(&counter);
+        let mut mac = HmacSha1::new_from_slice(b"secret").unwrap();
+        mac.update(&[2, 1, 7, 192, 0, 2, 100, 192, 0, 2, 200]);
+        mac.update(
+            &"2001:db8::1"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+        );
+        mac.update(&counter);
+        assert_eq!(md.to_vec(), mac.finalize().into_bytes().to_vec());
+        assert_eq!(key.signer(7, &[b, c, a]).sign(&counter), md);
+        // One IPv4 address: ucarp's digest.
+        assert_eq!(
+            key.signer(7, &[b]).sign(&counter),
+            key.sign(7, Ipv4Addr::new(192, 0, 2, 100), &counter)
         );
     }
 

@@ -94,6 +94,10 @@ pub enum Opt {
     Json,
     /// `--replay-window`: reject replayed adverts, remembering this many per source.
     ReplayWindow,
+    /// `--peer`: a peer's unicast address; adverts go to the peers only (repeatable).
+    Peer,
+    /// `--real-mac`: send adverts from the interface's own MAC.
+    RealMac,
 }
 
 /// One option's documentation and shape.
@@ -169,6 +173,8 @@ pub const OPTIONS: &[OptionDoc] = &[
     doc!(Pidfile, "pidfile", "<file>", "write the pid to <file>, removed at exit"),
     doc!(Status, "status", "<file>", "print the state kept in <file> by --state-file, and exit"),
     doc!(Json, "json", "", "with --status: print the JSON as is"),
+    doc!(Peer, "peer", "<ip>", "send adverts to <ip> by unicast instead of the group, and accept only the peers' (repeatable)"),
+    doc!(RealMac, "real-mac", "", "send adverts from the interface's own MAC, not 00:00:5e:00:00:<vhid>"),
     doc!(ReplayWindow, "replay-window", "<n>", "reject replayed adverts, remembering the last <n> counters of each peer; count adverts in sequence"),
 ];
 

@@ -115,10 +115,14 @@ pub struct Config {
     pub preempt: bool,
     /// `-n`.
     pub neutral: bool,
-    /// The virtual address.
-    pub vaddr: Ipv4Addr,
-    /// The `-a` argument exactly as typed: scripts get this as `$2`.
-    pub vaddr_arg: OsString,
+    /// The virtual addresses: one per `-a` (ucarp takes one; several are an extension).
+    pub vaddrs: Vec<Ipv4Addr>,
+    /// The `-a` arguments exactly as typed: each script run gets one as `$2`.
+    pub vaddr_args: Vec<OsString>,
+    /// `--peer`: unicast peers; empty for ucarp's multicast (or `-M` broadcast).
+    pub peers: Vec<Ipv4Addr>,
+    /// `--real-mac`: adverts from the interface's own MAC.
+    pub real_mac: bool,
     /// Base interval, seconds.
     pub advbase: u8,
     /// Skew, 1/256 s.
@@ -442,7 +446,8 @@ impl Config {
         let mut group = CARP_MCAST_V4;
         let mut vhid: u8 = 0;
         let mut password: Vec<u8> = Vec::new();
-        let mut vaddr = None;
+        let mut vaddrs: Vec<(Ipv4Addr, OsString)> = Vec::new();
+        let mut peers: Vec<Ipv4Addr> = Vec::new();
         let mut advbase: u8 = 1;
         let mut advskew: u8 = 0;
         let mut facility = Some(Facility::DAEMON);
@@ -460,7 +465,17 @@ impl Config {
                         notes.push((Level::Warn, warning));
                     }
                 }
-                Opt::Addr => vaddr = Some(address(value)?),
+                Opt::Addr => {
+                    let a = address(value)?;
+                    if vaddrs.iter().any(|(v, _)| *v == a) {
+                        return Err(ConfigError::usage(format!(
+                            "Virtual address [{}] given twice",
+                            text(value)
+                        )));
+                    }
+                    vaddrs.push((a, value.to_os_string()));
+                }
+                Opt::Peer => peers.push(address(value)?),
                 Opt::Advbase => advbase = byte_option(value, "advbase")?,
                 Opt::Advskew => advskew = byte_option(value, "advskew")?,
                 Opt::Facility => {
@@ -507,9 +522,21 @@ impl Config {
         let srcip = srcip
             .filter(|ip: &Ipv4Addr| !ip.is_unspecified())
             .ok_or_else(|| ConfigError::usage("You must supply a persistent source address"))?;
-        let vaddr = vaddr
-            .filter(|ip: &Ipv4Addr| !ip.is_unspecified())
-            .ok_or_else(|| ConfigError::usage("You must supply a virtual host address"))?;
+        if vaddrs.is_empty() || vaddrs.iter().any(|(a, _)| a.is_unspecified()) {
+            return Err(ConfigError::usage("You must supply a virtual host address"));
+        }
+        for p in &peers {
+            if p.is_unspecified() || p.is_multicast() || p.is_broadcast() || *p == srcip {
+                return Err(ConfigError::usage(format!(
+                    "Invalid peer: [{p}] (a peer is another host's own unicast address)"
+                )));
+            }
+        }
+        if !peers.is_empty() && (args.has(Opt::Nomcast) || args.has(Opt::Mcastip)) {
+            return Err(ConfigError::usage(
+                "--peer sends by unicast: it cannot be combined with -M or --mcastip",
+            ));
+        }
         // ucarp warns only when the option is absent; an empty path runs nothing, quietly.
         let upscript = args.last(Opt::Upscript).map(PathBuf::from);
         let downscript = args.last(Opt::Downscript).map(PathBuf::from);
@@ -615,8 +642,10 @@ impl Config {
             key,
             preempt: args.has(Opt::Preempt),
             neutral: args.has(Opt::Neutral),
-            vaddr,
-            vaddr_arg: args.last(Opt::Addr).unwrap_or_default().to_os_string(),
+            vaddrs: vaddrs.iter().map(|(a, _)| *a).collect(),
+            vaddr_args: vaddrs.into_iter().map(|(_, s)| s).collect(),
+            peers,
+            real_mac: args.has(Opt::RealMac),
             advbase,
             advskew,
             upscript,
@@ -651,9 +680,24 @@ impl Config {
             preempt: self.preempt,
             neutral: self.neutral,
             srcip: self.srcip,
-            vaddr: self.vaddr,
-            key: self.key.clone(),
+            signer: self.signer(),
             sequential_counters: self.replay_window.is_some(),
+        }
+    }
+
+    /// Returns the key bound to the vhid and every virtual address.
+    pub fn signer(&self) -> crate::auth::Signer {
+        let addrs: Vec<std::net::IpAddr> = self.vaddrs.iter().map(|a| (*a).into()).collect();
+        self.key.signer(self.vhid, &addrs)
+    }
+
+    /// Returns the destination adverts carry, and must carry when received: the group,
+    /// or with `--peer` this node's own address.
+    pub fn advert_destination(&self) -> Ipv4Addr {
+        if self.peers.is_empty() {
+            self.group
+        } else {
+            self.srcip
         }
     }
 }
@@ -720,7 +764,7 @@ mod tests {
         assert_eq!(c.group, CARP_MCAST_V4);
         assert_eq!(c.facility, Some(Facility::DAEMON));
         assert!(!c.preempt && !c.neutral && !c.shutdown && !c.nomcast);
-        assert_eq!(c.vaddr_arg, OsString::from("192.0.2.100"));
+        assert_eq!(c.vaddr_args, vec![OsString::from("192.0.2.100")]);
         assert_eq!(
             c.notes,
             vec![

@@ -34,7 +34,7 @@ use crate::check::Checker;
 use crate::config::Config;
 use crate::frame::{advert_source_mac, multicast_mac, AdvertFrame, BROADCAST_MAC};
 use crate::hooks::{Due, Hooks, Job, Script};
-use crate::net::{self, ControlSocket, LinkMonitor, PacketSocket};
+use crate::net::{self, ControlSocket, LinkMonitor, PacketSocket, RawIpSocket};
 use crate::packet::Advert;
 use crate::ratelimit::{RateLimit, DEFAULT_PERIOD};
 use crate::replay::ReplayGuard;
@@ -130,6 +130,8 @@ struct Daemon {
     carp: Carp,
     rx: Receiver,
     packet: PacketSocket,
+    /// With `--peer`: sends the unicast adverts.
+    unicast: Option<RawIpSocket>,
     control: ControlSocket,
     links: LinkMonitor,
     signals: SignalFd,
@@ -230,7 +232,16 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
     )
     .map_err(|e| Error::setup(format!("Unable to open a timerfd: {e}")))?;
-    let dst_mac = if cfg.nomcast {
+    let unicast = if cfg.peers.is_empty() {
+        None
+    } else {
+        Some(RawIpSocket::open(&iface).map_err(|e| {
+            Error::setup(format!(
+                "Unable to open a raw IPv4 socket on [{iface}]: {e}"
+            ))
+        })?)
+    };
+    let dst_mac = if cfg.nomcast || unicast.is_some() {
         BROADCAST_MAC
     } else {
         control.join(cfg.group, cfg.srcip).map_err(|e| {
@@ -300,9 +311,9 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
     let rx = Receiver {
         srcip: cfg.srcip,
         vhid: cfg.vhid,
-        group: cfg.group,
-        vaddr: cfg.vaddr,
-        key: cfg.key.clone(),
+        group: cfg.advert_destination(),
+        peers: cfg.peers.clone(),
+        signer: cfg.signer(),
     };
     let (cfg_advbase, cfg_advskew, cfg_replay) = (cfg.advbase, cfg.advskew, cfg.replay_window);
     let checker = cfg.check.clone().map(|c| Checker::new(c, now));
@@ -314,6 +325,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         carp,
         rx,
         packet,
+        unicast,
         control,
         links,
         signals,
@@ -491,6 +503,11 @@ impl Daemon {
                 match due {
                     Due::Garp => self.send_garp(),
                     Due::Advert(advert) => self.send_and_report(now, &advert),
+                    Due::Done {
+                        script: Script::Up,
+                        ok,
+                    } if self.cfg.up_must_succeed => self.carp.handle_up_result(now, ok),
+                    Due::Done { .. } => {}
                 }
             }
             if !self.carp.has_actions() {
@@ -557,19 +574,49 @@ impl Daemon {
         (self.ip_id >> 16) as u16
     }
 
+    /// Sends an advert: one frame to the group (or the broadcast MAC with `-M`), or
+    /// with `--peer` one unicast packet to each peer. True when every send worked.
     fn send_advert(&mut self, advert: &Advert) -> bool {
-        let frame = AdvertFrame {
+        let src_mac = if self.cfg.real_mac {
+            self.mac
+        } else {
+            advert_source_mac(self.cfg.vhid)
+        };
+        let mut frame = AdvertFrame {
             dst_mac: self.dst_mac,
-            src_mac: advert_source_mac(self.cfg.vhid),
+            src_mac,
             src: self.cfg.srcip,
             dst: self.cfg.group,
-            ip_id: self.next_ip_id(),
+            ip_id: 0,
             advert: *advert,
         };
         let mut buf = [0u8; AdvertFrame::LEN];
-        frame.emit(&mut buf);
         log::debug!("-> {advert}");
-        match self.packet.send(&buf) {
+        let result = match &self.unicast {
+            None => {
+                frame.ip_id = self.next_ip_id();
+                frame.emit(&mut buf);
+                self.packet.send(&buf)
+            }
+            Some(_) => {
+                let mut result = Ok(());
+                for i in 0..self.cfg.peers.len() {
+                    let peer = self.cfg.peers[i];
+                    frame.dst = peer;
+                    frame.ip_id = self.next_ip_id();
+                    frame.emit(&mut buf);
+                    let sent = match &self.unicast {
+                        Some(raw) => raw.send_to(&buf[crate::frame::ETHERNET_HEADER_LEN..], peer),
+                        None => Ok(()),
+                    };
+                    if let Err(e) = sent {
+                        result = Err(io::Error::new(e.kind(), format!("to {peer}: {e}")));
+                    }
+                }
+                result
+            }
+        };
+        match result {
             Ok(()) => true,
             Err(e) => {
                 log::warn!("write() has failed: {e}");
@@ -578,16 +625,19 @@ impl Daemon {
         }
     }
 
+    /// Sends a gratuitous ARP for each virtual address.
     fn send_garp(&mut self) {
-        let mut buf = [0u8; GarpFrame::LEN];
-        GarpFrame {
-            mac: self.mac,
-            vaddr: self.cfg.vaddr,
-        }
-        .emit(&mut buf);
-        log::debug!("-> gratuitous ARP for {} at {}", self.cfg.vaddr, self.mac);
-        if let Err(e) = self.packet.send(&buf) {
-            log::warn!("write() of a gratuitous ARP has failed: {e}");
+        for &vaddr in &self.cfg.vaddrs {
+            let mut buf = [0u8; GarpFrame::LEN];
+            GarpFrame {
+                mac: self.mac,
+                vaddr,
+            }
+            .emit(&mut buf);
+            log::debug!("-> gratuitous ARP for {vaddr} at {}", self.mac);
+            if let Err(e) = self.packet.send(&buf) {
+                log::warn!("write() of a gratuitous ARP has failed: {e}");
+            }
         }
     }
 
@@ -768,7 +818,12 @@ impl Daemon {
         };
         #[allow(clippy::disallowed_methods)] // wall-clock time for the state file
         let updated = SystemTime::now();
-        let vaddr = self.cfg.vaddr_arg.to_string_lossy();
+        let vaddrs: Vec<String> = self
+            .cfg
+            .vaddr_args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         let snapshot = Snapshot {
             pid: std::process::id(),
             updated,
@@ -776,7 +831,7 @@ impl Daemon {
             since: if stopped { updated } else { self.since },
             transition: self.carp.last_transition(),
             vhid: self.cfg.vhid,
-            vaddr: &vaddr,
+            vaddrs: &vaddrs,
             interface: &self.cfg.iface,
             srcip: self.cfg.srcip,
             master: self.carp.current_master(),
@@ -828,11 +883,7 @@ impl Daemon {
 
     /// Collects whatever child exited: a script, the health check, or both.
     fn reap_children(&mut self, now: Instant) {
-        if let Some((script, ok)) = self.hooks.reap() {
-            if script == crate::hooks::Script::Up && self.cfg.up_must_succeed {
-                self.carp.handle_up_result(now, ok);
-            }
-        }
+        self.hooks.reap();
         if let Some(healthy) = self.checker.as_mut().and_then(|c| c.reap(now)) {
             self.carp.handle_health(now, healthy);
         }

@@ -29,6 +29,14 @@ pub enum Event {
         /// The worse master.
         peer: Ipv4Addr,
     },
+    /// As master, the first advert of another, worse master in an episode: both hold
+    /// the address until it steps down.
+    SplitBrain {
+        /// The other master.
+        peer: Ipv4Addr,
+        /// Our vhid.
+        vhid: u8,
+    },
     /// As backup with preemption, a worse master was heard; we took over (§5.4).
     Preemption {
         /// The master we preempted.
@@ -93,6 +101,7 @@ impl Event {
             Event::StateChange(_)
             | Event::PreferredMaster { .. }
             | Event::NonPreferredMaster { .. }
+            | Event::SplitBrain { .. }
             | Event::Preemption { .. }
             | Event::GoingToTimeOut { .. }
             | Event::LinkDown
@@ -118,6 +127,10 @@ impl fmt::Display for Event {
             Event::NonPreferredMaster { .. } => write!(
                 f,
                 "Non-preferred master advertising: reasserting control of VIP with another gratuitous arp"
+            ),
+            Event::SplitBrain { peer, vhid } => write!(
+                f,
+                "Split brain: [{peer}] also advertises as master of vhid {vhid}; keeping the address, re-announcing it"
             ),
             Event::Preemption { .. } => write!(f, "Putting MASTER down - preemption"),
             Event::GoingToTimeOut { .. } => write!(f, "Putting MASTER DOWN (going to time out)"),

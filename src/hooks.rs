@@ -61,19 +61,36 @@ pub enum Job {
     Advert(Advert, Instant),
 }
 
-/// A frame whose turn has come.
+/// Something whose turn has come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Due {
     /// Send a gratuitous ARP now.
     Garp,
     /// Send this advert now.
     Advert(Advert),
+    /// A script has run for every virtual address; `ok` when each run succeeded
+    /// (exit status 0, in time). Also reported when no such script is configured.
+    Done {
+        /// Which script.
+        script: Script,
+        /// Whether every run succeeded.
+        ok: bool,
+    },
+}
+
+/// A script being run once per virtual address, one address after the other.
+#[derive(Debug, Clone, Copy)]
+struct Current {
+    script: Script,
+    transition: Transition,
+    /// The next virtual address to run it for.
+    next: usize,
+    ok: bool,
 }
 
 #[derive(Debug)]
 struct Running {
     child: Child,
-    script: Script,
     /// Killed for running too long: counts as a failure whatever its status.
     timed_out: bool,
     shown: String,
@@ -87,13 +104,14 @@ struct Running {
 #[derive(Debug)]
 pub struct Hooks {
     iface: OsString,
-    vaddr_arg: OsString,
+    vaddr_args: Vec<OsString>,
     xparam: Option<OsString>,
     vhid: u8,
     up: Option<PathBuf>,
     down: Option<PathBuf>,
     timeout: Option<Duration>,
     queue: VecDeque<Job>,
+    current: Option<Current>,
     running: Option<Running>,
 }
 
@@ -102,13 +120,14 @@ impl Hooks {
     pub fn new(cfg: &Config) -> Hooks {
         Hooks {
             iface: OsString::from(&cfg.iface),
-            vaddr_arg: cfg.vaddr_arg.clone(),
+            vaddr_args: cfg.vaddr_args.clone(),
             xparam: cfg.xparam.clone(),
             vhid: cfg.vhid,
             up: cfg.upscript.clone().filter(|p| !p.as_os_str().is_empty()),
             down: cfg.downscript.clone().filter(|p| !p.as_os_str().is_empty()),
             timeout: cfg.script_timeout,
             queue: VecDeque::new(),
+            current: None,
             running: None,
         }
     }
@@ -133,13 +152,13 @@ impl Hooks {
 
     /// Returns true when no script runs and nothing is queued.
     pub fn is_idle(&self) -> bool {
-        self.running.is_none() && self.queue.is_empty()
+        self.running.is_none() && self.current.is_none() && self.queue.is_empty()
     }
 
     /// Returns true while an up script waits behind another script: the address is
     /// certainly not in place, so the node should not claim it yet.
     pub fn is_up_waiting(&self) -> bool {
-        self.running.is_some()
+        (self.running.is_some() || self.current.is_some())
             && self
                 .queue
                 .iter()
@@ -154,18 +173,45 @@ impl Hooks {
     /// Drops everything queued (the running script is left to finish on its own).
     pub fn clear(&mut self) {
         self.queue.clear();
+        self.current = None;
     }
 
-    /// Starts what can start now: the next script if none runs, and hands back the
-    /// frames queued up to it, in order.
+    /// Starts what can start now: the next run of the current script, or the next
+    /// job, and hands back what is due, in order: frames queued behind finished
+    /// scripts, and each script's outcome once it has run for every address.
     pub fn advance(&mut self, now: Instant) -> Vec<Due> {
         let mut due = Vec::new();
         while self.running.is_none() {
+            if let Some(cur) = self.current.as_mut() {
+                if cur.next < self.vaddr_args.len() {
+                    let (script, t, i) = (cur.script, cur.transition, cur.next);
+                    cur.next += 1;
+                    if !self.spawn(script, &t, i, now) {
+                        if let Some(cur) = self.current.as_mut() {
+                            cur.ok = false;
+                        }
+                    }
+                } else {
+                    due.push(Due::Done {
+                        script: cur.script,
+                        ok: cur.ok,
+                    });
+                    self.current = None;
+                }
+                continue;
+            }
             match self.queue.pop_front() {
                 None => break,
                 Some(Job::Garp) => due.push(Due::Garp),
                 Some(Job::Advert(a, _)) => due.push(Due::Advert(a)),
-                Some(Job::Run(script, t)) => self.spawn(script, &t, now),
+                Some(Job::Run(script, transition)) => {
+                    self.current = Some(Current {
+                        script,
+                        transition,
+                        next: 0,
+                        ok: true,
+                    })
+                }
             }
         }
         due
@@ -223,12 +269,14 @@ impl Hooks {
         }
     }
 
-    /// Collects the running script if it has exited (call on SIGCHLD). Returns the
-    /// script that finished and whether it succeeded (exit status 0 in time).
-    pub fn reap(&mut self) -> Option<(Script, bool)> {
-        let running = self.running.as_mut()?;
+    /// Collects the running script if it has exited (call on SIGCHLD); its outcome
+    /// is reported by [`advance`](Self::advance) once it ran for every address.
+    pub fn reap(&mut self) {
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
         let status = match running.child.try_wait() {
-            Ok(None) => return None,
+            Ok(None) => return,
             Ok(Some(status)) => Some(status),
             Err(e) => {
                 log::warn!("Unable to wait for [{}]: {e}", running.shown);
@@ -246,22 +294,27 @@ impl Hooks {
             _ => {}
         }
         let ok = !running.timed_out && status.is_some_and(|s| s.success());
-        self.running.take().map(|r| (r.script, ok))
+        self.running = None;
+        if let Some(cur) = self.current.as_mut() {
+            cur.ok &= ok;
+        }
     }
 
-    fn spawn(&mut self, script: Script, t: &Transition, now: Instant) {
+    /// Runs `script` for virtual address `vaddr`; false when it could not be started.
+    /// No script configured is a success with nothing to run.
+    fn spawn(&mut self, script: Script, t: &Transition, vaddr: usize, now: Instant) -> bool {
         let path = match script {
             Script::Up => self.up.as_ref(),
             Script::Down => self.down.as_ref(),
         };
-        let Some(path) = path else {
-            return;
+        let (Some(path), Some(vaddr_arg)) = (path, self.vaddr_args.get(vaddr)) else {
+            return true;
         };
         let mut shown = format!(
             "{} {} {}",
             path.display(),
             self.iface.to_string_lossy(),
-            self.vaddr_arg.to_string_lossy()
+            vaddr_arg.to_string_lossy()
         );
         if let Some(x) = &self.xparam {
             shown.push(' ');
@@ -277,11 +330,15 @@ impl Hooks {
         let mut cmd = Command::new(program);
         cmd.arg0(path)
             .arg(&self.iface)
-            .arg(&self.vaddr_arg)
+            .arg(vaddr_arg)
             .args(self.xparam.as_ref())
             .env("UCARP_STATE", t.to.as_str())
             .env("UCARP_REASON", t.reason.name())
             .env("UCARP_VHID", self.vhid.to_string())
+            .env(
+                "UCARP_VIPS",
+                self.vaddr_args.join(std::ffi::OsStr::new(" ")),
+            )
             .process_group(0);
         match t.peer {
             Some(peer) => cmd.env("UCARP_PEER", peer.to_string()),
@@ -291,14 +348,17 @@ impl Hooks {
             Ok(child) => {
                 self.running = Some(Running {
                     child,
-                    script,
                     timed_out: false,
                     shown,
                     term_at: self.timeout.and_then(|t| now.checked_add(t)),
                     kill_at: None,
-                })
+                });
+                true
             }
-            Err(e) => log::error!("Unable to exec {shown}: {e}"),
+            Err(e) => {
+                log::error!("Unable to exec {shown}: {e}");
+                false
+            }
         }
     }
 }
@@ -320,13 +380,14 @@ mod tests {
     fn hooks() -> Hooks {
         Hooks {
             iface: "eth0".into(),
-            vaddr_arg: "192.0.2.100".into(),
+            vaddr_args: vec!["192.0.2.100".into()],
             xparam: None,
             vhid: 7,
             up: None,
             down: None,
             timeout: None,
             queue: VecDeque::new(),
+            current: None,
             running: None,
         }
     }
@@ -373,7 +434,7 @@ mod tests {
         h.up = Some(PathBuf::from("/bin/sleep"));
         h.xparam = None;
         h.iface = "0.3".into();
-        h.vaddr_arg = "0".into();
+        h.vaddr_args = vec!["0".into()];
         h.push(Job::Run(Script::Up, t()));
         h.push(Job::Garp);
         #[allow(clippy::disallowed_methods)]
@@ -383,9 +444,20 @@ mod tests {
             "GARP went out before the script ended"
         );
         assert!(!h.is_idle());
-        let done = crate::testutil::wait_for(|| h.reap().is_some());
-        assert!(done);
-        assert_eq!(h.advance(now), vec![Due::Garp]);
+        assert!(crate::testutil::wait_for(|| {
+            h.reap();
+            h.running.is_none()
+        }));
+        assert_eq!(
+            h.advance(now),
+            vec![
+                Due::Done {
+                    script: Script::Up,
+                    ok: true
+                },
+                Due::Garp
+            ]
+        );
         assert!(h.is_idle());
     }
 
@@ -394,7 +466,7 @@ mod tests {
         let mut h = hooks();
         h.up = Some(PathBuf::from("/bin/sleep"));
         h.iface = "60".into();
-        h.vaddr_arg = "60".into();
+        h.vaddr_args = vec!["60".into()];
         h.timeout = Some(Duration::from_millis(1));
         h.push(Job::Run(Script::Up, t()));
         #[allow(clippy::disallowed_methods)]
@@ -402,8 +474,61 @@ mod tests {
         h.advance(now);
         let deadline = h.poll_timeout().unwrap();
         assert!(h.handle_timeout(deadline).is_empty());
-        assert!(crate::testutil::wait_for(
-            || h.reap() == Some((Script::Up, false))
-        ));
+        assert!(crate::testutil::wait_for(|| {
+            h.reap();
+            h.running.is_none()
+        }));
+        assert_eq!(
+            h.advance(now),
+            vec![Due::Done {
+                script: Script::Up,
+                ok: false
+            }]
+        );
+    }
+
+    /// With several virtual addresses each script runs once per address, in order,
+    /// and frames queued behind it wait for the last run.
+    #[test]
+    fn scripts_run_once_per_virtual_address() {
+        let mut h = hooks();
+        let dir = std::env::temp_dir().join(format!("ucarp-hooks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("log");
+        let script = dir.join("up.sh");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"$2 $UCARP_VIPS\" >> {}\n", log.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        h.up = Some(script);
+        h.vaddr_args = vec!["192.0.2.100".into(), "192.0.2.101".into()];
+        h.push(Job::Run(Script::Up, t()));
+        h.push(Job::Garp);
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        let mut due = Vec::new();
+        assert!(crate::testutil::wait_for(|| {
+            h.reap();
+            due.extend(h.advance(now));
+            h.is_idle()
+        }));
+        assert_eq!(
+            due,
+            vec![
+                Due::Done {
+                    script: Script::Up,
+                    ok: true
+                },
+                Due::Garp
+            ]
+        );
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "192.0.2.100 192.0.2.100 192.0.2.101\n192.0.2.101 192.0.2.100 192.0.2.101\n"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

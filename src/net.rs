@@ -361,6 +361,94 @@ fn recv_flags(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<Optio
     }
 }
 
+/// A raw IPv4 socket for unicast adverts (`--peer`): the kernel routes each packet and
+/// resolves the peer's MAC, and the packet leaves from the interface's own MAC. The
+/// daemon writes the whole IPv4 header itself (IP_HDRINCL), TTL 255 included. It never
+/// reads from it (a filter drops everything), but its presence also keeps the kernel
+/// from answering the peers' unicast adverts with ICMP "protocol unreachable".
+#[derive(Debug)]
+pub struct RawIpSocket {
+    fd: OwnedFd,
+}
+
+impl RawIpSocket {
+    /// Opens the socket, bound to `iface`.
+    ///
+    /// # Errors
+    /// Any failing syscall; `EPERM` without CAP_NET_RAW.
+    pub fn open(iface: &str) -> io::Result<RawIpSocket> {
+        let fd = socket(
+            libc::AF_INET,
+            libc::SOCK_RAW,
+            libc::c_int::from(crate::packet::CARP_PROTO),
+        )?;
+        setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_HDRINCL,
+            &(1 as libc::c_int),
+        )?;
+        let drop_all = [libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }];
+        let prog = libc::sock_fprog {
+            len: 1,
+            filter: drop_all.as_ptr().cast_mut(),
+        };
+        setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            &prog,
+        )?;
+        let name = CString::new(iface).map_err(|_| io::Error::from_raw_os_error(libc::ENODEV))?;
+        // SAFETY: the option value is the NUL-terminated name, its length given.
+        check(unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_BINDTODEVICE,
+                name.as_ptr().cast(),
+                name.as_bytes_with_nul().len() as libc::socklen_t,
+            )
+        })?;
+        Ok(RawIpSocket { fd })
+    }
+
+    /// Sends one IPv4 packet (header included) to `dst`. EINTR is retried.
+    ///
+    /// # Errors
+    /// The errno of sendto(2), or `EMSGSIZE` for a partial write.
+    pub fn send_to(&self, packet: &[u8], dst: Ipv4Addr) -> io::Result<()> {
+        // SAFETY: sockaddr_in is plain data; all-zero is valid.
+        let mut sin: libc::sockaddr_in = unsafe { zeroed() };
+        sin.sin_family = libc::AF_INET as libc::sa_family_t;
+        sin.sin_addr.s_addr = u32::from(dst).to_be();
+        loop {
+            // SAFETY: `packet` and `sin` are valid for the lengths passed.
+            let ret = unsafe {
+                libc::sendto(
+                    self.fd.as_raw_fd(),
+                    packet.as_ptr().cast(),
+                    packet.len(),
+                    0,
+                    (&sin as *const libc::sockaddr_in).cast(),
+                    size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            };
+            match check_size(ret) {
+                Ok(n) if n == packet.len() => return Ok(()),
+                Ok(_) => return Err(io::Error::from_raw_os_error(libc::EMSGSIZE)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
 /// ucarp's UDP control socket: joins the group and answers interface ioctls. It never
 /// sends or receives anything.
 #[derive(Debug)]

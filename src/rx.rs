@@ -20,7 +20,7 @@ use std::net::Ipv4Addr;
 use pnet_packet::ethernet::{EtherTypes, EthernetPacket};
 use pnet_packet::ipv4::Ipv4Packet;
 
-use crate::auth::{DigestMismatch, Key};
+use crate::auth::{DigestMismatch, Signer};
 use crate::checksum;
 use crate::frame::{ETHERNET_HEADER_LEN, IPV4_HEADER_LEN};
 use crate::packet::{self, Advert, CarpPacket, CARP_PROTO, CARP_TTL, CARP_VERSION};
@@ -48,8 +48,11 @@ pub enum Reject {
     BadVersion(u8),
     /// Step 7: another virtual host id.
     OtherVhid(u8),
-    /// Step 8: sent to another destination than our group (unicast, other group).
+    /// Step 8: sent to another destination than our group (unicast, other group), or
+    /// with `--peer`, than our own address.
     OtherDestination(Ipv4Addr),
+    /// After step 8, with `--peer`: the source is not a configured peer.
+    NotAPeer(Ipv4Addr),
     /// Step 9: the one's-complement sum over IP header and CARP header fails.
     BadChecksum,
     /// Step 10: the HMAC does not match: other password, vhid or virtual address.
@@ -83,6 +86,8 @@ pub enum RejectReason {
     OtherVhid,
     /// See [`Reject::OtherDestination`].
     OtherDestination,
+    /// See [`Reject::NotAPeer`].
+    NotAPeer,
     /// See [`Reject::BadChecksum`].
     BadChecksum,
     /// See [`Reject::BadDigest`].
@@ -93,7 +98,7 @@ pub enum RejectReason {
 
 impl RejectReason {
     /// Every reason, in check order.
-    pub const ALL: [RejectReason; 11] = [
+    pub const ALL: [RejectReason; 12] = [
         RejectReason::TooShort,
         RejectReason::OwnSource,
         RejectReason::NotCarp,
@@ -102,6 +107,7 @@ impl RejectReason {
         RejectReason::BadVersion,
         RejectReason::OtherVhid,
         RejectReason::OtherDestination,
+        RejectReason::NotAPeer,
         RejectReason::BadChecksum,
         RejectReason::BadDigest,
         RejectReason::Replay,
@@ -118,6 +124,7 @@ impl RejectReason {
             RejectReason::BadVersion => "bad_version",
             RejectReason::OtherVhid => "other_vhid",
             RejectReason::OtherDestination => "other_destination",
+            RejectReason::NotAPeer => "not_a_peer",
             RejectReason::BadChecksum => "bad_checksum",
             RejectReason::BadDigest => "bad_digest",
             RejectReason::Replay => "replay",
@@ -134,6 +141,7 @@ impl RejectReason {
                 | RejectReason::BadChecksum
                 | RejectReason::BadDigest
                 | RejectReason::Replay
+                | RejectReason::NotAPeer
         )
     }
 }
@@ -150,6 +158,7 @@ impl Reject {
             Reject::BadVersion(_) => RejectReason::BadVersion,
             Reject::OtherVhid(_) => RejectReason::OtherVhid,
             Reject::OtherDestination(_) => RejectReason::OtherDestination,
+            Reject::NotAPeer(_) => RejectReason::NotAPeer,
             Reject::BadChecksum => RejectReason::BadChecksum,
             Reject::BadDigest(_) => RejectReason::BadDigest,
             Reject::Replay { .. } => RejectReason::Replay,
@@ -171,6 +180,7 @@ impl fmt::Display for Reject {
             Reject::OtherDestination(ip) => {
                 write!(f, "Ignoring different multicast ip: [{ip}]")
             }
+            Reject::NotAPeer(ip) => write!(f, "Ignoring advert from [{ip}]: not a configured peer"),
             Reject::BadChecksum => write!(f, "Bad IP checksum"),
             Reject::BadDigest(m) => write!(
                 f,
@@ -249,12 +259,13 @@ pub struct Receiver {
     pub srcip: Ipv4Addr,
     /// Our virtual host id.
     pub vhid: u8,
-    /// The group adverts must be addressed to (`--mcastip`).
+    /// The destination adverts must carry: the group (`--mcastip`), or with `--peer`
+    /// our own address.
     pub group: Ipv4Addr,
-    /// The virtual address, covered by the digest.
-    pub vaddr: Ipv4Addr,
-    /// The HMAC key.
-    pub key: Key,
+    /// With `--peer`, the only sources accepted; empty for any source.
+    pub peers: Vec<Ipv4Addr>,
+    /// The key bound to the vhid and the virtual addresses the digest covers.
+    pub signer: Signer,
 }
 
 impl Receiver {
@@ -309,6 +320,9 @@ impl Receiver {
         if dst != self.group {
             return Err(Reject::OtherDestination(dst));
         }
+        if !self.peers.is_empty() && !self.peers.contains(&src) {
+            return Err(Reject::NotAPeer(src));
+        }
         // 9. ucarp sums IP header and CARP header together: either checksum being wrong
         //    fails, and both are reported as a bad IP checksum.
         let sum = checksum::accumulate(checksum::accumulate(0, ip_header), carp_bytes);
@@ -316,8 +330,8 @@ impl Receiver {
             return Err(Reject::BadChecksum);
         }
         // 10. The digest, last because it is the only costly check.
-        self.key
-            .verify(self.vhid, self.vaddr, &carp.counter_bytes(), &carp.md())
+        self.signer
+            .verify(&carp.counter_bytes(), &carp.md())
             .map_err(Reject::BadDigest)?;
         Ok(VerifiedAdvert {
             src,
@@ -333,12 +347,17 @@ mod tests {
 
     /// A receiver that accepts the golden frame of SPEC.md §2.3.
     fn receiver() -> Receiver {
+        receiver_with(b"secret")
+    }
+
+    fn receiver_with(password: &[u8]) -> Receiver {
+        let key = crate::auth::Key::new(password).unwrap();
         Receiver {
             srcip: Ipv4Addr::new(10, 9, 0, 2),
             vhid: 7,
             group: Ipv4Addr::new(224, 0, 0, 18),
-            vaddr: Ipv4Addr::new(10, 9, 0, 100),
-            key: Key::new(b"secret").unwrap(),
+            peers: Vec::new(),
+            signer: key.signer(7, &[Ipv4Addr::new(10, 9, 0, 100).into()]),
         }
     }
 
@@ -421,14 +440,29 @@ mod tests {
         f[60] ^= 0x80;
         assert_eq!(r.accept(&f), Err(Reject::BadChecksum));
 
-        let wrong_key = Receiver {
-            key: Key::new(b"Secret").unwrap(),
-            ..receiver()
-        };
+        let wrong_key = receiver_with(b"Secret");
         match wrong_key.accept(&g) {
             Err(Reject::BadDigest(m)) => assert_eq!(m.received, [0x00, 0x44, 0x12, 0xd3]),
             other => panic!("expected a bad digest, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn with_peers_only_peers_are_accepted() {
+        let g = golden();
+        let only_other = Receiver {
+            peers: vec![Ipv4Addr::new(10, 9, 0, 3)],
+            ..receiver()
+        };
+        assert_eq!(
+            only_other.accept(&g),
+            Err(Reject::NotAPeer(Ipv4Addr::new(10, 9, 0, 1)))
+        );
+        let with_sender = Receiver {
+            peers: vec![Ipv4Addr::new(10, 9, 0, 3), Ipv4Addr::new(10, 9, 0, 1)],
+            ..receiver()
+        };
+        assert!(with_sender.accept(&g).is_ok());
     }
 
     #[test]

@@ -37,7 +37,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use crate::auth::Key;
+use crate::auth::Signer;
 use crate::event::Event;
 use crate::packet::Advert;
 use crate::rx::VerifiedAdvert;
@@ -221,10 +221,8 @@ pub struct Config {
     pub neutral: bool,
     /// Our source address: the tie-break between equal intervals.
     pub srcip: Ipv4Addr,
-    /// The virtual address, covered by the digest.
-    pub vaddr: Ipv4Addr,
-    /// The HMAC key.
-    pub key: Key,
+    /// The key bound to the vhid and the virtual addresses the digest covers.
+    pub signer: Signer,
     /// Count adverts from a random start even before any advert was heard, instead of
     /// a fresh random counter each time (ucarp, SPEC.md §3.3), so that peers with
     /// replay protection can follow the sequence. Receivers without it ignore counters.
@@ -431,6 +429,8 @@ pub struct Carp {
     master: Option<Ipv4Addr>,
     /// The last state change.
     last_transition: Option<Transition>,
+    /// A worse master heard while we are master (split brain): who, and when last.
+    rival: Option<(Ipv4Addr, Instant)>,
     link_up: bool,
     /// After shutdown nothing more happens.
     stopped: bool,
@@ -477,6 +477,7 @@ impl Carp {
             demotions: Demotions::default(),
             master: None,
             last_transition: None,
+            rival: None,
             link_up: true,
             stopped: false,
             counter: 0,
@@ -622,9 +623,30 @@ impl Carp {
                     self.arm_master_down(now);
                     self.log(Event::PreferredMaster { peer });
                 } else if local < remote || (local == remote && theirs > ours) {
+                    // Split brain: another master that loses the election (after a
+                    // healed partition, say). Re-announce the address, as ucarp does;
+                    // log it once per episode rather than at every advert.
                     self.actions.push_back(Action::SendGratuitousArp);
                     self.delayed_arp = Some(2);
-                    self.log(Event::NonPreferredMaster { peer });
+                    let dead = master_down_interval(
+                        self.cfg.advbase,
+                        self.cfg.advskew,
+                        self.cfg.deadratio,
+                    );
+                    let new_episode = match self.rival {
+                        Some((ip, last)) => {
+                            ip != peer || now.saturating_duration_since(last) > dead
+                        }
+                        None => true,
+                    };
+                    self.rival = Some((peer, now));
+                    if new_episode {
+                        self.log(Event::SplitBrain {
+                            peer,
+                            vhid: self.cfg.vhid,
+                        });
+                        self.log(Event::NonPreferredMaster { peer });
+                    }
                 }
             }
             State::Backup => {
@@ -941,10 +963,7 @@ impl Carp {
             advbase,
             advskew,
             counter: self.counter,
-            md: self
-                .cfg
-                .key
-                .sign(self.cfg.vhid, self.cfg.vaddr, &self.counter.to_be_bytes()),
+            md: self.cfg.signer.sign(&self.counter.to_be_bytes()),
         };
         self.actions.push_back(Action::SendAdvert {
             advert,

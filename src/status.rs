@@ -40,8 +40,8 @@ pub struct Snapshot<'a> {
     pub transition: Option<Transition>,
     /// Virtual host id.
     pub vhid: u8,
-    /// The virtual address as typed.
-    pub vaddr: &'a str,
+    /// The virtual addresses as typed.
+    pub vaddrs: &'a [String],
     /// Interface.
     pub interface: &'a str,
     /// Our source address.
@@ -141,7 +141,15 @@ impl Snapshot<'_> {
         o.push_str(", \"peer\": ");
         json_opt_ip(&mut o, self.transition.and_then(|t| t.peer));
         let _ = write!(o, ", \"vhid\": {}, \"vaddr\": ", self.vhid);
-        json_string(&mut o, self.vaddr);
+        json_string(&mut o, self.vaddrs.first().map_or("", String::as_str));
+        o.push_str(", \"vaddrs\": [");
+        for (i, v) in self.vaddrs.iter().enumerate() {
+            if i > 0 {
+                o.push_str(", ");
+            }
+            json_string(&mut o, v);
+        }
+        o.push(']');
         o.push_str(", \"interface\": ");
         json_string(&mut o, self.interface);
         o.push_str(", \"srcip\": ");
@@ -459,11 +467,17 @@ pub fn render(doc: &Json, now: SystemTime, running: Option<bool>) -> String {
         s("since"),
         doc.get("reason").and_then(Json::as_str).unwrap_or("-")
     );
+    let vaddrs = match doc.get("vaddrs") {
+        Some(Json::Arr(v)) if v.len() > 1 => {
+            let all: Vec<&str> = v.iter().filter_map(Json::as_str).collect();
+            format!("virtual addresses {}", all.join(", "))
+        }
+        _ => format!("virtual address {}", s("vaddr")),
+    };
     let _ = writeln!(
         out,
-        "  vhid {}, virtual address {} on {}, this host {}",
+        "  vhid {}, {vaddrs} on {}, this host {}",
         n(doc.get("vhid")),
-        s("vaddr"),
         s("interface"),
         s("srcip")
     );
@@ -566,7 +580,7 @@ mod tests {
         assert_eq!(parse_rfc3339("2026-11-25 13:00:00"), None);
     }
 
-    fn sample(rejects: &RejectCounters) -> Snapshot<'_> {
+    fn sample<'a>(rejects: &'a RejectCounters, vaddrs: &'a [String]) -> Snapshot<'a> {
         Snapshot {
             pid: 42,
             updated: UNIX_EPOCH + Duration::from_secs(1_795_612_400),
@@ -579,7 +593,7 @@ mod tests {
                 peer: None,
             }),
             vhid: 7,
-            vaddr: "192.0.2.100",
+            vaddrs,
             interface: "eth\"0",
             srcip: Ipv4Addr::new(192, 0, 2, 11),
             master: Some(Ipv4Addr::new(192, 0, 2, 11)),
@@ -598,8 +612,17 @@ mod tests {
     fn snapshot_is_valid_json_with_every_field() {
         let mut rejects = RejectCounters::default();
         rejects.add(RejectReason::BadDigest);
-        let doc = parse(&sample(&rejects).to_json()).unwrap();
+        let vaddrs = ["192.0.2.100".to_string(), "192.0.2.101".to_string()];
+        let doc = parse(&sample(&rejects, &vaddrs).to_json()).unwrap();
         assert_eq!(doc.get("state").and_then(Json::as_str), Some("MASTER"));
+        assert_eq!(doc.get("vaddr").and_then(Json::as_str), Some("192.0.2.100"));
+        assert_eq!(
+            doc.get("vaddrs"),
+            Some(&Json::Arr(vec![
+                Json::Str("192.0.2.100".into()),
+                Json::Str("192.0.2.101".into())
+            ]))
+        );
         assert_eq!(
             doc.get("reason").and_then(Json::as_str),
             Some("master-down")
@@ -617,7 +640,8 @@ mod tests {
     fn render_reads_like_a_status() {
         let mut rejects = RejectCounters::default();
         rejects.add(RejectReason::BadTtl);
-        let doc = parse(&sample(&rejects).to_json()).unwrap();
+        let vaddrs = ["192.0.2.100".to_string()];
+        let doc = parse(&sample(&rejects, &vaddrs).to_json()).unwrap();
         let now = UNIX_EPOCH + Duration::from_secs(1_795_612_392 + 65);
         let text = render(&doc, now, Some(true));
         assert!(

@@ -132,8 +132,10 @@ fn captured_adverts_parse_verify_and_re_emit_identically() {
             srcip: ip(198, 18, 255, 254),
             vhid: g.vhid,
             group: g.group,
-            vaddr: g.vaddr,
-            key: Key::new(g.password).unwrap(),
+            peers: Vec::new(),
+            signer: Key::new(g.password)
+                .unwrap()
+                .signer(g.vhid, &[g.vaddr.into()]),
         };
         let v = rx
             .accept(&bytes)

@@ -5,12 +5,14 @@
 //! * `golden`: frames captured from Debian's ucarp (`tests/data/`).
 //! * `hardening`: secrets, replays, link storms, crash and restart (root).
 //! * `hostile`: floods of bad and foreign frames against a stable pair (root).
+//! * `beyond`: unicast peers, real MAC, several addresses, split brain (root).
 //! * `cli`: bad command lines through the real binary.
 //! * `daemon`: two or more of ours in network namespaces (root).
 //! * `failover`: handover, maintenance mode, script timeouts (root).
 //! * `operations`: health checks, tracking, hook environment, state and pid files, ifupdown and systemd integration (root).
 //! * `interop`: ours against Debian's `/usr/sbin/ucarp` (root).
 
+mod beyond;
 mod cli;
 mod daemon;
 mod failover;

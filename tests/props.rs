@@ -44,8 +44,8 @@ fn receiver() -> Receiver {
         srcip: Ipv4Addr::new(198, 51, 100, 2),
         vhid: VHID,
         group: CARP_MCAST_V4,
-        vaddr: VADDR,
-        key: Key::new(PASSWORD).unwrap(),
+        peers: Vec::new(),
+        signer: Key::new(PASSWORD).unwrap().signer(VHID, &[VADDR.into()]),
     }
 }
 
@@ -192,11 +192,16 @@ proptest! {
             preempt,
             neutral: false,
             srcip,
-            vaddr: VADDR,
-            key: key.clone(),
+            signer: key.signer(VHID, &[VADDR.into()]),
             sequential_counters: false,
         };
-        let rx = Receiver { srcip, vhid: VHID, group: CARP_MCAST_V4, vaddr: VADDR, key };
+        let rx = Receiver {
+            srcip,
+            vhid: VHID,
+            group: CARP_MCAST_V4,
+            peers: Vec::new(),
+            signer: key.signer(VHID, &[VADDR.into()]),
+        };
         #[allow(clippy::disallowed_methods)] // the origin of virtual time
         let mut now = std::time::Instant::now();
         let mut carp = Carp::new(cfg, now, 5).unwrap();

@@ -958,3 +958,38 @@ fn replay_protection_does_not_change_normal_failover() {
     assert_eq!(sim.nodes[b].rejects.get(ucarp::rx::RejectReason::Replay), 0);
     assert_eq!(sim.nodes[a].rejects.get(ucarp::rx::RejectReason::Replay), 0);
 }
+
+/// Split brain after a partition heals: the winning master logs the other master once
+/// per episode (not at every advert) and keeps re-announcing the address until the
+/// loser steps down.
+#[test]
+fn split_brain_is_logged_once_per_episode() {
+    let mut sim = Sim::new(60);
+    sim.delay = Duration::from_millis(1);
+    let a = sim.start(Spec::host(1));
+    let b = sim.start(Spec::host(2).skew(50));
+    sim.run_for(secs(5.0));
+    // Partition: B hears nothing and takes over; both are master.
+    sim.loss = 1.0;
+    sim.run_for(secs(10.0));
+    assert_eq!(sim.masters().len(), 2);
+    sim.loss = 0.0;
+    sim.run_for(secs(5.0));
+    assert_eq!(sim.masters(), vec![a]);
+    let split = |sim: &Sim, n: usize| {
+        sim.nodes[n]
+            .did
+            .iter()
+            .filter(|(_, d)| matches!(d, Did::Log(Event::SplitBrain { .. })))
+            .count()
+    };
+    assert_eq!(split(&sim, a), 1);
+    assert_eq!(split(&sim, b), 0);
+    // A second partition is a new episode.
+    sim.loss = 1.0;
+    sim.run_for(secs(10.0));
+    sim.loss = 0.0;
+    sim.run_for(secs(5.0));
+    assert_eq!(split(&sim, a), 2);
+    assert_eq!(sim.masters(), vec![a]);
+}

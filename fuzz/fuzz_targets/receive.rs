@@ -18,8 +18,10 @@ fuzz_target!(|data: &[u8]| {
         srcip: Ipv4Addr::new(192, 0, 2, 2),
         vhid: 7,
         group: CARP_MCAST_V4,
-        vaddr: Ipv4Addr::new(192, 0, 2, 100),
-        key: Key::new(b"secret").expect("a valid password"),
+        peers: Vec::new(),
+        signer: Key::new(b"secret")
+            .expect("a valid password")
+            .signer(7, &[Ipv4Addr::new(192, 0, 2, 100).into()]),
     };
     if let Ok(v) = rx.accept(data) {
         let mut guard = ReplayGuard::new(16);

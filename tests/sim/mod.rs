@@ -192,8 +192,7 @@ impl Sim {
             preempt: spec.preempt,
             neutral: spec.neutral,
             srcip: spec.srcip,
-            vaddr: VADDR,
-            key: key.clone(),
+            signer: key.signer(VHID, &[VADDR.into()]),
             sequential_counters: spec.replay_window.is_some(),
         };
         let seed = self.next_random();
@@ -202,8 +201,8 @@ impl Sim {
             srcip: spec.srcip,
             vhid: VHID,
             group: CARP_MCAST_V4,
-            vaddr: VADDR,
-            key,
+            peers: Vec::new(),
+            signer: key.signer(VHID, &[VADDR.into()]),
         };
         let replay = spec.replay_window.map(ReplayGuard::new);
         self.nodes.push(Node {
