@@ -212,9 +212,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ucarp-check-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let script = dir.join("hang.sh");
-        std::fs::write(&script, "#!/bin/sh\nexec sleep 60\n").unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        crate::testutil::write_script(&script, "#!/bin/sh\nexec sleep 60\n");
         let mut c = checker(script.to_str().unwrap(), 1, 1);
         c.cfg.timeout = Duration::from_millis(50);
         #[allow(clippy::disallowed_methods)]

@@ -98,6 +98,8 @@ pub enum Opt {
     Peer,
     /// `--real-mac`: send adverts from the interface's own MAC.
     RealMac,
+    /// `--preflight`: check the configuration on the network, then exit.
+    Preflight,
 }
 
 /// One option's documentation and shape.
@@ -175,6 +177,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     doc!(Json, "json", "", "with --status: print the JSON as is"),
     doc!(Peer, "peer", "<ip>", "send adverts to <ip> by unicast instead of the group, and accept only the peers' (repeatable)"),
     doc!(RealMac, "real-mac", "", "send adverts from the interface's own MAC, not 00:00:5e:00:00:<vhid>"),
+    doc!(Preflight, "preflight", "", "listen a few intervals without taking part, report what was heard and what is wrong, and exit"),
     doc!(ReplayWindow, "replay-window", "<n>", "reject replayed adverts, remembering the last <n> counters of each peer; count adverts in sequence"),
 ];
 

@@ -123,6 +123,8 @@ pub struct Config {
     pub peers: Vec<Ipv4Addr>,
     /// `--real-mac`: adverts from the interface's own MAC.
     pub real_mac: bool,
+    /// `--preflight`: check, report and exit instead of running.
+    pub preflight: bool,
     /// Base interval, seconds.
     pub advbase: u8,
     /// Skew, 1/256 s.
@@ -540,13 +542,15 @@ impl Config {
         // ucarp warns only when the option is absent; an empty path runs nothing, quietly.
         let upscript = args.last(Opt::Upscript).map(PathBuf::from);
         let downscript = args.last(Opt::Downscript).map(PathBuf::from);
-        if upscript.is_none() {
+        // --preflight never runs a script: no warning that none is set.
+        let preflight = args.has(Opt::Preflight);
+        if upscript.is_none() && !preflight {
             notes.push((
                 Level::Warn,
                 "Warning: no script called when going up".into(),
             ));
         }
-        if downscript.is_none() {
+        if downscript.is_none() && !preflight {
             notes.push((
                 Level::Warn,
                 "Warning: no script called when going down".into(),
@@ -646,6 +650,7 @@ impl Config {
             vaddr_args: vaddrs.into_iter().map(|(_, s)| s).collect(),
             peers,
             real_mac: args.has(Opt::RealMac),
+            preflight,
             advbase,
             advskew,
             upscript,

@@ -77,7 +77,7 @@ pub struct Error {
 
 impl Error {
     /// A protocol setup failure: exit code 2, as in ucarp.
-    fn setup(message: String) -> Error {
+    pub(crate) fn setup(message: String) -> Error {
         Error {
             message,
             exit_code: 2,

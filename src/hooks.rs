@@ -496,13 +496,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join("log");
         let script = dir.join("up.sh");
-        std::fs::write(
+        crate::testutil::write_script(
             &script,
-            format!("#!/bin/sh\necho \"$2 $UCARP_VIPS\" >> {}\n", log.display()),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+            &format!("#!/bin/sh\necho \"$2 $UCARP_VIPS\" >> {}\n", log.display()),
+        );
         h.up = Some(script);
         h.vaddr_args = vec!["192.0.2.100".into(), "192.0.2.101".into()];
         h.push(Job::Run(Script::Up, t()));

@@ -36,6 +36,7 @@ pub mod hooks;
 pub mod logger;
 pub mod net;
 pub mod packet;
+pub mod preflight;
 pub mod ratelimit;
 pub mod replay;
 pub mod rx;

@@ -38,6 +38,15 @@ fn main() -> ExitCode {
     for (level, note) in &cfg.notes {
         log::log!(*level, "{note}");
     }
+    if cfg.preflight {
+        return match ucarp::preflight::run(&cfg) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                log::error!("{e}");
+                ExitCode::from(e.exit_code)
+            }
+        };
+    }
     match daemon::run(*cfg) {
         Ok(Outcome::Exit) => ExitCode::SUCCESS,
         Ok(Outcome::Killed(signal)) => die_of(signal),

@@ -141,6 +141,22 @@ pub fn advert_filter(srcip: Ipv4Addr, vhid: u8) -> Vec<libc::sock_filter> {
     ]
 }
 
+/// Builds a kernel filter for `--preflight`: every IPv4 protocol-112 frame (CARP and
+/// VRRP, any id) whose source is not `srcip`.
+pub fn carp_filter(srcip: Ipv4Addr) -> Vec<libc::sock_filter> {
+    let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    vec![
+        ins(bpf::LD_H_ABS, 0, 0, 12),             // 0: ethertype
+        ins(bpf::JEQ_K, 0, 4, 0x0800),            // 1: IPv4, else drop
+        ins(bpf::LD_B_ABS, 0, 0, 23),             // 2: IP protocol
+        ins(bpf::JEQ_K, 0, 2, 112),               // 3: CARP/VRRP, else drop
+        ins(bpf::LD_W_ABS, 0, 0, 26),             // 4: IP source
+        ins(bpf::JEQ_K, 0, 1, u32::from(srcip)),  // 5: ours: drop, else keep
+        ins(bpf::RET_K, 0, 0, 0),                 // 6: drop
+        ins(bpf::RET_K, 0, 0, FRAME_SNAP as u32), // 7: keep the headers
+    ]
+}
+
 /// An AF_PACKET raw socket bound to one interface.
 #[derive(Debug)]
 pub struct PacketSocket {
@@ -792,6 +808,20 @@ mod tests {
         assert!(!keep(me, 7, &golden[..20]), "runt");
         let garp = crate::testutil::hex(crate::testutil::GOLDEN_GARP_FRAME);
         assert!(!keep(me, 7, &garp));
+    }
+
+    #[test]
+    fn preflight_filter_keeps_every_vhid_but_not_ours_or_other_protocols() {
+        let golden = crate::testutil::hex(crate::testutil::GOLDEN_ADVERT_FRAME);
+        let keep = |srcip, frame: &[u8]| run_bpf(&carp_filter(srcip), frame) > 0;
+        assert!(keep(Ipv4Addr::new(10, 9, 0, 2), &golden));
+        assert!(!keep(Ipv4Addr::new(10, 9, 0, 1), &golden), "own source");
+        let mut other_vhid = golden.clone();
+        other_vhid[35] = 99;
+        assert!(keep(Ipv4Addr::new(10, 9, 0, 2), &other_vhid));
+        let mut udp = golden.clone();
+        udp[23] = 17;
+        assert!(!keep(Ipv4Addr::new(10, 9, 0, 2), &udp));
     }
 
     #[test]

@@ -59,3 +59,21 @@ pub fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// Writes an executable script. The file is written by a child process: if this
+/// process held the writable descriptor, a child forked meanwhile by another test
+/// thread could inherit it, and executing the script would fail with ETXTBSY.
+pub fn write_script(path: &std::path::Path, body: &str) {
+    let ok = std::process::Command::new("/bin/sh")
+        .args([
+            "-c",
+            "printf '%s' \"$1\" > \"$2\" && chmod 755 \"$2\"",
+            "sh",
+            body,
+        ])
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "cannot write {}", path.display());
+}

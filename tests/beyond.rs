@@ -154,3 +154,82 @@ fn a_split_brain_is_logged_once_and_resolved() {
     );
     assert_eq!(a.count("Switching to state: MASTER"), 1);
 }
+
+/// Runs `--preflight` on host `h` for vhid 7 with `extra` options; returns its exit
+/// code and output.
+fn preflight(rig: &Rig, h: usize, extra: &[&str]) -> (Option<i32>, String) {
+    let ip = rig.hosts[h].ip.to_string();
+    let out = rig
+        .cmd(h, OURS)
+        .args(["-i", "eth0", "-s", &ip, "-v", "7", "-a", VIP, "--preflight"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+/// The healthy case: a master with the same password is heard and authenticated,
+/// another vhid on the group is reported as foreign, and the running pair is not
+/// disturbed (no script runs, the master stays master).
+#[test]
+fn preflight_reports_a_healthy_peer_and_foreign_traffic() {
+    let mut rig = rig!(3);
+    let a = rig.start(0, OURS, &["-k", "0"]);
+    let _c = rig.start(1, OURS, &["-v", "8", "-a", "198.18.0.108"]);
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)), "{}", a.output());
+    let (code, text) = preflight(&rig, 2, &["-p", "secret"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("[ok]   frames can be sent on eth0"), "{text}");
+    assert!(
+        text.contains("[ok]   multicast group 224.0.0.18 joined on eth0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[ok]   peer 198.18.0.1: MASTER, vhid 7, advbase 1 advskew 0"),
+        "{text}"
+    );
+    assert!(text.contains("CARP id 8 from 198.18.0.2"), "{text}");
+    assert!(text.contains("worst-case failover: 3.000 s"), "{text}");
+    assert!(
+        text.contains("result: a peer was heard and authenticated"),
+        "{text}"
+    );
+    assert!(!text.contains("FAIL"), "{text}");
+    assert!(rig.script_log(2).is_empty());
+    assert_eq!(a.count("Switching to state"), 2, "{}", a.output());
+    assert!(!a.output().contains("Bad"), "{}", a.output());
+}
+
+/// Same vhid, other password: the mismatch is named and the exit code is 1; with no
+/// peer at all the exit code is 1 too.
+#[test]
+fn preflight_reports_a_digest_mismatch() {
+    let mut rig = rig!(2);
+    let a = rig.start(0, OURS, &["-k", "0"]);
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)), "{}", a.output());
+    let (code, text) = preflight(&rig, 1, &["-p", "other"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(
+            "[FAIL] 198.18.0.1: same vhid 7, but its digest does not match: a different password or virtual address"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("result: no authenticated peer was heard"),
+        "{text}"
+    );
+    rig.signal(&a, "KILL");
+    assert!(rig.wait_exit(&a, LONG).is_some());
+    let (code, text) = preflight(&rig, 1, &["-p", "secret"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("no peer advertised vhid 7: this node would become master after 3.000 s"),
+        "{text}"
+    );
+}
