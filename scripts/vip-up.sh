@@ -1,13 +1,21 @@
 #!/bin/sh
 # ucarp up script: add the virtual address to the interface.
 #   $1 interface, $2 virtual address (ucarp's -a), $3 optional prefix length (ucarp's -x,
-#   default 32). Idempotent: an address already present is left alone.
+#   default 32 for IPv4, 128 for IPv6). Idempotent: an address already present is left
+#   alone. IPv6 addresses are added without duplicate address detection (nodad): during a
+#   make-before-break handover the old master still holds the address for a moment, and
+#   DAD would mark it as a duplicate, unusable, on the new one.
 # Example: ucarp ... -u /usr/share/ucarp/vip-up.sh -d /usr/share/ucarp/vip-down.sh -x 24
 set -eu
 iface=$1
 vip=$2
-prefix=${3:-32}
-if ip -o -4 addr show dev "$iface" | grep -q " inet $vip/"; then
+case $vip in
+    *:*) family=-6 inet=inet6 prefix=${3:-128} flags=nodad ;;
+    *) family=-4 inet=inet prefix=${3:-32} flags= ;;
+esac
+if ip -o "$family" addr show dev "$iface" | grep -q " $inet $vip/"; then
     exit 0
 fi
-exec ip addr add "$vip/$prefix" dev "$iface"
+# $flags is empty or one word.
+# shellcheck disable=SC2086
+exec ip "$family" addr add "$vip/$prefix" dev "$iface" $flags

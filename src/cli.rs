@@ -26,7 +26,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 pub enum Opt {
     /// `-i`: the interface to send and receive on.
     Interface,
-    /// `-s`: this host's real, persistent IPv4 address.
+    /// `-s`: this host's real, persistent address (IPv4, or IPv6 for an IPv6 node).
     Srcip,
     /// `-m`: the multicast group and destination address.
     Mcastip,
@@ -142,14 +142,14 @@ macro_rules! doc {
 #[rustfmt::skip]
 pub const OPTIONS: &[OptionDoc] = &[
     doc!(Interface, "interface", 'i', "<if>", "interface to send and receive adverts on"),
-    doc!(Srcip, "srcip", 's', "<ip>", "this host's own, persistent IPv4 address"),
-    doc!(Mcastip, "mcastip", 'm', "<ip>", "multicast group and destination of adverts (default 224.0.0.18)"),
+    doc!(Srcip, "srcip", 's', "<ip>", "this host's own, persistent address (IPv4 or IPv6)"),
+    doc!(Mcastip, "mcastip", 'm', "<ip>", "multicast group and destination of adverts (default 224.0.0.18, or ff02::12)"),
     doc!(Vhid, "vhid", 'v', "<id>", "virtual host id, 1 to 255"),
     doc!(Pass, "pass", 'p', "<pass>", "shared password, at most 19 bytes"),
     doc!(Passfile, "passfile", 'o', "<file>", "read the password from the first line of <file>"),
     doc!(Preempt, "preempt", 'P', "", "take over at once from a less preferred master"),
     doc!(Neutral, "neutral", 'n', "", "do not run the downscript at start"),
-    doc!(Addr, "addr", 'a', "<ip>", "the virtual (shared) IPv4 address"),
+    doc!(Addr, "addr", 'a', "<ip>", "the virtual (shared) address, of -s's family (repeatable)"),
     doc!(Help, "help", 'h', "", "print this text and exit"),
     doc!(Advbase, "advbase", 'b', "<seconds>", "base advert interval, 0 to 255 (default 1)"),
     doc!(Advskew, "advskew", 'k', "<skew>", "added to the interval in 1/256 s, 0 to 255; lower is preferred (default 0)"),

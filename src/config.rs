@@ -9,7 +9,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::Read;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use log::Level;
 
 use crate::auth::{Key, KeyError};
 use crate::cli::{os_bytes, Args, Opt};
-use crate::packet::CARP_MCAST_V4;
+use crate::packet::{CARP_MCAST_V4, CARP_MCAST_V6};
 
 /// The longest interface name Linux accepts, in bytes (IFNAMSIZ − 1).
 pub const MAX_IFNAME_LEN: usize = 15;
@@ -103,10 +103,10 @@ impl Facility {
 pub struct Config {
     /// Interface to send and receive on.
     pub iface: String,
-    /// Our persistent source address.
-    pub srcip: Ipv4Addr,
+    /// Our persistent source address; its family is the family of every address here.
+    pub srcip: IpAddr,
     /// Group and destination of adverts.
-    pub group: Ipv4Addr,
+    pub group: IpAddr,
     /// Virtual host id, 1–255.
     pub vhid: u8,
     /// The HMAC key made from the password.
@@ -116,11 +116,11 @@ pub struct Config {
     /// `-n`.
     pub neutral: bool,
     /// The virtual addresses: one per `-a` (ucarp takes one; several are an extension).
-    pub vaddrs: Vec<Ipv4Addr>,
+    pub vaddrs: Vec<IpAddr>,
     /// The `-a` arguments exactly as typed: each script run gets one as `$2`.
     pub vaddr_args: Vec<OsString>,
     /// `--peer`: unicast peers; empty for ucarp's multicast (or `-M` broadcast).
-    pub peers: Vec<Ipv4Addr>,
+    pub peers: Vec<IpAddr>,
     /// `--real-mac`: adverts from the interface's own MAC.
     pub real_mac: bool,
     /// `--preflight`: check, report and exit instead of running.
@@ -215,11 +215,11 @@ fn text(s: &OsStr) -> String {
     s.to_string_lossy().into_owned()
 }
 
-/// Parses a dotted-quad IPv4 address as `inet_pton` does: four decimal parts, no
-/// leading zeros, nothing else. ucarp's message on failure.
-fn address(s: &OsStr) -> Result<Ipv4Addr, ConfigError> {
+/// Parses an address as `inet_pton` does: a dotted quad (four decimal parts, no leading
+/// zeros) or an IPv6 address (ucarp takes IPv4 only). ucarp's message on failure.
+fn address(s: &OsStr) -> Result<IpAddr, ConfigError> {
     s.to_str()
-        .and_then(|t| t.parse::<Ipv4Addr>().ok())
+        .and_then(|t| t.parse::<IpAddr>().ok())
         .ok_or_else(|| ConfigError::usage(format!("Invalid address: [{}]", text(s))))
 }
 
@@ -445,11 +445,11 @@ impl Config {
         }
         let mut notes = Vec::new();
         let mut srcip = None;
-        let mut group = CARP_MCAST_V4;
+        let mut group = None;
         let mut vhid: u8 = 0;
         let mut password: Vec<u8> = Vec::new();
-        let mut vaddrs: Vec<(Ipv4Addr, OsString)> = Vec::new();
-        let mut peers: Vec<Ipv4Addr> = Vec::new();
+        let mut vaddrs: Vec<(IpAddr, OsString)> = Vec::new();
+        let mut peers: Vec<IpAddr> = Vec::new();
         let mut advbase: u8 = 1;
         let mut advskew: u8 = 0;
         let mut facility = Some(Facility::DAEMON);
@@ -458,7 +458,7 @@ impl Config {
             match occ.opt {
                 Opt::Help => return Ok(Startup::Help),
                 Opt::Srcip => srcip = Some(address(value)?),
-                Opt::Mcastip => group = address(value)?,
+                Opt::Mcastip => group = Some(address(value)?),
                 Opt::Vhid => vhid = vhid_value(value)?,
                 Opt::Pass => password = os_bytes(value).to_vec(),
                 Opt::Passfile => {
@@ -522,13 +522,42 @@ impl Config {
             ));
         }
         let srcip = srcip
-            .filter(|ip: &Ipv4Addr| !ip.is_unspecified())
+            .filter(|ip: &IpAddr| !ip.is_unspecified())
             .ok_or_else(|| ConfigError::usage("You must supply a persistent source address"))?;
         if vaddrs.is_empty() || vaddrs.iter().any(|(a, _)| a.is_unspecified()) {
             return Err(ConfigError::usage("You must supply a virtual host address"));
         }
+        // One family per node: the adverts, the digest and the announcements are of the
+        // source address's family.
+        let family = |ip: &IpAddr| if ip.is_ipv4() { "IPv4" } else { "IPv6" };
+        let mismatch = |what: &str, ip: IpAddr| {
+            ConfigError::usage(format!(
+                "Address family mismatch: {what} [{ip}] is {}, but the source address [{srcip}] is {}",
+                family(&ip),
+                family(&srcip)
+            ))
+        };
+        if let Some((a, _)) = vaddrs.iter().find(|(a, _)| a.is_ipv4() != srcip.is_ipv4()) {
+            return Err(mismatch("the virtual address", *a));
+        }
+        if let Some(p) = peers.iter().find(|p| p.is_ipv4() != srcip.is_ipv4()) {
+            return Err(mismatch("the peer", *p));
+        }
+        if let Some(g) = group.filter(|g| g.is_ipv4() != srcip.is_ipv4()) {
+            return Err(mismatch("the multicast address", g));
+        }
+        let group = group.unwrap_or(match srcip {
+            IpAddr::V4(_) => CARP_MCAST_V4.into(),
+            IpAddr::V6(_) => CARP_MCAST_V6.into(),
+        });
+        if matches!(group, IpAddr::V6(g) if !g.is_multicast()) {
+            return Err(ConfigError::usage(format!(
+                "Invalid multicast address: [{group}] (an IPv6 group starts with ff)"
+            )));
+        }
         for p in &peers {
-            if p.is_unspecified() || p.is_multicast() || p.is_broadcast() || *p == srcip {
+            let broadcast = matches!(p, IpAddr::V4(p) if p.is_broadcast());
+            if p.is_unspecified() || p.is_multicast() || broadcast || *p == srcip {
                 return Err(ConfigError::usage(format!(
                     "Invalid peer: [{p}] (a peer is another host's own unicast address)"
                 )));
@@ -692,13 +721,12 @@ impl Config {
 
     /// Returns the key bound to the vhid and every virtual address.
     pub fn signer(&self) -> crate::auth::Signer {
-        let addrs: Vec<std::net::IpAddr> = self.vaddrs.iter().map(|a| (*a).into()).collect();
-        self.key.signer(self.vhid, &addrs)
+        self.key.signer(self.vhid, &self.vaddrs)
     }
 
     /// Returns the destination adverts carry, and must carry when received: the group,
     /// or with `--peer` this node's own address.
-    pub fn advert_destination(&self) -> Ipv4Addr {
+    pub fn advert_destination(&self) -> IpAddr {
         if self.peers.is_empty() {
             self.group
         } else {
@@ -711,6 +739,7 @@ impl Config {
 mod tests {
     use super::*;
     use crate::cli::parse;
+    use std::net::Ipv4Addr;
 
     fn startup(args: &[&str]) -> Result<Startup, ConfigError> {
         let mut argv = vec!["ucarp"];
@@ -802,7 +831,22 @@ mod tests {
                 "Invalid address: [192.0.2.0/24]",
                 1,
             ),
-            (&["--mcastip", "ff02::12"], "Invalid address: [ff02::12]", 1),
+            (&["--mcastip", "fe80::%1"], "Invalid address: [fe80::%1]", 1),
+            (
+                &["--mcastip", "ff02::12"],
+                "Address family mismatch: the multicast address [ff02::12] is IPv6, but the source address [192.0.2.1] is IPv4",
+                1,
+            ),
+            (
+                &["-a", "2001:db8::100"],
+                "Address family mismatch: the virtual address [2001:db8::100] is IPv6, but the source address [192.0.2.1] is IPv4",
+                1,
+            ),
+            (
+                &["--peer", "2001:db8::2"],
+                "Address family mismatch: the peer [2001:db8::2] is IPv6, but the source address [192.0.2.1] is IPv4",
+                1,
+            ),
             (&["-v", "0"], "vhid must be between 1 and 255.", 1),
             (&["-v", "256"], "vhid must be between 1 and 255.", 1),
             (&["-v", "abc"], "vhid must be between 1 and 255.", 1),
@@ -1071,5 +1115,35 @@ mod tests {
             .starts_with(&format!("unable to open passfile {missing} for reading: ")));
         assert_eq!(e.exit_code, 1);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn ipv6_node() {
+        let v6 = |extra: &[&str]| {
+            let mut args = vec!["-i", "eth0", "-s", "2001:db8::1", "-v", "7", "-p", "secret"];
+            args.extend_from_slice(extra);
+            config(&args)
+        };
+        let c = v6(&["-a", "2001:db8::100", "-a", "2001:db8::101"]).unwrap();
+        assert_eq!(c.group, IpAddr::from(CARP_MCAST_V6));
+        assert_eq!(c.vaddrs.len(), 2);
+        assert_eq!(c.advert_destination(), IpAddr::from(CARP_MCAST_V6));
+        let c = v6(&["-a", "2001:db8::100", "--peer", "fe80::2"]).unwrap();
+        assert_eq!(c.advert_destination(), c.srcip);
+        let e = v6(&["-a", "198.51.100.1"]).unwrap_err();
+        assert_eq!(
+            (e.message.as_str(), e.exit_code),
+            (
+                "Address family mismatch: the virtual address [198.51.100.1] is IPv4, but the source address [2001:db8::1] is IPv6",
+                1
+            )
+        );
+        let e = v6(&["-a", "2001:db8::100", "--mcastip", "2001:db8::5"]).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Invalid multicast address: [2001:db8::5] (an IPv6 group starts with ff)"
+        );
+        let e = v6(&["-a", "::"]).unwrap_err();
+        assert_eq!(e.message, "You must supply a virtual host address");
     }
 }

@@ -19,6 +19,7 @@
 
 use std::fmt;
 use std::io;
+use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -32,9 +33,12 @@ use pnet_base::MacAddr;
 use crate::arp::GarpFrame;
 use crate::check::Checker;
 use crate::config::Config;
-use crate::frame::{advert_source_mac, multicast_mac, AdvertFrame, BROADCAST_MAC};
+use crate::frame::{
+    advert_source_mac, group_mac, Advert6Frame, AdvertFrame, BROADCAST_MAC, ETHERNET_HEADER_LEN,
+};
 use crate::hooks::{Due, Hooks, Job, Script};
-use crate::net::{self, ControlSocket, LinkMonitor, PacketSocket, RawIpSocket};
+use crate::ndp::UnsolicitedNa;
+use crate::net::{self, ControlSocket, Ipv6Membership, LinkMonitor, PacketSocket, RawIpSocket};
 use crate::packet::Advert;
 use crate::ratelimit::{RateLimit, DEFAULT_PERIOD};
 use crate::replay::ReplayGuard;
@@ -132,6 +136,8 @@ struct Daemon {
     packet: PacketSocket,
     /// With `--peer`: sends the unicast adverts.
     unicast: Option<RawIpSocket>,
+    /// An IPv6 node's group membership, held for the daemon's life.
+    _membership: Option<Ipv6Membership>,
     control: ControlSocket,
     links: LinkMonitor,
     signals: SignalFd,
@@ -172,7 +178,7 @@ struct Daemon {
     /// When the state last changed (wall clock, for the state file).
     since: SystemTime,
     /// What the state file last said, to rewrite it only on change (and periodically).
-    written: Option<(State, Demotions, Option<std::net::Ipv4Addr>, u64)>,
+    written: Option<(State, Demotions, Option<IpAddr>, u64)>,
     /// When the state file is next rewritten even without a change.
     state_file_at: Option<Instant>,
 }
@@ -217,8 +223,12 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         log::error!("Unknown hardware type [{hwtype}]");
     }
     log::info!("Local advertised ethernet address is [{mac}]");
-    let packet = PacketSocket::open(ifindex, &net::advert_filter(cfg.srcip, cfg.vhid))
-        .map_err(|e| Error::setup(format!("Unable to open a packet socket on [{iface}]: {e}")))?;
+    let packet = PacketSocket::open(
+        ifindex,
+        &net::advert_filter(cfg.srcip, cfg.vhid),
+        net::ethertype_of(cfg.srcip),
+    )
+    .map_err(|e| Error::setup(format!("Unable to open a packet socket on [{iface}]: {e}")))?;
     packet.set_receive_buffer(RCVBUF);
     let links = LinkMonitor::open()
         .map_err(|e| Error::setup(format!("Unable to watch the link state: {e}")))?;
@@ -235,22 +245,33 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
     let unicast = if cfg.peers.is_empty() {
         None
     } else {
-        Some(RawIpSocket::open(&iface).map_err(|e| {
-            Error::setup(format!(
-                "Unable to open a raw IPv4 socket on [{iface}]: {e}"
-            ))
+        Some(RawIpSocket::open(&iface, ifindex, cfg.srcip).map_err(|e| {
+            Error::setup(format!("Unable to open a raw IP socket on [{iface}]: {e}"))
         })?)
     };
+    let mut membership = None;
     let dst_mac = if cfg.nomcast || unicast.is_some() {
         BROADCAST_MAC
     } else {
-        control.join(cfg.group, cfg.srcip).map_err(|e| {
-            Error::setup(format!(
-                "Can't do IP_ADD_MEMBERSHIP errno={e} (is {} a local address?)",
-                cfg.srcip
-            ))
-        })?;
-        let group_mac = multicast_mac(cfg.group);
+        match (cfg.group, cfg.srcip) {
+            (IpAddr::V4(group), IpAddr::V4(srcip)) => {
+                control.join(group, srcip).map_err(|e| {
+                    Error::setup(format!(
+                        "Can't do IP_ADD_MEMBERSHIP errno={e} (is {srcip} a local address?)"
+                    ))
+                })?;
+            }
+            (IpAddr::V6(group), IpAddr::V6(srcip)) => {
+                membership = Some(Ipv6Membership::join(group, srcip, ifindex).map_err(|e| {
+                    Error::setup(format!(
+                        "Can't join {group} on [{iface}] from {srcip}: {e} (is {srcip} a local address, past duplicate address detection?)"
+                    ))
+                })?);
+            }
+            // Config::from_args gives every address the source's family.
+            _ => return Err(Error::setup("Address family mismatch".to_string())),
+        }
+        let group_mac = group_mac(cfg.group);
         // The IP join above goes through srcip's interface; this makes sure the group
         // MAC is also accepted on -i when srcip lives elsewhere (SPEC.md §12 item 13).
         if let Err(e) = packet.add_multicast_mac(group_mac) {
@@ -326,6 +347,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         rx,
         packet,
         unicast,
+        _membership: membership,
         control,
         links,
         signals,
@@ -574,47 +596,60 @@ impl Daemon {
         (self.ip_id >> 16) as u16
     }
 
-    /// Sends an advert: one frame to the group (or the broadcast MAC with `-M`), or
-    /// with `--peer` one unicast packet to each peer. True when every send worked.
-    fn send_advert(&mut self, advert: &Advert) -> bool {
+    /// Builds the frame of an advert to `dst` into `buf`; returns its length.
+    fn advert_frame(&mut self, advert: &Advert, dst: IpAddr, buf: &mut [u8]) -> usize {
         let src_mac = if self.cfg.real_mac {
             self.mac
         } else {
             advert_source_mac(self.cfg.vhid)
         };
-        let mut frame = AdvertFrame {
-            dst_mac: self.dst_mac,
-            src_mac,
-            src: self.cfg.srcip,
-            dst: self.cfg.group,
-            ip_id: 0,
-            advert: *advert,
-        };
-        let mut buf = [0u8; AdvertFrame::LEN];
+        match (self.cfg.srcip, dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => AdvertFrame {
+                dst_mac: self.dst_mac,
+                src_mac,
+                src,
+                dst,
+                ip_id: self.next_ip_id(),
+                advert: *advert,
+            }
+            .emit(buf),
+            (IpAddr::V6(src), IpAddr::V6(dst)) => Advert6Frame {
+                dst_mac: self.dst_mac,
+                src_mac,
+                src,
+                dst,
+                advert: *advert,
+            }
+            .emit(buf),
+            // Config::from_args gives every address the source's family.
+            _ => 0,
+        }
+    }
+
+    /// Sends an advert: one frame to the group (or the broadcast MAC with `-M`), or
+    /// with `--peer` one unicast packet to each peer. True when every send worked.
+    fn send_advert(&mut self, advert: &Advert) -> bool {
+        const _: () = assert!(Advert6Frame::LEN >= AdvertFrame::LEN);
+        let mut buf = [0u8; Advert6Frame::LEN];
         log::debug!("-> {advert}");
-        let result = match &self.unicast {
-            None => {
-                frame.ip_id = self.next_ip_id();
-                frame.emit(&mut buf);
-                self.packet.send(&buf)
-            }
-            Some(_) => {
-                let mut result = Ok(());
-                for i in 0..self.cfg.peers.len() {
-                    let peer = self.cfg.peers[i];
-                    frame.dst = peer;
-                    frame.ip_id = self.next_ip_id();
-                    frame.emit(&mut buf);
-                    let sent = match &self.unicast {
-                        Some(raw) => raw.send_to(&buf[crate::frame::ETHERNET_HEADER_LEN..], peer),
-                        None => Ok(()),
-                    };
-                    if let Err(e) = sent {
-                        result = Err(io::Error::new(e.kind(), format!("to {peer}: {e}")));
-                    }
+        let result = if self.unicast.is_none() {
+            let len = self.advert_frame(advert, self.cfg.group, &mut buf);
+            self.packet.send(&buf[..len])
+        } else {
+            let mut result = Ok(());
+            for i in 0..self.cfg.peers.len() {
+                let peer = self.cfg.peers[i];
+                let len = self.advert_frame(advert, peer, &mut buf);
+                let packet = buf.get(ETHERNET_HEADER_LEN..len).unwrap_or_default();
+                let sent = match &self.unicast {
+                    Some(raw) => raw.send_to(packet, peer),
+                    None => Ok(()),
+                };
+                if let Err(e) = sent {
+                    result = Err(io::Error::new(e.kind(), format!("to {peer}: {e}")));
                 }
-                result
             }
+            result
         };
         match result {
             Ok(()) => true,
@@ -625,18 +660,33 @@ impl Daemon {
         }
     }
 
-    /// Sends a gratuitous ARP for each virtual address.
+    /// Announces each virtual address at our MAC: a gratuitous ARP for IPv4, an
+    /// unsolicited neighbour advertisement for IPv6.
     fn send_garp(&mut self) {
+        const _: () = assert!(UnsolicitedNa::LEN >= GarpFrame::LEN);
         for &vaddr in &self.cfg.vaddrs {
-            let mut buf = [0u8; GarpFrame::LEN];
-            GarpFrame {
-                mac: self.mac,
-                vaddr,
-            }
-            .emit(&mut buf);
-            log::debug!("-> gratuitous ARP for {vaddr} at {}", self.mac);
-            if let Err(e) = self.packet.send(&buf) {
-                log::warn!("write() of a gratuitous ARP has failed: {e}");
+            let mut buf = [0u8; UnsolicitedNa::LEN];
+            let (len, what) = match vaddr {
+                IpAddr::V4(vaddr) => (
+                    GarpFrame {
+                        mac: self.mac,
+                        vaddr,
+                    }
+                    .emit(&mut buf),
+                    "gratuitous ARP",
+                ),
+                IpAddr::V6(vaddr) => (
+                    UnsolicitedNa {
+                        mac: self.mac,
+                        vaddr,
+                    }
+                    .emit(&mut buf),
+                    "neighbour advertisement",
+                ),
+            };
+            log::debug!("-> {what} for {vaddr} at {}", self.mac);
+            if let Err(e) = self.packet.send(&buf[..len]) {
+                log::warn!("write() of a {what} has failed: {e}");
             }
         }
     }

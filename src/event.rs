@@ -7,7 +7,7 @@
 //! daemon sends each event to its logger.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use log::Level;
@@ -22,31 +22,31 @@ pub enum Event {
     /// As master, a better master was heard; we stepped down (SPEC.md §5.4).
     PreferredMaster {
         /// The better master.
-        peer: Ipv4Addr,
+        peer: IpAddr,
     },
     /// As master, a worse master was heard; we re-sent a gratuitous ARP (§5.4).
     NonPreferredMaster {
         /// The worse master.
-        peer: Ipv4Addr,
+        peer: IpAddr,
     },
     /// As master, the first advert of another, worse master in an episode: both hold
     /// the address until it steps down.
     SplitBrain {
         /// The other master.
-        peer: Ipv4Addr,
+        peer: IpAddr,
         /// Our vhid.
         vhid: u8,
     },
     /// As backup with preemption, a worse master was heard; we took over (§5.4).
     Preemption {
         /// The master we preempted.
-        peer: Ipv4Addr,
+        peer: IpAddr,
     },
     /// As backup, the master's interval exceeds our dead time, or it bowed out with
     /// 255/255; we took over at once (§5.4).
     GoingToTimeOut {
         /// The master that will time out.
-        peer: Ipv4Addr,
+        peer: IpAddr,
     },
     /// Three adverts in a row could not be sent: preemption is suppressed (§5.8).
     SendErrors {
@@ -74,7 +74,7 @@ pub enum Event {
     /// The successor's first advert arrived: the address is released.
     HandoverDone {
         /// The successor.
-        peer: Ipv4Addr,
+        peer: IpAddr,
     },
     /// No successor within the bound.
     HandoverUnanswered {

@@ -1,5 +1,7 @@
-//! The whole 70-byte Ethernet frame that carries an advert (SPEC.md §2.1–2.3), built and
-//! read with pnet's Ethernet and IPv4 views plus [`crate::packet`] for the CARP part.
+//! The whole Ethernet frame that carries an advert: ucarp's 70-byte IPv4 frame
+//! (SPEC.md §2.1–2.3) and the 90-byte IPv6 frame of BSD carp (SPEC.md §11), built and
+//! read with pnet's Ethernet, IPv4 and IPv6 views plus [`crate::packet`] for the CARP
+//! part.
 //!
 //! Pure: never opens a socket, never reads the clock. Everything that varies between two
 //! frames (IP id, counter) is a parameter, so tests reproduce captured bytes exactly.
@@ -7,12 +9,13 @@
 //! (SPEC.md §4.3) live in [`crate::rx`].
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use pnet_base::MacAddr;
 use pnet_packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
 use pnet_packet::ip::IpNextHeaderProtocol;
 use pnet_packet::ipv4::{Ipv4Packet, MutableIpv4Packet};
+use pnet_packet::ipv6::{Ipv6Packet, MutableIpv6Packet};
 
 use crate::checksum;
 use crate::packet::{self, Advert, CarpPacket, CARP_PROTO, CARP_TTL};
@@ -23,6 +26,10 @@ pub const ETHERNET_HEADER_LEN: usize = 14;
 pub const IPV4_HEADER_LEN: usize = 20;
 /// Length of a whole advert frame: 14 + 20 + 36 = 70 bytes, no padding.
 pub const ADVERT_FRAME_LEN: usize = ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + packet::HEADER_LEN;
+/// Length of an IPv6 header, without extension headers.
+pub const IPV6_HEADER_LEN: usize = 40;
+/// Length of a whole IPv6 advert frame: 14 + 40 + 36 = 90 bytes.
+pub const ADVERT6_FRAME_LEN: usize = ETHERNET_HEADER_LEN + IPV6_HEADER_LEN + packet::HEADER_LEN;
 /// IPv4 TOS of adverts: IPTOS_LOWDELAY.
 pub const ADVERT_TOS: u8 = 0x10;
 /// IPv4 flags and fragment offset of adverts: don't fragment.
@@ -44,12 +51,28 @@ pub fn multicast_mac(group: Ipv4Addr) -> MacAddr {
     MacAddr(0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3])
 }
 
+/// Returns the multicast MAC of an IPv6 group: `33:33` and its last four bytes
+/// (RFC 2464 §7).
+pub fn multicast_mac6(group: Ipv6Addr) -> MacAddr {
+    let o = group.octets();
+    MacAddr(0x33, 0x33, o[12], o[13], o[14], o[15])
+}
+
+/// Returns the multicast MAC of a group of either family.
+pub fn group_mac(group: IpAddr) -> MacAddr {
+    match group {
+        IpAddr::V4(g) => multicast_mac(g),
+        IpAddr::V6(g) => multicast_mac6(g),
+    }
+}
+
 /// Why bytes could not be read as an advert frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameError {
     /// Shorter than the headers it claims to hold.
     Truncated,
-    /// Not IPv4 protocol 112 in an Ethernet II frame.
+    /// Not IPv4 protocol 112 (or, for [`Advert6Frame`], IPv6 next header 112) in an
+    /// Ethernet II frame.
     NotCarp,
     /// The IPv4 header length field is below 5 words.
     BadHeaderLength(u8),
@@ -61,7 +84,7 @@ impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FrameError::Truncated => write!(f, "truncated frame"),
-            FrameError::NotCarp => write!(f, "not an IPv4 CARP frame"),
+            FrameError::NotCarp => write!(f, "not a CARP frame"),
             FrameError::BadHeaderLength(ihl) => write!(f, "bad IPv4 header length: [{ihl}]"),
             FrameError::Carp(e) => e.fmt(f),
         }
@@ -172,6 +195,84 @@ impl AdvertFrame {
     }
 }
 
+/// An IPv6 advert with the Ethernet and IPv6 fields that frame it: BSD carp's format
+/// (SPEC.md §11), which ucarp never had. Version 6, traffic class and flow label 0,
+/// payload length 36, next header 112 (no extension headers), hop limit 255; the CARP
+/// checksum covers the CARP header alone, as IPv6 has no header checksum to fold in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Advert6Frame {
+    /// Ethernet destination: the group's `33:33:…` MAC, or broadcast with `-M`.
+    pub dst_mac: MacAddr,
+    /// Ethernet source: [`advert_source_mac`], or the interface's with `--real-mac`.
+    pub src_mac: MacAddr,
+    /// IPv6 source, `--srcip`.
+    pub src: Ipv6Addr,
+    /// IPv6 destination: the group, `ff02::12` unless `--mcastip`.
+    pub dst: Ipv6Addr,
+    /// The CARP advertisement.
+    pub advert: Advert,
+}
+
+impl Advert6Frame {
+    /// Length of an emitted frame in bytes.
+    pub const LEN: usize = ADVERT6_FRAME_LEN;
+
+    /// Writes all [`Self::LEN`] bytes of the frame into the front of `buf`, returning
+    /// the length written.
+    ///
+    /// # Panics
+    /// If `buf` is shorter than [`Self::LEN`]; callers size their own buffers.
+    pub fn emit(&self, buf: &mut [u8]) -> usize {
+        let buf = &mut buf[..Self::LEN];
+        let (eth, rest) = buf.split_at_mut(ETHERNET_HEADER_LEN);
+        let (ip, carp) = rest.split_at_mut(IPV6_HEADER_LEN);
+        // Invariant for both `expect`s: the slices were just cut to the exact header
+        // lengths, which are each view's minimum size.
+        let mut e = MutableEthernetPacket::new(eth).expect("14-byte Ethernet slice");
+        e.set_destination(self.dst_mac);
+        e.set_source(self.src_mac);
+        e.set_ethertype(EtherTypes::Ipv6);
+        let mut i = MutableIpv6Packet::new(ip).expect("40-byte IPv6 slice");
+        i.set_version(6);
+        i.set_traffic_class(0);
+        i.set_flow_label(0);
+        i.set_payload_length(packet::HEADER_LEN as u16);
+        i.set_next_header(IpNextHeaderProtocol(CARP_PROTO));
+        i.set_hop_limit(CARP_TTL);
+        i.set_source(self.src);
+        i.set_destination(self.dst);
+        self.advert.emit(&mut CarpPacket::new_unchecked(&mut *carp));
+        Self::LEN
+    }
+
+    /// Reads a frame structurally: Ethernet II carrying IPv6 next header 112 directly,
+    /// and a CARP header that [`Advert::parse`] accepts. Hop limit, addresses and the
+    /// digest are judged by [`crate::rx`].
+    ///
+    /// # Errors
+    /// The first structural problem found, as a [`FrameError`].
+    pub fn parse(frame: &[u8]) -> Result<Advert6Frame, FrameError> {
+        let eth = EthernetPacket::new(frame).ok_or(FrameError::Truncated)?;
+        if eth.get_ethertype() != EtherTypes::Ipv6 {
+            return Err(FrameError::NotCarp);
+        }
+        let l3 = &frame[ETHERNET_HEADER_LEN..];
+        let ip = Ipv6Packet::new(l3).ok_or(FrameError::Truncated)?;
+        if ip.get_version() != 6 || ip.get_next_header().0 != CARP_PROTO {
+            return Err(FrameError::NotCarp);
+        }
+        let carp = CarpPacket::new_checked(&l3[IPV6_HEADER_LEN..]).map_err(FrameError::Carp)?;
+        let advert = Advert::parse(&carp).map_err(FrameError::Carp)?;
+        Ok(Advert6Frame {
+            dst_mac: eth.get_destination(),
+            src_mac: eth.get_source(),
+            src: ip.get_source(),
+            dst: ip.get_destination(),
+            advert,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,5 +348,54 @@ mod tests {
             AdvertFrame::parse(&good[..69]),
             Err(FrameError::Carp(packet::ParseError::Truncated))
         );
+    }
+
+    /// The golden advert carried over IPv6 from 2001:db8::1 to ff02::12: the CARP
+    /// bytes, checksum included, are the IPv4 frame's (the checksum covers CARP only).
+    const ADVERT6_FRAME: &str = "333300000012 00005e000007 86dd
+        60000000 0024 70 ff 20010db8000000000000000000000001 ff020000000000000000000000000012
+        21 07 00 07 00 01 1c14 3d0e479ccf9f13d4 004412d3cd302a583bd59d5bec8350092bdb0e85";
+
+    fn golden6() -> Advert6Frame {
+        Advert6Frame {
+            dst_mac: multicast_mac6(packet::CARP_MCAST_V6),
+            src_mac: advert_source_mac(7),
+            src: "2001:db8::1".parse().unwrap(),
+            dst: packet::CARP_MCAST_V6,
+            advert: golden_advert(),
+        }
+    }
+
+    #[test]
+    fn ipv6_frame_into_a5_buffer_and_back() {
+        let mut buf = [0xa5u8; 100];
+        assert_eq!(golden6().emit(&mut buf), ADVERT6_FRAME_LEN);
+        assert_eq_hex(&buf[..ADVERT6_FRAME_LEN], &hex(ADVERT6_FRAME));
+        assert!(buf[ADVERT6_FRAME_LEN..].iter().all(|&b| b == 0xa5));
+        assert_eq!(
+            Advert6Frame::parse(&buf[..ADVERT6_FRAME_LEN]),
+            Ok(golden6())
+        );
+        assert_eq!(
+            multicast_mac6(packet::CARP_MCAST_V6),
+            MacAddr(0x33, 0x33, 0, 0, 0, 0x12)
+        );
+    }
+
+    #[test]
+    fn ipv6_structural_errors() {
+        let good = hex(ADVERT6_FRAME);
+        assert_eq!(Advert6Frame::parse(&good[..53]), Err(FrameError::Truncated));
+        let mut v4 = good.clone();
+        v4[12..14].copy_from_slice(&[0x08, 0x00]);
+        assert_eq!(Advert6Frame::parse(&v4), Err(FrameError::NotCarp));
+        let mut ext = good.clone();
+        ext[20] = 0; // a hop-by-hop header before CARP
+        assert_eq!(Advert6Frame::parse(&ext), Err(FrameError::NotCarp));
+        assert_eq!(
+            Advert6Frame::parse(&good[..89]),
+            Err(FrameError::Carp(packet::ParseError::Truncated))
+        );
+        assert_eq!(AdvertFrame::parse(&good), Err(FrameError::NotCarp));
     }
 }

@@ -1,6 +1,7 @@
 //! The sockets: an AF_PACKET socket bound to the interface that sends whole frames and
 //! receives through a classic BPF filter attached in the kernel; a UDP control socket
-//! for the multicast join and interface ioctls; a route-netlink socket for link events.
+//! for the IPv4 multicast join and interface ioctls, and an IPv6 one for the IPv6 join;
+//! a raw IP socket for `--peer`; a route-netlink socket for link events.
 //!
 //! This module holds the crate's socket `unsafe`, each block small and commented. It
 //! decides nothing: the daemon calls it, the state machine never sees it.
@@ -8,15 +9,15 @@
 //! Why AF_PACKET (SPEC.md §4): ucarp writes whole Ethernet frames, so its adverts carry
 //! the `00:00:5e:00:00:<vhid>` source MAC, `-M` can change the destination MAC alone,
 //! the source address need not be configured, and netfilter rules do not filter them.
-//! The BPF program keeps every frame that is not IPv4 protocol 112 for our vhid from
-//! another source out of the process: foreign traffic never wakes the daemon.
+//! The BPF program keeps every frame that is not protocol 112 of our family for our vhid
+//! from another source out of the process: foreign traffic never wakes the daemon.
 
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use pnet_base::MacAddr;
@@ -119,42 +120,103 @@ mod bpf {
 /// header (60 bytes) and the CARP header fit; the rest is never read.
 pub const FRAME_SNAP: usize = 14 + 60 + 36 + 18;
 
-/// Builds the kernel filter: keep IPv4 protocol 112 frames whose source is not
+/// Builds the kernel filter: keep CARP frames of `srcip`'s family whose source is not
 /// `srcip` and whose CARP vhid byte is `vhid`; drop everything else before it is
-/// queued. VRRP adverts for a VRID equal to our vhid pass (same byte), so ucarp's
-/// `Bad version` warning for them still shows.
-pub fn advert_filter(srcip: Ipv4Addr, vhid: u8) -> Vec<libc::sock_filter> {
+/// queued. For IPv4, protocol 112 with any header length; for IPv6, next header 112
+/// right after the fixed header. VRRP adverts for a VRID equal to our vhid pass (same
+/// byte), so ucarp's `Bad version` warning for them still shows.
+pub fn advert_filter(srcip: IpAddr, vhid: u8) -> Vec<libc::sock_filter> {
     let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    // Instruction 9 drops; `jf`/`jt` offsets count from the next instruction.
-    vec![
-        ins(bpf::LD_H_ABS, 0, 0, 12),             // 0: ethertype
-        ins(bpf::JEQ_K, 0, 7, 0x0800),            // 1: IPv4, else drop
-        ins(bpf::LD_B_ABS, 0, 0, 23),             // 2: IP protocol
-        ins(bpf::JEQ_K, 0, 5, 112),               // 3: CARP, else drop
-        ins(bpf::LD_W_ABS, 0, 0, 26),             // 4: IP source
-        ins(bpf::JEQ_K, 3, 0, u32::from(srcip)),  // 5: ours: drop
-        ins(bpf::LDX_B_MSH, 0, 0, 14),            // 6: X = IP header length
-        ins(bpf::LD_B_IND, 0, 0, 14 + 1),         // 7: CARP byte 1, the vhid
-        ins(bpf::JEQ_K, 1, 0, u32::from(vhid)),   // 8: ours: keep
-        ins(bpf::RET_K, 0, 0, 0),                 // 9: drop
-        ins(bpf::RET_K, 0, 0, FRAME_SNAP as u32), // 10: keep the headers
-    ]
+    let vhid = u32::from(vhid);
+    match srcip {
+        // Instruction 9 drops; `jf`/`jt` offsets count from the next instruction.
+        IpAddr::V4(srcip) => vec![
+            ins(bpf::LD_H_ABS, 0, 0, 12),             // 0: ethertype
+            ins(bpf::JEQ_K, 0, 7, 0x0800),            // 1: IPv4, else drop
+            ins(bpf::LD_B_ABS, 0, 0, 23),             // 2: IP protocol
+            ins(bpf::JEQ_K, 0, 5, 112),               // 3: CARP, else drop
+            ins(bpf::LD_W_ABS, 0, 0, 26),             // 4: IP source
+            ins(bpf::JEQ_K, 3, 0, u32::from(srcip)),  // 5: ours: drop
+            ins(bpf::LDX_B_MSH, 0, 0, 14),            // 6: X = IP header length
+            ins(bpf::LD_B_IND, 0, 0, 14 + 1),         // 7: CARP byte 1, the vhid
+            ins(bpf::JEQ_K, 1, 0, vhid),              // 8: ours: keep
+            ins(bpf::RET_K, 0, 0, 0),                 // 9: drop
+            ins(bpf::RET_K, 0, 0, FRAME_SNAP as u32), // 10: keep the headers
+        ],
+        // Instruction 14 drops. The source is ours only when all four words match.
+        IpAddr::V6(srcip) => {
+            let w = source_words(srcip);
+            vec![
+                ins(bpf::LD_H_ABS, 0, 0, 12),             // 0: ethertype
+                ins(bpf::JEQ_K, 0, 12, 0x86dd),           // 1: IPv6, else drop
+                ins(bpf::LD_B_ABS, 0, 0, 20),             // 2: next header
+                ins(bpf::JEQ_K, 0, 10, 112),              // 3: CARP, else drop
+                ins(bpf::LD_W_ABS, 0, 0, 22),             // 4: source, word 0
+                ins(bpf::JEQ_K, 0, 6, w[0]),              // 5: differs: not ours
+                ins(bpf::LD_W_ABS, 0, 0, 26),             // 6: word 1
+                ins(bpf::JEQ_K, 0, 4, w[1]),              // 7
+                ins(bpf::LD_W_ABS, 0, 0, 30),             // 8: word 2
+                ins(bpf::JEQ_K, 0, 2, w[2]),              // 9
+                ins(bpf::LD_W_ABS, 0, 0, 34),             // 10: word 3
+                ins(bpf::JEQ_K, 2, 0, w[3]),              // 11: ours: drop
+                ins(bpf::LD_B_ABS, 0, 0, 14 + 40 + 1),    // 12: CARP byte 1, the vhid
+                ins(bpf::JEQ_K, 1, 0, vhid),              // 13: ours: keep
+                ins(bpf::RET_K, 0, 0, 0),                 // 14: drop
+                ins(bpf::RET_K, 0, 0, FRAME_SNAP as u32), // 15: keep the headers
+            ]
+        }
+    }
 }
 
-/// Builds a kernel filter for `--preflight`: every IPv4 protocol-112 frame (CARP and
-/// VRRP, any id) whose source is not `srcip`.
-pub fn carp_filter(srcip: Ipv4Addr) -> Vec<libc::sock_filter> {
+/// The four big-endian words of an IPv6 address, as BPF word loads read them.
+fn source_words(ip: Ipv6Addr) -> [u32; 4] {
+    let o = ip.octets();
+    [0, 4, 8, 12].map(|i| u32::from_be_bytes([o[i], o[i + 1], o[i + 2], o[i + 3]]))
+}
+
+/// Builds a kernel filter for `--preflight`: every protocol-112 frame (CARP and VRRP,
+/// any id) of `srcip`'s family whose source is not `srcip`.
+pub fn carp_filter(srcip: IpAddr) -> Vec<libc::sock_filter> {
     let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    vec![
-        ins(bpf::LD_H_ABS, 0, 0, 12),             // 0: ethertype
-        ins(bpf::JEQ_K, 0, 4, 0x0800),            // 1: IPv4, else drop
-        ins(bpf::LD_B_ABS, 0, 0, 23),             // 2: IP protocol
-        ins(bpf::JEQ_K, 0, 2, 112),               // 3: CARP/VRRP, else drop
-        ins(bpf::LD_W_ABS, 0, 0, 26),             // 4: IP source
-        ins(bpf::JEQ_K, 0, 1, u32::from(srcip)),  // 5: ours: drop, else keep
-        ins(bpf::RET_K, 0, 0, 0),                 // 6: drop
-        ins(bpf::RET_K, 0, 0, FRAME_SNAP as u32), // 7: keep the headers
-    ]
+    match srcip {
+        IpAddr::V4(srcip) => vec![
+            ins(bpf::LD_H_ABS, 0, 0, 12),             // 0: ethertype
+            ins(bpf::JEQ_K, 0, 4, 0x0800),            // 1: IPv4, else drop
+            ins(bpf::LD_B_ABS, 0, 0, 23),             // 2: IP protocol
+            ins(bpf::JEQ_K, 0, 2, 112),               // 3: CARP/VRRP, else drop
+            ins(bpf::LD_W_ABS, 0, 0, 26),             // 4: IP source
+            ins(bpf::JEQ_K, 0, 1, u32::from(srcip)),  // 5: ours: drop, else keep
+            ins(bpf::RET_K, 0, 0, 0),                 // 6: drop
+            ins(bpf::RET_K, 0, 0, FRAME_SNAP as u32), // 7: keep the headers
+        ],
+        IpAddr::V6(srcip) => {
+            let w = source_words(srcip);
+            vec![
+                ins(bpf::LD_H_ABS, 0, 0, 12),             // 0: ethertype
+                ins(bpf::JEQ_K, 0, 10, 0x86dd),           // 1: IPv6, else drop
+                ins(bpf::LD_B_ABS, 0, 0, 20),             // 2: next header
+                ins(bpf::JEQ_K, 0, 8, 112),               // 3: CARP/VRRP, else drop
+                ins(bpf::LD_W_ABS, 0, 0, 22),             // 4: source, word 0
+                ins(bpf::JEQ_K, 0, 7, w[0]),              // 5: differs: keep
+                ins(bpf::LD_W_ABS, 0, 0, 26),             // 6
+                ins(bpf::JEQ_K, 0, 5, w[1]),              // 7
+                ins(bpf::LD_W_ABS, 0, 0, 30),             // 8
+                ins(bpf::JEQ_K, 0, 3, w[2]),              // 9
+                ins(bpf::LD_W_ABS, 0, 0, 34),             // 10
+                ins(bpf::JEQ_K, 0, 1, w[3]),              // 11: ours: drop, else keep
+                ins(bpf::RET_K, 0, 0, 0),                 // 12: drop
+                ins(bpf::RET_K, 0, 0, FRAME_SNAP as u32), // 13: keep the headers
+            ]
+        }
+    }
+}
+
+/// The Ethernet type of `ip`'s family, for binding a packet socket.
+pub fn ethertype_of(ip: IpAddr) -> u16 {
+    match ip {
+        IpAddr::V4(_) => libc::ETH_P_IP as u16,
+        IpAddr::V6(_) => libc::ETH_P_IPV6 as u16,
+    }
 }
 
 /// An AF_PACKET raw socket bound to one interface.
@@ -174,14 +236,19 @@ fn link_address(ifindex: i32, protocol: u16) -> libc::sockaddr_ll {
 }
 
 impl PacketSocket {
-    /// Opens the socket, attaches `filter`, then binds to `ifindex` for IPv4 frames.
+    /// Opens the socket, attaches `filter`, then binds to `ifindex` for frames of
+    /// Ethernet type `ethertype` (see [`ethertype_of`]).
     ///
     /// The socket is created with protocol 0, which receives nothing, and bound only
     /// after the filter is in place, so no unfiltered frame is ever queued.
     ///
     /// # Errors
     /// Any failing syscall; `EPERM` without CAP_NET_RAW.
-    pub fn open(ifindex: u32, filter: &[libc::sock_filter]) -> io::Result<PacketSocket> {
+    pub fn open(
+        ifindex: u32,
+        filter: &[libc::sock_filter],
+        ethertype: u16,
+    ) -> io::Result<PacketSocket> {
         let fd = socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
         let ifindex =
             i32::try_from(ifindex).map_err(|_| io::Error::from_raw_os_error(libc::ENODEV))?;
@@ -203,7 +270,7 @@ impl PacketSocket {
             PACKET_IGNORE_OUTGOING,
             &1 as &libc::c_int,
         );
-        let sll = link_address(ifindex, libc::ETH_P_IP as u16);
+        let sll = link_address(ifindex, ethertype);
         // SAFETY: `sll` is a valid sockaddr_ll and the length is its size.
         check(unsafe {
             libc::bind(
@@ -305,7 +372,8 @@ impl PacketSocket {
                     self.fd.as_raw_fd(),
                     msgs.as_mut_ptr(),
                     count as libc::c_uint,
-                    libc::MSG_DONTWAIT,
+                    // c_int in glibc, c_uint in musl.
+                    libc::MSG_DONTWAIT as _,
                     std::ptr::null_mut(),
                 )
             };
@@ -377,33 +445,38 @@ fn recv_flags(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<Optio
     }
 }
 
-/// A raw IPv4 socket for unicast adverts (`--peer`): the kernel routes each packet and
+/// A raw IP socket for unicast adverts (`--peer`): the kernel routes each packet and
 /// resolves the peer's MAC, and the packet leaves from the interface's own MAC. The
-/// daemon writes the whole IPv4 header itself (IP_HDRINCL), TTL 255 included. It never
-/// reads from it (a filter drops everything), but its presence also keeps the kernel
-/// from answering the peers' unicast adverts with ICMP "protocol unreachable".
+/// daemon writes the whole IP header itself (IP_HDRINCL, IPV6_HDRINCL), TTL or hop
+/// limit 255 included. It never reads from it (a filter drops everything), but its
+/// presence also keeps the kernel from answering the peers' unicast adverts with ICMP
+/// "protocol unreachable" (IPv6: "unrecognized next header").
 #[derive(Debug)]
 pub struct RawIpSocket {
     fd: OwnedFd,
+    /// The scope of link-local IPv6 destinations.
+    ifindex: u32,
 }
 
 impl RawIpSocket {
-    /// Opens the socket, bound to `iface`.
+    /// Opens a socket of `family`'s (IPv4 or IPv6), bound to `iface`.
     ///
     /// # Errors
     /// Any failing syscall; `EPERM` without CAP_NET_RAW.
-    pub fn open(iface: &str) -> io::Result<RawIpSocket> {
-        let fd = socket(
-            libc::AF_INET,
-            libc::SOCK_RAW,
-            libc::c_int::from(crate::packet::CARP_PROTO),
-        )?;
-        setsockopt(
-            fd.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_HDRINCL,
-            &(1 as libc::c_int),
-        )?;
+    pub fn open(iface: &str, ifindex: u32, family: IpAddr) -> io::Result<RawIpSocket> {
+        let proto = libc::c_int::from(crate::packet::CARP_PROTO);
+        let fd = match family {
+            IpAddr::V4(_) => {
+                let fd = socket(libc::AF_INET, libc::SOCK_RAW, proto)?;
+                setsockopt(fd.as_raw_fd(), libc::IPPROTO_IP, libc::IP_HDRINCL, &1)?;
+                fd
+            }
+            IpAddr::V6(_) => {
+                let fd = socket(libc::AF_INET6, libc::SOCK_RAW, proto)?;
+                setsockopt(fd.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_HDRINCL, &1)?;
+                fd
+            }
+        };
         let drop_all = [libc::sock_filter {
             code: 0x06,
             jt: 0,
@@ -420,39 +493,44 @@ impl RawIpSocket {
             libc::SO_ATTACH_FILTER,
             &prog,
         )?;
-        let name = CString::new(iface).map_err(|_| io::Error::from_raw_os_error(libc::ENODEV))?;
-        // SAFETY: the option value is the NUL-terminated name, its length given.
-        check(unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_BINDTODEVICE,
-                name.as_ptr().cast(),
-                name.as_bytes_with_nul().len() as libc::socklen_t,
-            )
-        })?;
-        Ok(RawIpSocket { fd })
+        bind_to_device(&fd, iface)?;
+        Ok(RawIpSocket { fd, ifindex })
     }
 
-    /// Sends one IPv4 packet (header included) to `dst`. EINTR is retried.
+    /// Sends one IP packet (header included) to `dst`. EINTR is retried.
     ///
     /// # Errors
     /// The errno of sendto(2), or `EMSGSIZE` for a partial write.
-    pub fn send_to(&self, packet: &[u8], dst: Ipv4Addr) -> io::Result<()> {
-        // SAFETY: sockaddr_in is plain data; all-zero is valid.
+    pub fn send_to(&self, packet: &[u8], dst: IpAddr) -> io::Result<()> {
+        // SAFETY: both socket address types are plain data; all-zero is valid.
         let mut sin: libc::sockaddr_in = unsafe { zeroed() };
-        sin.sin_family = libc::AF_INET as libc::sa_family_t;
-        sin.sin_addr.s_addr = u32::from(dst).to_be();
+        let mut sin6: libc::sockaddr_in6 = unsafe { zeroed() };
+        let (addr, len): (*const libc::sockaddr, usize) = match dst {
+            IpAddr::V4(dst) => {
+                sin.sin_family = libc::AF_INET as libc::sa_family_t;
+                sin.sin_addr.s_addr = u32::from(dst).to_be();
+                ((&sin as *const libc::sockaddr_in).cast(), size_of_val(&sin))
+            }
+            IpAddr::V6(dst) => {
+                sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                sin6.sin6_addr.s6_addr = dst.octets();
+                sin6.sin6_scope_id = self.ifindex;
+                (
+                    (&sin6 as *const libc::sockaddr_in6).cast(),
+                    size_of_val(&sin6),
+                )
+            }
+        };
         loop {
-            // SAFETY: `packet` and `sin` are valid for the lengths passed.
+            // SAFETY: `packet` and the address are valid for the lengths passed.
             let ret = unsafe {
                 libc::sendto(
                     self.fd.as_raw_fd(),
                     packet.as_ptr().cast(),
                     packet.len(),
                     0,
-                    (&sin as *const libc::sockaddr_in).cast(),
-                    size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                    addr,
+                    len as libc::socklen_t,
                 )
             };
             match check_size(ret) {
@@ -462,6 +540,68 @@ impl RawIpSocket {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// Binds a socket to one interface (SO_BINDTODEVICE).
+fn bind_to_device(fd: &OwnedFd, iface: &str) -> io::Result<()> {
+    let name = CString::new(iface).map_err(|_| io::Error::from_raw_os_error(libc::ENODEV))?;
+    // SAFETY: the option value is the NUL-terminated name, its length given.
+    check(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_BINDTODEVICE,
+            name.as_ptr().cast(),
+            name.as_bytes_with_nul().len() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
+
+/// Membership of an IPv6 group on one interface, held as long as this value lives: a
+/// UDP socket that never sends or receives. Opening it also checks that the source
+/// address belongs to this host, as the IPv4 join through `srcip` does.
+#[derive(Debug)]
+pub struct Ipv6Membership {
+    _fd: OwnedFd,
+}
+
+impl Ipv6Membership {
+    /// Checks that `srcip` is a local address (bind), then joins `group` on `ifindex`
+    /// (IPV6_ADD_MEMBERSHIP, which also sends the MLD report switches listen to).
+    ///
+    /// # Errors
+    /// `EADDRNOTAVAIL` when `srcip` is not local (or still tentative, in duplicate
+    /// address detection); another errno when the join fails.
+    pub fn join(group: Ipv6Addr, srcip: Ipv6Addr, ifindex: u32) -> io::Result<Ipv6Membership> {
+        let fd = socket(libc::AF_INET6, libc::SOCK_DGRAM, 0)?;
+        // SAFETY: sockaddr_in6 is plain data; all-zero is valid.
+        let mut sin6: libc::sockaddr_in6 = unsafe { zeroed() };
+        sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+        sin6.sin6_addr.s6_addr = srcip.octets();
+        sin6.sin6_scope_id = ifindex;
+        // SAFETY: `sin6` is a valid sockaddr_in6 and the length is its size.
+        check(unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sin6 as *const libc::sockaddr_in6).cast(),
+                size_of_val(&sin6) as libc::socklen_t,
+            )
+        })?;
+        let mreq = libc::ipv6_mreq {
+            ipv6mr_multiaddr: libc::in6_addr {
+                s6_addr: group.octets(),
+            },
+            ipv6mr_interface: ifindex,
+        };
+        setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_ADD_MEMBERSHIP,
+            &mreq,
+        )?;
+        Ok(Ipv6Membership { _fd: fd })
     }
 }
 
@@ -789,9 +929,9 @@ mod tests {
         // The golden frame of SPEC.md §2.3: vhid 7 from 10.9.0.1.
         let golden = crate::testutil::hex(crate::testutil::GOLDEN_ADVERT_FRAME);
         let keep = |srcip, vhid, frame: &[u8]| run_bpf(&advert_filter(srcip, vhid), frame) > 0;
-        let me = Ipv4Addr::new(10, 9, 0, 2);
+        let me = IpAddr::from([10, 9, 0, 2]);
         assert!(keep(me, 7, &golden));
-        assert!(!keep(Ipv4Addr::new(10, 9, 0, 1), 7, &golden), "own source");
+        assert!(!keep(IpAddr::from([10, 9, 0, 1]), 7, &golden), "own source");
         assert!(!keep(me, 8, &golden), "other vhid");
         let mut udp = golden.clone();
         udp[23] = 17;
@@ -813,27 +953,82 @@ mod tests {
     #[test]
     fn preflight_filter_keeps_every_vhid_but_not_ours_or_other_protocols() {
         let golden = crate::testutil::hex(crate::testutil::GOLDEN_ADVERT_FRAME);
-        let keep = |srcip, frame: &[u8]| run_bpf(&carp_filter(srcip), frame) > 0;
-        assert!(keep(Ipv4Addr::new(10, 9, 0, 2), &golden));
-        assert!(!keep(Ipv4Addr::new(10, 9, 0, 1), &golden), "own source");
+        let keep = |srcip: [u8; 4], frame: &[u8]| run_bpf(&carp_filter(srcip.into()), frame) > 0;
+        assert!(keep([10, 9, 0, 2], &golden));
+        assert!(!keep([10, 9, 0, 1], &golden), "own source");
         let mut other_vhid = golden.clone();
         other_vhid[35] = 99;
-        assert!(keep(Ipv4Addr::new(10, 9, 0, 2), &other_vhid));
+        assert!(keep([10, 9, 0, 2], &other_vhid));
         let mut udp = golden.clone();
         udp[23] = 17;
-        assert!(!keep(Ipv4Addr::new(10, 9, 0, 2), &udp));
+        assert!(!keep([10, 9, 0, 2], &udp));
     }
 
     #[test]
     fn filter_jumps_stay_inside_the_program() {
-        let prog = advert_filter(Ipv4Addr::new(192, 0, 2, 1), 7);
-        for (i, ins) in prog.iter().enumerate() {
-            if ins.code == bpf::JEQ_K {
-                assert!(i + 1 + usize::from(ins.jt) < prog.len());
-                assert!(i + 1 + usize::from(ins.jf) < prog.len());
+        let v4 = IpAddr::from([192, 0, 2, 1]);
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        for prog in [
+            advert_filter(v4, 7),
+            advert_filter(v6, 7),
+            carp_filter(v4),
+            carp_filter(v6),
+        ] {
+            for (i, ins) in prog.iter().enumerate() {
+                if ins.code == bpf::JEQ_K {
+                    assert!(i + 1 + usize::from(ins.jt) < prog.len());
+                    assert!(i + 1 + usize::from(ins.jf) < prog.len());
+                }
             }
+            assert_eq!(prog.last().unwrap().code, bpf::RET_K);
+            assert_eq!(prog[prog.len() - 2].k, 0, "the drop");
         }
-        assert_eq!(prog.last().unwrap().code, bpf::RET_K);
-        assert_eq!(prog[9].k, 0);
+    }
+
+    /// An IPv6 advert frame for vhid 7 from 2001:db8::1.
+    fn advert6(src: &str) -> Vec<u8> {
+        let mut buf = vec![0u8; crate::frame::ADVERT6_FRAME_LEN];
+        crate::frame::Advert6Frame {
+            dst_mac: crate::frame::multicast_mac6(crate::packet::CARP_MCAST_V6),
+            src_mac: crate::frame::advert_source_mac(7),
+            src: src.parse().unwrap(),
+            dst: crate::packet::CARP_MCAST_V6,
+            advert: crate::testutil::golden_advert(),
+        }
+        .emit(&mut buf);
+        buf
+    }
+
+    #[test]
+    fn ipv6_filter_keeps_only_peer_adverts_for_our_vhid() {
+        let me: IpAddr = "2001:db8::2".parse().unwrap();
+        let keep = |srcip, vhid, frame: &[u8]| run_bpf(&advert_filter(srcip, vhid), frame) > 0;
+        let frame = advert6("2001:db8::1");
+        assert!(keep(me, 7, &frame));
+        assert!(!keep(me, 8, &frame), "other vhid");
+        assert!(
+            !keep("2001:db8::1".parse().unwrap(), 7, &frame),
+            "own source"
+        );
+        // Sources that share three of our four words are not ours.
+        for other in [
+            "2001:db8::2:2",
+            "2001:db8:0:1::2",
+            "2001:db9::2",
+            "3001:db8::2",
+        ] {
+            assert!(keep(me, 7, &advert6(other)), "{other}");
+            assert!(run_bpf(&carp_filter(me), &advert6(other)) > 0, "{other}");
+        }
+        assert!(run_bpf(&carp_filter(me), &advert6("2001:db8::2")) == 0);
+        let mut hop_by_hop = frame.clone();
+        hop_by_hop[20] = 0;
+        assert!(!keep(me, 7, &hop_by_hop));
+        assert!(run_bpf(&carp_filter(me), &hop_by_hop) == 0);
+        // An IPv4 node's filter drops IPv6 frames and the reverse.
+        let golden = crate::testutil::hex(crate::testutil::GOLDEN_ADVERT_FRAME);
+        assert!(!keep(me, 7, &golden));
+        assert!(!keep(IpAddr::from([10, 9, 0, 2]), 7, &frame));
+        assert!(run_bpf(&carp_filter(me), &golden) == 0);
     }
 }

@@ -1,5 +1,6 @@
 //! The CARP advertisement header (SPEC.md §2.3): a zero-copy view over the 36 bytes that
-//! follow the IPv4 header, and a value type for what those bytes mean.
+//! follow the IP header (IPv4 as in ucarp, or IPv6 as in BSD carp), and a value type
+//! for what those bytes mean.
 //!
 //! Pure: this module never opens a socket, never reads the clock and never allocates.
 //! Once [`CarpPacket::new_checked`] has succeeded, no accessor can panic.
@@ -23,7 +24,7 @@
 //! ```
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::checksum;
 
@@ -35,10 +36,13 @@ pub const CARP_VERSION: u8 = 2;
 pub const CARP_TYPE_ADVERTISEMENT: u8 = 1;
 /// Length of counter + digest in 32-bit words, as sent (never checked on receipt).
 pub const CARP_AUTHLEN: u8 = 7;
-/// IPv4 TTL of every advert; anything else is rejected on receipt (SPEC.md §4.3 step 5).
+/// IPv4 TTL (IPv6 hop limit) of every advert; anything else is rejected on receipt
+/// (SPEC.md §4.3 step 5).
 pub const CARP_TTL: u8 = 255;
-/// The default multicast group and destination address of adverts.
+/// The default IPv4 multicast group and destination address of adverts.
 pub const CARP_MCAST_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+/// The IPv6 group and destination of adverts, as in BSD carp (SPEC.md §11).
+pub const CARP_MCAST_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 /// Length of the HMAC-SHA1 digest in bytes.
 pub const DIGEST_LEN: usize = 20;
 

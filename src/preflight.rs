@@ -13,13 +13,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::daemon::Error;
-use crate::frame::{advert_source_mac, multicast_mac, AdvertFrame, BROADCAST_MAC};
-use crate::net::{self, ControlSocket, PacketSocket};
+use crate::frame::{advert_source_mac, group_mac, Advert6Frame, AdvertFrame, BROADCAST_MAC};
+use crate::net::{self, ControlSocket, Ipv6Membership, PacketSocket};
 use crate::packet::Advert;
 use crate::rx::{Receiver, Reject};
 use crate::state::{advert_interval, handover_bound, master_down_interval};
@@ -41,11 +41,18 @@ struct Heard {
     foreign: BTreeMap<String, u32>,
 }
 
-/// Returns true when the group is joined on `iface`, per /proc/net/igmp; `None` when
-/// that file cannot be read.
-fn group_joined(iface: &str, group: Ipv4Addr) -> Option<bool> {
-    let text = std::fs::read_to_string("/proc/net/igmp").ok()?;
-    // Group addresses are printed as the little-endian u32 in hex, e.g. 120000E0.
+/// Returns true when the group is joined on `iface`, per /proc/net/igmp or igmp6;
+/// `None` when that file cannot be read.
+fn group_joined(iface: &str, group: IpAddr) -> Option<bool> {
+    match group {
+        IpAddr::V4(g) => igmp_lists(&std::fs::read_to_string("/proc/net/igmp").ok()?, iface, g),
+        IpAddr::V6(g) => igmp6_lists(&std::fs::read_to_string("/proc/net/igmp6").ok()?, iface, g),
+    }
+}
+
+/// Reads /proc/net/igmp: a device line, then its groups, each printed as the
+/// little-endian u32 in hex (224.0.0.18 is `120000E0`).
+fn igmp_lists(text: &str, iface: &str, group: Ipv4Addr) -> Option<bool> {
     let hex = format!("{:08X}", u32::from_le_bytes(group.octets()));
     let mut in_iface = false;
     for line in text.lines().skip(1) {
@@ -57,6 +64,15 @@ fn group_joined(iface: &str, group: Ipv4Addr) -> Option<bool> {
         }
     }
     Some(false)
+}
+
+/// Reads /proc/net/igmp6: one line per (index, device, group in 32 hex digits, ...).
+fn igmp6_lists(text: &str, iface: &str, group: Ipv6Addr) -> Option<bool> {
+    let hex: String = group.octets().iter().map(|b| format!("{b:02x}")).collect();
+    Some(text.lines().any(|line| {
+        let mut f = line.split_whitespace().skip(1);
+        f.next() == Some(iface) && f.next() == Some(hex.as_str())
+    }))
 }
 
 /// Runs the preflight check; returns the exit code.
@@ -73,11 +89,15 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
         .hardware_address(iface)
         .map_err(|e| setup(&format!("interface [{iface}]"), e))?;
     // Every CARP/VRRP frame from others, whatever its vhid.
-    let packet = PacketSocket::open(ifindex, &net::carp_filter(cfg.srcip))
-        .map_err(|e| setup(&format!("packet socket on [{iface}]"), e))?;
+    let packet = PacketSocket::open(
+        ifindex,
+        &net::carp_filter(cfg.srcip),
+        net::ethertype_of(cfg.srcip),
+    )
+    .map_err(|e| setup(&format!("packet socket on [{iface}]"), e))?;
     let mut out = String::new();
     let mut ok = true;
-    let vaddrs: Vec<String> = cfg.vaddrs.iter().map(Ipv4Addr::to_string).collect();
+    let vaddrs: Vec<String> = cfg.vaddrs.iter().map(IpAddr::to_string).collect();
     let listen = (advert_interval(cfg.advbase, cfg.advskew) * 3).max(MIN_LISTEN);
     let _ = writeln!(
         out,
@@ -90,8 +110,10 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
 
     // Multicast membership, as the daemon would do it.
     let unicast = !cfg.peers.is_empty();
+    // An IPv6 membership lasts as long as its socket: held until the end.
+    let mut membership = None;
     if unicast {
-        let peers: Vec<String> = cfg.peers.iter().map(Ipv4Addr::to_string).collect();
+        let peers: Vec<String> = cfg.peers.iter().map(IpAddr::to_string).collect();
         let _ = writeln!(
             out,
             "  [ok]   unicast to {}: no multicast group needed",
@@ -103,7 +125,14 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
             "  [ok]   -M: adverts go to the Ethernet broadcast address, no group to join"
         );
     } else {
-        match control.join(cfg.group, cfg.srcip) {
+        let joined = match (cfg.group, cfg.srcip) {
+            (IpAddr::V4(group), IpAddr::V4(srcip)) => control.join(group, srcip).map(|()| None),
+            (IpAddr::V6(group), IpAddr::V6(srcip)) => {
+                Ipv6Membership::join(group, srcip, ifindex).map(Some)
+            }
+            _ => Err(std::io::Error::from_raw_os_error(libc::EAFNOSUPPORT)),
+        };
+        match joined {
             Err(e) => {
                 ok = false;
                 let _ = writeln!(
@@ -112,8 +141,9 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
                     cfg.group, cfg.srcip, cfg.srcip
                 );
             }
-            Ok(()) => {
-                let _ = packet.add_multicast_mac(multicast_mac(cfg.group));
+            Ok(held) => {
+                membership = held;
+                let _ = packet.add_multicast_mac(group_mac(cfg.group));
                 match group_joined(iface, cfg.group) {
                     Some(true) => {
                         let _ = writeln!(
@@ -136,31 +166,45 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
     }
 
     // A test frame: an advert for vhid 0, which no node can be configured with.
-    let probe = AdvertFrame {
-        dst_mac: if cfg.nomcast || unicast {
-            BROADCAST_MAC
-        } else {
-            multicast_mac(cfg.group)
-        },
-        src_mac: if cfg.real_mac {
-            mac
-        } else {
-            advert_source_mac(0)
-        },
-        src: cfg.srcip,
-        dst: cfg.group,
-        ip_id: 0,
-        advert: Advert {
-            vhid: 0,
-            advbase: cfg.advbase,
-            advskew: cfg.advskew,
-            counter: 0,
-            md: [0; 20],
-        },
+    let dst_mac = if cfg.nomcast || unicast {
+        BROADCAST_MAC
+    } else {
+        group_mac(cfg.group)
     };
-    let mut buf = [0u8; AdvertFrame::LEN];
-    probe.emit(&mut buf);
-    match packet.send(&buf) {
+    let src_mac = if cfg.real_mac {
+        mac
+    } else {
+        advert_source_mac(0)
+    };
+    let advert = Advert {
+        vhid: 0,
+        advbase: cfg.advbase,
+        advskew: cfg.advskew,
+        counter: 0,
+        md: [0; 20],
+    };
+    let mut buf = [0u8; Advert6Frame::LEN];
+    let len = match (cfg.srcip, cfg.group) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => AdvertFrame {
+            dst_mac,
+            src_mac,
+            src,
+            dst,
+            ip_id: 0,
+            advert,
+        }
+        .emit(&mut buf),
+        (IpAddr::V6(src), IpAddr::V6(dst)) => Advert6Frame {
+            dst_mac,
+            src_mac,
+            src,
+            dst,
+            advert,
+        }
+        .emit(&mut buf),
+        _ => 0,
+    };
+    match packet.send(&buf[..len]) {
         Ok(()) => {
             let _ = writeln!(
                 out,
@@ -181,7 +225,7 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
         peers: cfg.peers.clone(),
         signer: cfg.signer(),
     };
-    let mut heard: BTreeMap<Ipv4Addr, Heard> = BTreeMap::new();
+    let mut heard: BTreeMap<IpAddr, Heard> = BTreeMap::new();
     let mut bufs = [[0u8; net::FRAME_SNAP]; 64];
     let mut lens = [0usize; 64];
     #[allow(clippy::disallowed_methods)] // a person waits for this: wall-clock listening
@@ -199,6 +243,7 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
         }
     }
 
+    drop(membership);
     let mut authenticated = false;
     let mut foreign: Vec<String> = Vec::new();
     for (ip, h) in &heard {
@@ -272,18 +317,25 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
 }
 
 /// Sorts one frame into what was heard from its source.
-fn classify(rx: &Receiver, frame: &[u8], vhid: u8, heard: &mut BTreeMap<Ipv4Addr, Heard>) {
-    let Some(src) = frame
-        .get(26..30)
-        .map(|b| Ipv4Addr::new(b[0], b[1], b[2], b[3]))
-    else {
-        return;
+fn classify(rx: &Receiver, frame: &[u8], vhid: u8, heard: &mut BTreeMap<IpAddr, Heard>) {
+    // The source and where the CARP/VRRP header starts, by the frame's own family.
+    let (src, carp_at) = match frame.get(12..14) {
+        Some([0x86, 0xdd]) => match frame.get(22..38).and_then(|b| <[u8; 16]>::try_from(b).ok()) {
+            Some(b) => (IpAddr::from(b), 14 + 40),
+            None => return,
+        },
+        _ => match frame.get(26..30).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
+            Some(b) => (
+                IpAddr::from(b),
+                14 + usize::from(frame.get(14).map_or(5, |b| b & 0x0f)) * 4,
+            ),
+            None => return,
+        },
     };
-    let ihl = usize::from(frame.get(14).map_or(5, |b| b & 0x0f)) * 4;
-    let first = frame.get(14 + ihl).copied().unwrap_or(0);
-    let id = frame.get(15 + ihl).copied().unwrap_or(0);
+    let first = frame.get(carp_at).copied().unwrap_or(0);
+    let id = frame.get(carp_at + 1).copied().unwrap_or(0);
     let protocol = match first >> 4 {
-        2 if frame.len() >= 14 + ihl + crate::packet::HEADER_LEN => "CARP".to_string(),
+        2 if frame.len() >= carp_at + crate::packet::HEADER_LEN => "CARP".to_string(),
         2 => "VRRPv2".to_string(),
         v => format!("VRRPv{v}"),
     };

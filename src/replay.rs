@@ -26,7 +26,7 @@
 //! Pure and bounded: at most [`MAX_SOURCES`] sources, least recently heard evicted.
 
 use std::collections::{HashSet, VecDeque};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// Adverts in sequence needed to trust (or move) a source's counting.
 pub const CONFIRM: u32 = 3;
@@ -37,7 +37,7 @@ pub const MAX_WINDOW: usize = 65_536;
 
 #[derive(Debug)]
 struct Source {
-    ip: Ipv4Addr,
+    ip: IpAddr,
     /// Accepted counters, oldest first, with a set for lookups.
     order: VecDeque<u64>,
     seen: HashSet<u64>,
@@ -103,7 +103,7 @@ impl ReplayGuard {
         self.last = Some(counter);
     }
 
-    fn source(&mut self, ip: Ipv4Addr) -> usize {
+    fn source(&mut self, ip: IpAddr) -> usize {
         if let Some(i) = self.sources.iter().position(|s| s.ip == ip) {
             return i;
         }
@@ -126,7 +126,7 @@ impl ReplayGuard {
     ///
     /// # Errors
     /// The kind of replay when it is one.
-    pub fn check(&mut self, ip: Ipv4Addr, counter: u64) -> Result<(), Replay> {
+    pub fn check(&mut self, ip: IpAddr, counter: u64) -> Result<(), Replay> {
         self.clock += 1;
         let i = self.source(ip);
         if self.sources[i].seen.contains(&counter) {
@@ -172,9 +172,10 @@ fn remember(s: &mut Source, counter: u64, window: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
-    const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-    const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+    const A: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    const B: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
 
     #[test]
     fn a_repeated_advert_is_a_replay() {
@@ -260,7 +261,7 @@ mod tests {
     fn sources_are_bounded() {
         let mut g = ReplayGuard::new(4);
         for i in 0..100u32 {
-            let _ = g.check(Ipv4Addr::from(i), u64::from(i));
+            let _ = g.check(IpAddr::from(Ipv4Addr::from(i)), u64::from(i));
         }
         assert_eq!(g.sources.len(), MAX_SOURCES);
         let total: usize = g.sources.iter().map(|s| s.order.len()).sum();

@@ -13,36 +13,44 @@
 //!
 //! Like ucarp, the Ethernet addresses are not checked: a `-M` node (broadcast MAC) and a
 //! multicast node form one pair, and ucarp never looks at the source MAC.
+//!
+//! An IPv6 node (ucarp has none; BSD carp's format, SPEC.md §11) runs the same checks in
+//! the same order on an IPv6 frame: the hop limit stands for the TTL, the CARP header
+//! must follow the IPv6 header directly (no extension headers), and the checksum covers
+//! the CARP header alone. A node takes frames of its own family only.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use pnet_packet::ethernet::{EtherTypes, EthernetPacket};
 use pnet_packet::ipv4::Ipv4Packet;
+use pnet_packet::ipv6::Ipv6Packet;
 
 use crate::auth::{DigestMismatch, Signer};
 use crate::checksum;
-use crate::frame::{ETHERNET_HEADER_LEN, IPV4_HEADER_LEN};
+use crate::frame::{ETHERNET_HEADER_LEN, IPV4_HEADER_LEN, IPV6_HEADER_LEN};
 use crate::packet::{self, Advert, CarpPacket, CARP_PROTO, CARP_TTL, CARP_VERSION};
 
 /// Why a received frame was dropped, in the order the checks run (SPEC.md §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reject {
-    /// Step 1: no room for anything past the Ethernet and IPv4 headers (≤ 34 bytes).
+    /// Step 1: no room for anything past the Ethernet and IP headers (≤ 34 bytes, or
+    /// ≤ 54 for IPv6).
     TooShort {
         /// Captured length.
         len: usize,
     },
     /// Step 2: our own advert, recognised by its source address.
     OwnSource,
-    /// Step 3: not IPv4 protocol 112.
+    /// Step 3: not IPv4 protocol 112 (for an IPv6 node: not IPv6 with next header 112).
     NotCarp,
-    /// Step 4: shorter than its IP header plus 36 CARP bytes, or an IHL below 5.
+    /// Step 4: shorter than its IP header plus 36 CARP bytes, or an IHL below 5 (IPv6:
+    /// a payload length below 36).
     BogusSize {
         /// Captured length.
         len: usize,
     },
-    /// Step 5: TTL is not 255, so it may have crossed a router.
+    /// Step 5: TTL (IPv6: hop limit) is not 255, so it may have crossed a router.
     BadTtl(u8),
     /// Step 6: CARP version is not 2 (VRRPv3 sends 3).
     BadVersion(u8),
@@ -50,10 +58,11 @@ pub enum Reject {
     OtherVhid(u8),
     /// Step 8: sent to another destination than our group (unicast, other group), or
     /// with `--peer`, than our own address.
-    OtherDestination(Ipv4Addr),
+    OtherDestination(IpAddr),
     /// After step 8, with `--peer`: the source is not a configured peer.
-    NotAPeer(Ipv4Addr),
-    /// Step 9: the one's-complement sum over IP header and CARP header fails.
+    NotAPeer(IpAddr),
+    /// Step 9: the one's-complement sum over IP header and CARP header fails (IPv6:
+    /// over the CARP header).
     BadChecksum,
     /// Step 10: the HMAC does not match: other password, vhid or virtual address.
     BadDigest(DigestMismatch),
@@ -61,7 +70,7 @@ pub enum Reject {
     /// behind its source's count (see [`crate::replay`]).
     Replay {
         /// The source.
-        src: Ipv4Addr,
+        src: IpAddr,
         /// Its counter.
         counter: u64,
     },
@@ -236,13 +245,13 @@ impl RejectCounters {
 /// makes one, so the state machine never sees unauthenticated data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VerifiedAdvert {
-    src: Ipv4Addr,
+    src: IpAddr,
     advert: Advert,
 }
 
 impl VerifiedAdvert {
-    /// Returns the IPv4 source address of the sender.
-    pub fn src(&self) -> Ipv4Addr {
+    /// Returns the source address of the sender.
+    pub fn src(&self) -> IpAddr {
         self.src
     }
 
@@ -255,15 +264,16 @@ impl VerifiedAdvert {
 /// What a node accepts: its own identity plus the shared secret.
 #[derive(Debug, Clone)]
 pub struct Receiver {
-    /// Our own source address; frames from it are ours.
-    pub srcip: Ipv4Addr,
+    /// Our own source address; frames from it are ours. Its family is the only one
+    /// accepted.
+    pub srcip: IpAddr,
     /// Our virtual host id.
     pub vhid: u8,
     /// The destination adverts must carry: the group (`--mcastip`), or with `--peer`
     /// our own address.
-    pub group: Ipv4Addr,
+    pub group: IpAddr,
     /// With `--peer`, the only sources accepted; empty for any source.
-    pub peers: Vec<Ipv4Addr>,
+    pub peers: Vec<IpAddr>,
     /// The key bound to the vhid and the virtual addresses the digest covers.
     pub signer: Signer,
 }
@@ -274,6 +284,13 @@ impl Receiver {
     /// # Errors
     /// The first check that fails, as a [`Reject`].
     pub fn accept(&self, frame: &[u8]) -> Result<VerifiedAdvert, Reject> {
+        match self.srcip {
+            IpAddr::V4(me) => self.accept_v4(me, frame),
+            IpAddr::V6(me) => self.accept_v6(me, frame),
+        }
+    }
+
+    fn accept_v4(&self, me: Ipv4Addr, frame: &[u8]) -> Result<VerifiedAdvert, Reject> {
         // 1. Room for something after the Ethernet and IPv4 headers.
         let len = frame.len();
         if len <= ETHERNET_HEADER_LEN + IPV4_HEADER_LEN {
@@ -285,7 +302,7 @@ impl Receiver {
         };
         // 2. Our own frame (the kernel also hands us what we send).
         let src = ip.get_source();
-        if src == self.srcip {
+        if src == me {
             return Err(Reject::OwnSource);
         }
         // 3. IPv4 protocol 112.
@@ -301,12 +318,67 @@ impl Receiver {
             return Err(Reject::BogusSize { len });
         }
         let (ip_header, rest) = l3.split_at(ip_len);
-        let carp_bytes = &rest[..packet::HEADER_LEN];
-        let carp = CarpPacket::new_unchecked(carp_bytes);
         // 5. TTL 255: the sender is on this link.
         if ip.get_ttl() != CARP_TTL {
             return Err(Reject::BadTtl(ip.get_ttl()));
         }
+        // 6–10. ucarp sums IP header and CARP header together: either checksum being
+        //    wrong fails, and both are reported as a bad IP checksum.
+        self.accept_carp(
+            src.into(),
+            ip.get_destination().into(),
+            checksum::accumulate(0, ip_header),
+            &rest[..packet::HEADER_LEN],
+        )
+    }
+
+    fn accept_v6(&self, me: Ipv6Addr, frame: &[u8]) -> Result<VerifiedAdvert, Reject> {
+        // 1. Room for something after the Ethernet and IPv6 headers.
+        let len = frame.len();
+        if len <= ETHERNET_HEADER_LEN + IPV6_HEADER_LEN {
+            return Err(Reject::TooShort { len });
+        }
+        let l3 = &frame[ETHERNET_HEADER_LEN..];
+        let (Some(eth), Some(ip)) = (EthernetPacket::new(frame), Ipv6Packet::new(l3)) else {
+            return Err(Reject::TooShort { len });
+        };
+        // 2. Our own frame.
+        let src = ip.get_source();
+        if src == me {
+            return Err(Reject::OwnSource);
+        }
+        // 3. IPv6, CARP right after the fixed header.
+        if eth.get_ethertype() != EtherTypes::Ipv6
+            || ip.get_version() != 6
+            || ip.get_next_header().0 != CARP_PROTO
+        {
+            return Err(Reject::NotCarp);
+        }
+        // 4. A whole CARP header, captured and announced.
+        if l3.len() < IPV6_HEADER_LEN + packet::HEADER_LEN
+            || usize::from(ip.get_payload_length()) < packet::HEADER_LEN
+        {
+            return Err(Reject::BogusSize { len });
+        }
+        // 5. Hop limit 255: the sender is on this link.
+        if ip.get_hop_limit() != CARP_TTL {
+            return Err(Reject::BadTtl(ip.get_hop_limit()));
+        }
+        // 6–10. No IPv6 header checksum: the sum covers the CARP header alone.
+        let carp = &l3[IPV6_HEADER_LEN..IPV6_HEADER_LEN + packet::HEADER_LEN];
+        self.accept_carp(src.into(), ip.get_destination().into(), 0, carp)
+    }
+
+    /// Steps 6 to 10, the same for both families. `sum` is the one's-complement sum of
+    /// what the checksum covers besides the CARP header.
+    fn accept_carp(
+        &self,
+        src: IpAddr,
+        dst: IpAddr,
+        sum: u32,
+        carp_bytes: &[u8],
+    ) -> Result<VerifiedAdvert, Reject> {
+        let carp = CarpPacket::new_unchecked(carp_bytes);
         // 6. CARP version.
         if carp.version() != CARP_VERSION {
             return Err(Reject::BadVersion(carp.version()));
@@ -316,17 +388,14 @@ impl Receiver {
             return Err(Reject::OtherVhid(carp.vhid()));
         }
         // 8. Addressed to our group.
-        let dst = ip.get_destination();
         if dst != self.group {
             return Err(Reject::OtherDestination(dst));
         }
         if !self.peers.is_empty() && !self.peers.contains(&src) {
             return Err(Reject::NotAPeer(src));
         }
-        // 9. ucarp sums IP header and CARP header together: either checksum being wrong
-        //    fails, and both are reported as a bad IP checksum.
-        let sum = checksum::accumulate(checksum::accumulate(0, ip_header), carp_bytes);
-        if checksum::finish(sum) != 0 {
+        // 9. The checksum.
+        if checksum::finish(checksum::accumulate(sum, carp_bytes)) != 0 {
             return Err(Reject::BadChecksum);
         }
         // 10. The digest, last because it is the only costly check.
@@ -353,9 +422,9 @@ mod tests {
     fn receiver_with(password: &[u8]) -> Receiver {
         let key = crate::auth::Key::new(password).unwrap();
         Receiver {
-            srcip: Ipv4Addr::new(10, 9, 0, 2),
+            srcip: Ipv4Addr::new(10, 9, 0, 2).into(),
             vhid: 7,
-            group: Ipv4Addr::new(224, 0, 0, 18),
+            group: Ipv4Addr::new(224, 0, 0, 18).into(),
             peers: Vec::new(),
             signer: key.signer(7, &[Ipv4Addr::new(10, 9, 0, 100).into()]),
         }
@@ -378,7 +447,7 @@ mod tests {
     #[test]
     fn golden_is_accepted() {
         let v = receiver().accept(&golden()).unwrap();
-        assert_eq!(v.src(), Ipv4Addr::new(10, 9, 0, 1));
+        assert_eq!(v.src(), IpAddr::from(Ipv4Addr::new(10, 9, 0, 1)));
         assert_eq!(v.advert().counter, 0x3d0e_479c_cf9f_13d4);
         assert_eq!(v.advert().advbase, 1);
     }
@@ -391,7 +460,7 @@ mod tests {
         assert_eq!(r.accept(&[]), Err(Reject::TooShort { len: 0 }));
 
         let mine = Receiver {
-            srcip: Ipv4Addr::new(10, 9, 0, 1),
+            srcip: Ipv4Addr::new(10, 9, 0, 1).into(),
             ..receiver()
         };
         assert_eq!(mine.accept(&g), Err(Reject::OwnSource));
@@ -428,12 +497,14 @@ mod tests {
         assert_eq!(other_vhid.accept(&g), Err(Reject::OtherVhid(7)));
 
         let other_group = Receiver {
-            group: Ipv4Addr::new(224, 0, 0, 100),
+            group: Ipv4Addr::new(224, 0, 0, 100).into(),
             ..receiver()
         };
         assert_eq!(
             other_group.accept(&g),
-            Err(Reject::OtherDestination(Ipv4Addr::new(224, 0, 0, 18)))
+            Err(Reject::OtherDestination(
+                Ipv4Addr::new(224, 0, 0, 18).into()
+            ))
         );
 
         let mut f = g.clone();
@@ -451,15 +522,18 @@ mod tests {
     fn with_peers_only_peers_are_accepted() {
         let g = golden();
         let only_other = Receiver {
-            peers: vec![Ipv4Addr::new(10, 9, 0, 3)],
+            peers: vec![Ipv4Addr::new(10, 9, 0, 3).into()],
             ..receiver()
         };
         assert_eq!(
             only_other.accept(&g),
-            Err(Reject::NotAPeer(Ipv4Addr::new(10, 9, 0, 1)))
+            Err(Reject::NotAPeer(Ipv4Addr::new(10, 9, 0, 1).into()))
         );
         let with_sender = Receiver {
-            peers: vec![Ipv4Addr::new(10, 9, 0, 3), Ipv4Addr::new(10, 9, 0, 1)],
+            peers: vec![
+                Ipv4Addr::new(10, 9, 0, 3).into(),
+                Ipv4Addr::new(10, 9, 0, 1).into(),
+            ],
             ..receiver()
         };
         assert!(with_sender.accept(&g).is_ok());
@@ -530,5 +604,83 @@ mod tests {
         for (i, r) in RejectReason::ALL.iter().enumerate() {
             assert_eq!(*r as usize, i);
         }
+    }
+
+    /// An IPv6 node: the golden advert re-signed for 2001:db8::100, sent from
+    /// 2001:db8::1 to ff02::12.
+    fn receiver6() -> Receiver {
+        let key = crate::auth::Key::new(b"secret").unwrap();
+        let vaddr: IpAddr = "2001:db8::100".parse().unwrap();
+        Receiver {
+            srcip: "2001:db8::2".parse().unwrap(),
+            vhid: 7,
+            group: packet::CARP_MCAST_V6.into(),
+            peers: Vec::new(),
+            signer: key.signer(7, &[vaddr]),
+        }
+    }
+
+    fn golden6() -> Vec<u8> {
+        let mut advert = crate::testutil::golden_advert();
+        advert.md = receiver6().signer.sign(&advert.counter.to_be_bytes());
+        let mut buf = vec![0u8; crate::frame::ADVERT6_FRAME_LEN];
+        crate::frame::Advert6Frame {
+            dst_mac: crate::frame::multicast_mac6(packet::CARP_MCAST_V6),
+            src_mac: crate::frame::advert_source_mac(7),
+            src: "2001:db8::1".parse().unwrap(),
+            dst: packet::CARP_MCAST_V6,
+            advert,
+        }
+        .emit(&mut buf);
+        buf
+    }
+
+    #[test]
+    fn ipv6_each_check_in_order() {
+        let r = receiver6();
+        let g = golden6();
+        let v = r.accept(&g).unwrap();
+        assert_eq!(v.src(), "2001:db8::1".parse::<IpAddr>().unwrap());
+        assert_eq!(r.accept(&g[..54]), Err(Reject::TooShort { len: 54 }));
+        let mine = Receiver {
+            srcip: "2001:db8::1".parse().unwrap(),
+            ..receiver6()
+        };
+        assert_eq!(mine.accept(&g), Err(Reject::OwnSource));
+        // An IPv4 node does not take IPv6 frames, nor an IPv6 node IPv4 ones.
+        assert_eq!(receiver().accept(&g), Err(Reject::NotCarp));
+        assert_eq!(r.accept(&golden()), Err(Reject::NotCarp));
+        let mut f = g.clone();
+        f[20] = 0; // hop-by-hop options first
+        assert_eq!(r.accept(&f), Err(Reject::NotCarp));
+        assert_eq!(r.accept(&g[..89]), Err(Reject::BogusSize { len: 89 }));
+        let mut f = g.clone();
+        f[19] = 35; // payload length
+        assert_eq!(r.accept(&f), Err(Reject::BogusSize { len: 90 }));
+        let mut f = g.clone();
+        f[21] = 1;
+        assert_eq!(r.accept(&f), Err(Reject::BadTtl(1)));
+        let other_group = Receiver {
+            group: "ff02::1".parse().unwrap(),
+            ..receiver6()
+        };
+        assert_eq!(
+            other_group.accept(&g),
+            Err(Reject::OtherDestination(packet::CARP_MCAST_V6.into()))
+        );
+        let mut f = g.clone();
+        f[80] ^= 0x80;
+        assert_eq!(r.accept(&f), Err(Reject::BadChecksum));
+        // The IPv6 header is not covered by a checksum: a flipped flow label passes.
+        let mut f = g.clone();
+        f[17] ^= 1;
+        assert!(r.accept(&f).is_ok());
+        let other_vip = Receiver {
+            signer: crate::auth::Key::new(b"secret")
+                .unwrap()
+                .signer(7, &["2001:db8::101".parse().unwrap()]),
+            ..receiver6()
+        };
+        assert!(matches!(other_vip.accept(&g), Err(Reject::BadDigest(_))));
     }
 }

@@ -34,7 +34,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::auth::Signer;
@@ -149,7 +149,7 @@ pub struct Transition {
     /// Cause.
     pub reason: Reason,
     /// Source address of the advert that caused it, when an advert did.
-    pub peer: Option<Ipv4Addr>,
+    pub peer: Option<IpAddr>,
 }
 
 /// Something the caller must do, in queue order.
@@ -220,7 +220,7 @@ pub struct Config {
     /// `-n`: no downscript on the INIT → BACKUP transition at start.
     pub neutral: bool,
     /// Our source address: the tie-break between equal intervals.
-    pub srcip: Ipv4Addr,
+    pub srcip: IpAddr,
     /// The key bound to the vhid and the virtual addresses the digest covers.
     pub signer: Signer,
     /// Count adverts from a random start even before any advert was heard, instead of
@@ -272,11 +272,16 @@ fn skew_micros(advskew: u8) -> u64 {
     u64::from(advskew) * 1_000_000 / 256
 }
 
-/// The tie-break key of an address: its four bytes read as a little-endian integer, as
-/// ucarp on x86 and arm64 compares them (SPEC.md §5.4, §12 item 1). The last octet
-/// counts most: 10.9.1.1 beats 10.9.0.2.
-pub fn tie_break_key(ip: Ipv4Addr) -> u32 {
-    u32::from_le_bytes(ip.octets())
+/// The tie-break key of an address: its bytes read as a little-endian integer, as
+/// ucarp on x86 and arm64 compares IPv4 addresses (SPEC.md §5.4, §12 item 1). The last
+/// octet counts most: 10.9.1.1 beats 10.9.0.2. IPv6 (no ucarp to agree with) follows
+/// the same rule over its 16 bytes, so 2001:db8::1:1 beats 2001:db8::2; a node only
+/// ever compares addresses of its own family.
+pub fn tie_break_key(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(ip) => u128::from(u32::from_le_bytes(ip.octets())),
+        IpAddr::V6(ip) => u128::from_le_bytes(ip.octets()),
+    }
 }
 
 /// SplitMix64: a tiny, well-mixed generator for the pre-synchronisation counters. It
@@ -426,11 +431,11 @@ pub struct Carp {
     /// Active demotions: while any is, least preferred and never preempts.
     demotions: Demotions,
     /// The source of the last authenticated advert heard while BACKUP: the master.
-    master: Option<Ipv4Addr>,
+    master: Option<IpAddr>,
     /// The last state change.
     last_transition: Option<Transition>,
     /// A worse master heard while we are master (split brain): who, and when last.
-    rival: Option<(Ipv4Addr, Instant)>,
+    rival: Option<(IpAddr, Instant)>,
     link_up: bool,
     /// After shutdown nothing more happens.
     stopped: bool,
@@ -522,7 +527,7 @@ impl Carp {
 
     /// Returns the current master as far as this node knows: itself when MASTER, the
     /// source of the last advert heard when BACKUP, `None` before any was heard.
-    pub fn current_master(&self) -> Option<Ipv4Addr> {
+    pub fn current_master(&self) -> Option<IpAddr> {
         match self.state {
             State::Master => Some(self.cfg.srcip),
             _ => self.master,
@@ -847,7 +852,7 @@ impl Carp {
     }
 
     /// The successor advertised: it holds the address now, so drop ours.
-    fn handover_answered(&mut self, now: Instant, leaving: Leaving, peer: Ipv4Addr) {
+    fn handover_answered(&mut self, now: Instant, leaving: Leaving, peer: IpAddr) {
         self.handover = None;
         self.master = Some(peer);
         self.log(Event::HandoverDone { peer });
@@ -881,7 +886,7 @@ impl Carp {
 
     /// Runs the down script of a master that leaves without a state change to log
     /// (ucarp's `-z` exit path).
-    fn leave_master(&mut self, reason: Reason, peer: Option<Ipv4Addr>) {
+    fn leave_master(&mut self, reason: Reason, peer: Option<IpAddr>) {
         if self.state == State::Master {
             self.actions.push_back(Action::RunDown(Transition {
                 from: State::Master,
@@ -928,7 +933,7 @@ impl Carp {
 
     /// BACKUP → MASTER (SPEC.md §5.2): upscript, gratuitous ARP, an advert at once, and
     /// a second gratuitous ARP with the third advert.
-    fn become_master(&mut self, now: Instant, reason: Reason, peer: Option<Ipv4Addr>) {
+    fn become_master(&mut self, now: Instant, reason: Reason, peer: Option<IpAddr>) {
         self.set_state(State::Master, reason, peer);
         self.master_down_at = None;
         self.actions.push_back(Action::SendGratuitousArp);
@@ -990,7 +995,7 @@ impl Carp {
 
     /// The one place a state changes: logs it and queues the script (§5.5). Setting the
     /// state it already has does nothing.
-    fn set_state(&mut self, to: State, reason: Reason, peer: Option<Ipv4Addr>) {
+    fn set_state(&mut self, to: State, reason: Reason, peer: Option<IpAddr>) {
         if self.state == to {
             return;
         }
@@ -1020,6 +1025,7 @@ impl Carp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn intervals_truncate_to_microseconds() {
@@ -1039,10 +1045,14 @@ mod tests {
 
     #[test]
     fn tie_break_is_little_endian() {
-        let a = Ipv4Addr::new(10, 9, 1, 1);
-        let b = Ipv4Addr::new(10, 9, 0, 2);
+        let a = IpAddr::from([10, 9, 1, 1]);
+        let b = IpAddr::from([10, 9, 0, 2]);
         assert!(tie_break_key(a) < tie_break_key(b));
-        assert!(u32::from(a) > u32::from(b));
+        assert!(Ipv4Addr::new(10, 9, 1, 1) > Ipv4Addr::new(10, 9, 0, 2));
+        // IPv6 follows the same rule: the last byte counts most.
+        let a: IpAddr = "2001:db8::1:1".parse().unwrap();
+        let b: IpAddr = "2001:db8::2".parse().unwrap();
+        assert!(tie_break_key(a) < tie_break_key(b));
     }
 
     #[test]

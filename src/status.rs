@@ -18,7 +18,7 @@
 
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -45,9 +45,9 @@ pub struct Snapshot<'a> {
     /// Interface.
     pub interface: &'a str,
     /// Our source address.
-    pub srcip: Ipv4Addr,
+    pub srcip: IpAddr,
     /// The current master, as far as this node knows.
-    pub master: Option<Ipv4Addr>,
+    pub master: Option<IpAddr>,
     /// Active demotions.
     pub demotions: Demotions,
     /// Counters of the state machine.
@@ -116,7 +116,7 @@ fn json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn json_opt_ip(out: &mut String, ip: Option<Ipv4Addr>) {
+fn json_opt_ip(out: &mut String, ip: Option<IpAddr>) {
     match ip {
         Some(ip) => json_string(out, &ip.to_string()),
         None => out.push_str("null"),
@@ -565,6 +565,7 @@ mod tests {
     use super::*;
     use crate::rx::RejectReason;
     use crate::state::{Reason, State};
+    use std::net::Ipv4Addr;
 
     #[test]
     fn rfc3339_round_trips() {
@@ -595,8 +596,8 @@ mod tests {
             vhid: 7,
             vaddrs,
             interface: "eth\"0",
-            srcip: Ipv4Addr::new(192, 0, 2, 11),
-            master: Some(Ipv4Addr::new(192, 0, 2, 11)),
+            srcip: Ipv4Addr::new(192, 0, 2, 11).into(),
+            master: Some(Ipv4Addr::new(192, 0, 2, 11).into()),
             demotions: Demotions::default(),
             stats: Stats {
                 adverts_sent: 5,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::netns::{pcap_frames, sh, wait_until, Rig, OURS};
+use crate::netns::{pcap_frames, sh, tshark_fields, wait_until, Rig, OURS};
 
 const VIP: &str = "198.18.0.100";
 const VIP2: &str = "198.18.0.101";
@@ -232,4 +232,203 @@ fn preflight_reports_a_digest_mismatch() {
         text.contains("no peer advertised vhid 7: this node would become master after 3.000 s"),
         "{text}"
     );
+}
+
+/// An IPv6 pair: adverts to ff02::12 with hop limit 255, the address added by the
+/// example scripts, a planned handover, and the new master's unsolicited neighbour
+/// advertisement in the capture, judged by tshark.
+#[test]
+fn an_ipv6_pair_elects_and_moves_the_address() {
+    const VIP6: &str = "2001:db8::100";
+    let mut rig = rig!(2);
+    rig.add_ipv6(0, "2001:db8::1");
+    rig.add_ipv6(1, "2001:db8::2");
+    let cap = rig.capture("ip6");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let args = |h: usize, skew: &str| -> Vec<String> {
+        let src = format!("2001:db8::{}", h + 1);
+        let up = format!("{root}/scripts/vip-up.sh");
+        let down = format!("{root}/scripts/vip-down.sh");
+        [
+            "-i", "eth0", "-s", &src, "-v", "7", "-a", VIP6, "-p", "secret", "-f", "none", "-k",
+            skew, "-z", "-u", &up, "-d", &down,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let a = rig.start_raw(0, OURS, &args(0, "0"));
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP6)), "{}", a.output());
+    let b = rig.start_raw(1, OURS, &args(1, "50"));
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!b.output().contains("MASTER"), "{}", b.output());
+    assert!(!rig.has_addr(1, VIP6));
+    // Preflight over IPv6, next to B on the same host.
+    let out = rig
+        .cmd(1, OURS)
+        .args(["-i", "eth0", "-s", "2001:db8::2", "-v", "7", "-a", VIP6])
+        .args(["-p", "secret", "--preflight"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("[ok]   multicast group ff02::12 joined on eth0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[ok]   peer 2001:db8::1: MASTER, vhid 7, advbase 1 advskew 0"),
+        "{text}"
+    );
+    rig.signal(&a, "TERM");
+    assert!(wait_until(LONG, || rig.has_addr(1, VIP6)), "{}", b.output());
+    assert!(
+        wait_until(LONG, || !rig.has_addr(0, VIP6)),
+        "{}",
+        a.output()
+    );
+    assert_eq!(rig.wait_exit(&a, LONG).and_then(|s| s.code()), Some(0));
+    // The address is usable on B, not held back as tentative or a duplicate.
+    let shown = sh(rig.cmd(1, "ip").args(["-6", "addr", "show", "dev", "eth0"]));
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert!(
+        !shown.contains("tentative") && !shown.contains("dadfailed"),
+        "{shown}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    rig.stop_capture(&cap);
+
+    // The preflight's test frame, for vhid 0.
+    let probe = tshark_fields(&cap.pcap, "carp.vhid == 0", &["ipv6.src"]);
+    assert_eq!(probe, ["2001:db8::2"]);
+    let adverts = tshark_fields(
+        &cap.pcap,
+        "carp.vhid == 7",
+        &[
+            "ipv6.src",
+            "ipv6.dst",
+            "ipv6.hlim",
+            "carp.vhid",
+            "carp.advskew",
+            "eth.dst",
+        ],
+    );
+    assert!(adverts.len() >= 5, "{adverts:?}");
+    for line in &adverts {
+        let f: Vec<&str> = line.split('\t').collect();
+        assert!(f[0] == "2001:db8::1" || f[0] == "2001:db8::2", "{line}");
+        assert_eq!(&f[1..4], ["ff02::12", "255", "7"], "{line}");
+        assert_eq!(f[5], "33:33:00:00:00:12", "{line}");
+    }
+    // tshark does not verify CARP checksums: over IPv6 it covers the 36 CARP bytes.
+    for f in pcap_frames(&cap.pcap)
+        .iter()
+        .filter(|f| f.len() == 90 && f[20] == 112)
+    {
+        assert!(ucarp::checksum::verify(&f[54..90]), "{f:02x?}");
+    }
+    assert!(
+        adverts
+            .iter()
+            .any(|l| l.starts_with("2001:db8::1\t") && l.contains("\t255\t7\t255\t")),
+        "A's bow-out: {adverts:?}"
+    );
+    assert!(
+        adverts.iter().any(|l| l.starts_with("2001:db8::2\t")),
+        "B's adverts: {adverts:?}"
+    );
+    let na = tshark_fields(
+        &cap.pcap,
+        "icmpv6.type == 136 && icmpv6.nd.na.target_address == 2001:db8::100",
+        &[
+            "eth.src",
+            "ipv6.src",
+            "ipv6.dst",
+            "ipv6.hlim",
+            "icmpv6.nd.na.flag.o",
+            "icmpv6.opt.linkaddr",
+            "icmpv6.checksum.status",
+        ],
+    );
+    // A announced the address when it took it, B when it took it over.
+    let from = |mac: &str| {
+        na.iter()
+            .filter(|l| l.starts_with(mac))
+            .map(|l| l.split('\t').collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    };
+    for mac in ["02:00:00:00:00:01", "02:00:00:00:00:02"] {
+        let lines = from(mac);
+        assert!(!lines.is_empty(), "no NA from {mac}: {na:?}");
+        for f in lines {
+            assert_eq!(f[1..5], [VIP6, "ff02::1", "255", "1"], "{f:?}");
+            assert_eq!(f[5], mac, "{f:?}");
+            assert_eq!(f[6], "1", "checksum good: {f:?}");
+        }
+    }
+}
+
+/// IPv6 unicast: with multicast dropped on the bridge (and so neighbour discovery;
+/// the hosts get static neighbour entries, as a cloud's fabric would answer), the pair
+/// still elects one master and hands over on a planned stop.
+#[test]
+fn ipv6_unicast_peers_work_where_multicast_is_dropped() {
+    const VIP6: &str = "2001:db8::100";
+    let mut rig = rig!(2);
+    block_multicast(&rig);
+    for h in 0..2 {
+        rig.add_ipv6(h, &format!("2001:db8::{}", h + 1));
+        let other = 1 - h;
+        sh(rig.cmd(h, "ip").args([
+            "-6",
+            "neigh",
+            "add",
+            &format!("2001:db8::{}", other + 1),
+            "lladdr",
+            &format!("02:00:00:00:00:{:02x}", other + 1),
+            "dev",
+            "eth0",
+            "nud",
+            "permanent",
+        ]));
+    }
+    let cap = rig.capture("ip6 proto 112");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let args = |h: usize, skew: &str| -> Vec<String> {
+        let src = format!("2001:db8::{}", h + 1);
+        let peer = format!("2001:db8::{}", 2 - h);
+        let up = format!("{root}/scripts/vip-up.sh");
+        let down = format!("{root}/scripts/vip-down.sh");
+        [
+            "-i", "eth0", "-s", &src, "-v", "7", "-a", VIP6, "-p", "secret", "-f", "none", "-k",
+            skew, "-z", "-u", &up, "-d", &down, "--peer", &peer,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let a = rig.start_raw(0, OURS, &args(0, "0"));
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP6)), "{}", a.output());
+    let b = rig.start_raw(1, OURS, &args(1, "50"));
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(!b.output().contains("MASTER"), "{}", b.output());
+    rig.signal(&a, "TERM");
+    assert!(
+        b.wait_log("Putting MASTER DOWN (going to time out)", LONG),
+        "{}",
+        b.output()
+    );
+    assert!(wait_until(LONG, || rig.has_addr(1, VIP6) && !rig.has_addr(0, VIP6)));
+    std::thread::sleep(Duration::from_secs(2));
+    rig.stop_capture(&cap);
+    let frames = pcap_frames(&cap.pcap);
+    assert!(frames.len() >= 4, "{} frames", frames.len());
+    for f in &frames {
+        assert_eq!(f[21], 255, "hop limit");
+        assert!(f[0] & 1 == 0, "multicast advert sent: {:02x?}", &f[..6]);
+        let (src, dst) = (&f[22..38], &f[38..54]);
+        assert_ne!(src, dst);
+        assert_eq!(src[..15], dst[..15], "both in 2001:db8::/64 ({f:02x?})");
+        assert!(ucarp::checksum::verify(&f[54..90]));
+    }
 }

@@ -85,7 +85,12 @@ fn bad_command_lines() {
         (
             with(&["-a", "2001:db8::1"]),
             1,
-            "Invalid address: [2001:db8::1]",
+            "Address family mismatch: the virtual address [2001:db8::1] is IPv6, but the source address [192.0.2.1] is IPv4",
+        ),
+        (
+            with(&["-a", "2001:db8::1%eth0"]),
+            1,
+            "Invalid address: [2001:db8::1%eth0]",
         ),
         (
             with(&["--mcastip", "224.0.0"]),
@@ -493,8 +498,8 @@ fn every_option_with_every_kind_of_bad_value() {
         1,
         "Invalid interface name for --track-iface",
     );
-    // Bad addresses, and IPv6 where IPv4 is required.
-    for opt in ["-s", "-a", "--mcastip"] {
+    // Bad addresses.
+    for opt in ["-s", "-a", "--mcastip", "--peer"] {
         for bad in [
             "198.18.0",
             "198.18.0.1.2",
@@ -502,12 +507,55 @@ fn every_option_with_every_kind_of_bad_value() {
             "198.018.0.1",
             "198.18.0.1/15",
             "host.example",
-            "2001:db8::1",
-            "ff02::12",
+            "2001:db8::1::2",
+            "2001:db8::1/64",
+            "fe80::1%eth0",
         ] {
             case(with(&[opt, bad]), 1, &format!("Invalid address: [{bad}]"));
         }
     }
+    // IPv6 where the node is IPv4, and the reverse: one family per node.
+    let mismatch = |what: &str, ip: &str, fam: &str, src: &str, srcfam: &str| {
+        format!("Address family mismatch: the {what} [{ip}] is {fam}, but the source address [{src}] is {srcfam}")
+    };
+    case(
+        with(&["-a", "2001:db8::1"]),
+        1,
+        &mismatch(
+            "virtual address",
+            "2001:db8::1",
+            "IPv6",
+            "198.18.0.1",
+            "IPv4",
+        ),
+    );
+    case(
+        with(&["--mcastip", "ff02::12"]),
+        1,
+        &mismatch(
+            "multicast address",
+            "ff02::12",
+            "IPv6",
+            "198.18.0.1",
+            "IPv4",
+        ),
+    );
+    case(
+        with(&["--peer", "2001:db8::2"]),
+        1,
+        &mismatch("peer", "2001:db8::2", "IPv6", "198.18.0.1", "IPv4"),
+    );
+    case(
+        with(&["-s", "2001:db8::1"]),
+        1,
+        &mismatch(
+            "virtual address",
+            "198.18.0.100",
+            "IPv4",
+            "2001:db8::1",
+            "IPv6",
+        ),
+    );
     case(
         with(&["-s", "0.0.0.0"]),
         1,

@@ -129,9 +129,9 @@ fn captured_adverts_parse_verify_and_re_emit_identically() {
         );
 
         let rx = Receiver {
-            srcip: ip(198, 18, 255, 254),
+            srcip: ip(198, 18, 255, 254).into(),
             vhid: g.vhid,
-            group: g.group,
+            group: g.group.into(),
             peers: Vec::new(),
             signer: Key::new(g.password)
                 .unwrap()

@@ -105,7 +105,12 @@ fn replayed_adverts_keep_a_plain_backup_quiet_but_not_a_protected_one() {
         // Capture the master's next advert from the attacker's namespace.
         let captured = in_netns(&ns, move || {
             let ifindex = ucarp::net::interface_index("eth0").unwrap();
-            let socket = PacketSocket::open(ifindex, &advert_filter(attacker, 7)).unwrap();
+            let socket = PacketSocket::open(
+                ifindex,
+                &advert_filter(attacker.into(), 7),
+                ucarp::net::ethertype_of(attacker.into()),
+            )
+            .unwrap();
             let mut bufs = [[0u8; ucarp::net::FRAME_SNAP]; 1];
             let mut lens = [0usize; 1];
             #[allow(clippy::disallowed_methods)]
@@ -130,7 +135,7 @@ fn replayed_adverts_keep_a_plain_backup_quiet_but_not_a_protected_one() {
                 jf: 0,
                 k: 0,
             }];
-            let socket = PacketSocket::open(ifindex, &drop_all).unwrap();
+            let socket = PacketSocket::open(ifindex, &drop_all, libc::ETH_P_IP as u16).unwrap();
             for _ in 0..10 {
                 socket.send(&replay).unwrap();
                 std::thread::sleep(Duration::from_secs(1));

@@ -154,7 +154,7 @@ pub fn flood(iface: &str, t: &Target, rate: u32, duration: Duration) -> u64 {
         jf: 0,
         k: 0,
     }];
-    let socket = PacketSocket::open(ifindex, &drop_all).unwrap();
+    let socket = PacketSocket::open(ifindex, &drop_all, libc::ETH_P_IP as u16).unwrap();
     #[allow(clippy::disallowed_methods)]
     let start = Instant::now();
     let round = Duration::from_secs(1) / rate.max(1);

@@ -1,14 +1,15 @@
 //! Property tests of the wire format, the receive checks and the state machine.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use pnet_base::MacAddr;
 use proptest::prelude::*;
 use ucarp::arp::GarpFrame;
 use ucarp::auth::Key;
-use ucarp::frame::AdvertFrame;
-use ucarp::packet::{Advert, CarpPacket, CARP_MCAST_V4};
+use ucarp::frame::{multicast_mac6, Advert6Frame, AdvertFrame};
+use ucarp::ndp::UnsolicitedNa;
+use ucarp::packet::{Advert, CarpPacket, CARP_MCAST_V4, CARP_MCAST_V6};
 use ucarp::rx::Receiver;
 use ucarp::state::{Carp, Config, State};
 
@@ -41,12 +42,52 @@ fn any_ipv4() -> impl Strategy<Value = Ipv4Addr> {
 
 fn receiver() -> Receiver {
     Receiver {
-        srcip: Ipv4Addr::new(198, 51, 100, 2),
+        srcip: Ipv4Addr::new(198, 51, 100, 2).into(),
         vhid: VHID,
-        group: CARP_MCAST_V4,
+        group: CARP_MCAST_V4.into(),
         peers: Vec::new(),
         signer: Key::new(PASSWORD).unwrap().signer(VHID, &[VADDR.into()]),
     }
+}
+
+fn any_ipv6() -> impl Strategy<Value = Ipv6Addr> {
+    any::<[u8; 16]>().prop_map(Ipv6Addr::from)
+}
+
+const VADDR6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100);
+
+fn receiver6() -> Receiver {
+    Receiver {
+        srcip: "2001:db8::2".parse().unwrap(),
+        vhid: VHID,
+        group: CARP_MCAST_V6.into(),
+        peers: Vec::new(),
+        signer: Key::new(PASSWORD)
+            .unwrap()
+            .signer(VHID, &[IpAddr::from(VADDR6)]),
+    }
+}
+
+/// An IPv6 frame that `receiver6()` accepts.
+fn valid_frame6(advskew: u8, counter: u64) -> Vec<u8> {
+    let mut advert = Advert {
+        vhid: VHID,
+        advbase: 1,
+        advskew,
+        counter,
+        md: [0; 20],
+    };
+    advert.md = receiver6().signer.sign(&counter.to_be_bytes());
+    let mut buf = vec![0u8; Advert6Frame::LEN];
+    Advert6Frame {
+        dst_mac: multicast_mac6(CARP_MCAST_V6),
+        src_mac: MacAddr(0, 0, 0x5e, 0, 0, VHID),
+        src: "2001:db8::1".parse().unwrap(),
+        dst: CARP_MCAST_V6,
+        advert,
+    }
+    .emit(&mut buf);
+    buf
 }
 
 /// A frame that `receiver()` accepts.
@@ -85,6 +126,50 @@ proptest! {
     }
 
     #[test]
+    fn ipv6_frame_emit_then_parse_is_identity(
+        advert in any_advert(),
+        dst_mac in any_mac(),
+        src_mac in any_mac(),
+        src in any_ipv6(),
+        dst in any_ipv6(),
+    ) {
+        let f = Advert6Frame { dst_mac, src_mac, src, dst, advert };
+        let mut buf = [0xa5u8; Advert6Frame::LEN];
+        prop_assert_eq!(f.emit(&mut buf), Advert6Frame::LEN);
+        prop_assert_eq!(Advert6Frame::parse(&buf), Ok(f));
+    }
+
+    #[test]
+    fn na_emit_then_parse_is_identity(mac in any_mac(), vaddr in any_ipv6()) {
+        let na = UnsolicitedNa { mac, vaddr };
+        let mut buf = [0xa5u8; UnsolicitedNa::LEN];
+        na.emit(&mut buf);
+        prop_assert_eq!(UnsolicitedNa::parse(&buf), Some(na));
+    }
+
+    /// Over IPv6 the checks cover the Ethernet type, the IPv6 version, next header, hop
+    /// limit and destination, and the checksum and digest cover the CARP header: a
+    /// flipped bit there is rejected. Traffic class, flow label, a longer payload length
+    /// (as IPv4's total length in ucarp) and the source address are not checked: IPv6
+    /// has no header checksum (the Ethernet FCS guards them).
+    #[test]
+    fn ipv6_a_flipped_bit_is_rejected(
+        counter in any::<u64>(),
+        advskew in any::<u8>(),
+        bit in prop_oneof![
+            (12usize * 8)..(14 * 8),     // Ethernet type
+            (14usize * 8 + 4)..(15 * 8), // IPv6 version
+            (20usize * 8)..(22 * 8),     // next header, hop limit
+            (38usize * 8)..(90 * 8),     // destination, CARP header
+        ],
+    ) {
+        let mut f = valid_frame6(advskew, counter);
+        prop_assert!(receiver6().accept(&f).is_ok());
+        f[bit / 8] ^= 1 << (bit % 8);
+        prop_assert!(receiver6().accept(&f).is_err(), "bit {} accepted", bit);
+    }
+
+    #[test]
     fn garp_emit_then_parse_is_identity(mac in any_mac(), vaddr in any_ipv4()) {
         let g = GarpFrame { mac, vaddr };
         let mut buf = [0xa5u8; GarpFrame::LEN];
@@ -99,6 +184,9 @@ proptest! {
         let _ = AdvertFrame::parse(&bytes);
         let _ = GarpFrame::parse(&bytes);
         let _ = receiver().accept(&bytes);
+        let _ = Advert6Frame::parse(&bytes);
+        let _ = UnsolicitedNa::parse(&bytes);
+        let _ = receiver6().accept(&bytes);
     }
 
     /// Arbitrary bytes behind a plausible Ethernet + IPv4 + CARP prefix, so the later
@@ -191,14 +279,14 @@ proptest! {
             deadratio: 3,
             preempt,
             neutral: false,
-            srcip,
+            srcip: srcip.into(),
             signer: key.signer(VHID, &[VADDR.into()]),
             sequential_counters: false,
         };
         let rx = Receiver {
-            srcip,
+            srcip: srcip.into(),
             vhid: VHID,
-            group: CARP_MCAST_V4,
+            group: CARP_MCAST_V4.into(),
             peers: Vec::new(),
             signer: key.signer(VHID, &[VADDR.into()]),
         };

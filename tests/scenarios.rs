@@ -222,7 +222,7 @@ fn preemption_returns_mastership_to_the_lower_skew() {
         _ => None,
     });
     assert_eq!(up.unwrap().reason, Reason::Preempt);
-    assert_eq!(up.unwrap().peer, Some(sim.nodes[b].spec.srcip));
+    assert_eq!(up.unwrap().peer, Some(sim.nodes[b].spec.srcip.into()));
     // B sent one more advert right before stepping down (SPEC.md §5.4).
     let tail: Vec<&Did> = sim.nodes[b]
         .did
@@ -712,7 +712,7 @@ fn twenty_percent_loss_for_an_hour_never_moves_the_master() {
         let a = sim.start(Spec::host(1));
         let b = sim.start(Spec::host(2).skew(100));
         sim.run_for(secs(3600.0));
-        let a_ip = sim.nodes[a].spec.srcip;
+        let a_ip = std::net::IpAddr::from(sim.nodes[a].spec.srcip);
         assert_eq!(sim.masters(), vec![a], "seed {seed}");
         assert_eq!(sim.nodes[a].ups().len(), 1, "seed {seed}");
         assert_eq!(sim.nodes[a].downs().len(), 1, "seed {seed}: startup only");
@@ -783,7 +783,10 @@ fn failing_health_check_moves_the_address_and_recovery_brings_it_back() {
         _ => None,
     });
     assert_eq!(down.map(|t| t.reason), Some(Reason::CheckFailed));
-    assert_eq!(down.and_then(|t| t.peer), Some(sim.nodes[b].spec.srcip));
+    assert_eq!(
+        down.and_then(|t| t.peer),
+        Some(sim.nodes[b].spec.srcip.into())
+    );
     sim.nodes[a].carp.handle_health(sim.now, true);
     sim.settle(a);
     sim.run_for(secs(2.0));
@@ -848,7 +851,7 @@ fn current_master_and_last_transition_are_known() {
     let b = sim.start(Spec::host(2).skew(50));
     assert_eq!(sim.nodes[b].carp.current_master(), None);
     sim.run_for(secs(5.0));
-    let a_ip = sim.nodes[a].spec.srcip;
+    let a_ip = std::net::IpAddr::from(sim.nodes[a].spec.srcip);
     assert_eq!(sim.nodes[a].carp.current_master(), Some(a_ip));
     assert_eq!(sim.nodes[b].carp.current_master(), Some(a_ip));
     assert_eq!(

@@ -318,18 +318,27 @@ impl Rig {
         status
     }
 
-    /// Whether host `h` holds `addr` on eth0.
+    /// Whether host `h` holds `addr` (IPv4 or IPv6) on eth0.
     pub fn has_addr(&self, h: usize, addr: &str) -> bool {
-        let out = sh(Command::new("ip").args([
+        let out =
+            sh(Command::new("ip").args(["-n", &self.hosts[h].ns, "addr", "show", "dev", "eth0"]));
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.contains(&format!("inet {addr}/")) || text.contains(&format!("inet6 {addr}/"))
+    }
+
+    /// Gives host `h` an IPv6 address in 2001:db8::/64, usable at once (no duplicate
+    /// address detection).
+    pub fn add_ipv6(&self, h: usize, addr: &str) {
+        ip(&[
             "-n",
             &self.hosts[h].ns,
-            "-4",
             "addr",
-            "show",
+            "add",
+            &format!("{addr}/64"),
             "dev",
             "eth0",
-        ]));
-        String::from_utf8_lossy(&out.stdout).contains(&format!("inet {addr}/"))
+            "nodad",
+        ]);
     }
 
     /// Cuts or restores host `h`'s carrier by setting its bridge port down or up.

@@ -86,7 +86,7 @@ pub enum Did {
     Advert(Advert),
     Garp,
     /// An authenticated advert from this source was handed to the state machine.
-    Heard(Ipv4Addr),
+    Heard(std::net::IpAddr),
     Log(Event),
     Exit,
 }
@@ -191,16 +191,16 @@ impl Sim {
             deadratio: spec.deadratio,
             preempt: spec.preempt,
             neutral: spec.neutral,
-            srcip: spec.srcip,
+            srcip: spec.srcip.into(),
             signer: key.signer(VHID, &[VADDR.into()]),
             sequential_counters: spec.replay_window.is_some(),
         };
         let seed = self.next_random();
         let carp = Carp::new(cfg, self.now, seed).unwrap();
         let rx = Receiver {
-            srcip: spec.srcip,
+            srcip: spec.srcip.into(),
             vhid: VHID,
-            group: CARP_MCAST_V4,
+            group: CARP_MCAST_V4.into(),
             peers: Vec::new(),
             signer: key.signer(VHID, &[VADDR.into()]),
         };
