@@ -724,6 +724,18 @@ impl Config {
         self.key.signer(self.vhid, &self.vaddrs)
     }
 
+    /// Returns what this node accepts: its address and family, vhid, the destination
+    /// adverts must carry, the peers, and the key.
+    pub fn receiver(&self) -> crate::rx::Receiver {
+        crate::rx::Receiver {
+            srcip: self.srcip,
+            vhid: self.vhid,
+            group: self.advert_destination(),
+            peers: self.peers.clone(),
+            signer: self.signer(),
+        }
+    }
+
     /// Returns the destination adverts carry, and must carry when received: the group,
     /// or with `--peer` this node's own address.
     pub fn advert_destination(&self) -> IpAddr {

@@ -34,7 +34,8 @@ use crate::arp::GarpFrame;
 use crate::check::Checker;
 use crate::config::Config;
 use crate::frame::{
-    advert_source_mac, group_mac, Advert6Frame, AdvertFrame, BROADCAST_MAC, ETHERNET_HEADER_LEN,
+    advert_source_mac, emit_advert, group_mac, BROADCAST_MAC, ETHERNET_HEADER_LEN,
+    MAX_ADVERT_FRAME_LEN,
 };
 use crate::hooks::{Due, Hooks, Job, Script};
 use crate::ndp::UnsolicitedNa;
@@ -253,24 +254,17 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
     let dst_mac = if cfg.nomcast || unicast.is_some() {
         BROADCAST_MAC
     } else {
-        match (cfg.group, cfg.srcip) {
-            (IpAddr::V4(group), IpAddr::V4(srcip)) => {
-                control.join(group, srcip).map_err(|e| {
-                    Error::setup(format!(
-                        "Can't do IP_ADD_MEMBERSHIP errno={e} (is {srcip} a local address?)"
-                    ))
-                })?;
-            }
-            (IpAddr::V6(group), IpAddr::V6(srcip)) => {
-                membership = Some(Ipv6Membership::join(group, srcip, ifindex).map_err(|e| {
-                    Error::setup(format!(
-                        "Can't join {group} on [{iface}] from {srcip}: {e} (is {srcip} a local address, past duplicate address detection?)"
-                    ))
-                })?);
-            }
-            // Config::from_args gives every address the source's family.
-            _ => return Err(Error::setup("Address family mismatch".to_string())),
-        }
+        let (group, srcip) = (cfg.group, cfg.srcip);
+        membership = control
+            .join_group(group, srcip, ifindex)
+            .map_err(|e| match srcip {
+                IpAddr::V4(_) => Error::setup(format!(
+                    "Can't do IP_ADD_MEMBERSHIP errno={e} (is {srcip} a local address?)"
+                )),
+                IpAddr::V6(_) => Error::setup(format!(
+                    "Can't join {group} on [{iface}] from {srcip}: {e} (is {srcip} a local address, past duplicate address detection?)"
+                )),
+            })?;
         let group_mac = group_mac(cfg.group);
         // The IP join above goes through srcip's interface; this makes sure the group
         // MAC is also accepted on -i when srcip lives elsewhere (SPEC.md §12 item 13).
@@ -329,13 +323,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         message: e.to_string(),
         exit_code: 1,
     })?;
-    let rx = Receiver {
-        srcip: cfg.srcip,
-        vhid: cfg.vhid,
-        group: cfg.advert_destination(),
-        peers: cfg.peers.clone(),
-        signer: cfg.signer(),
-    };
+    let rx = cfg.receiver();
     let (cfg_advbase, cfg_advskew, cfg_replay) = (cfg.advbase, cfg.advskew, cfg.replay_window);
     let checker = cfg.check.clone().map(|c| Checker::new(c, now));
     #[allow(clippy::disallowed_methods)] // wall-clock time for the state file
@@ -603,34 +591,22 @@ impl Daemon {
         } else {
             advert_source_mac(self.cfg.vhid)
         };
-        match (self.cfg.srcip, dst) {
-            (IpAddr::V4(src), IpAddr::V4(dst)) => AdvertFrame {
-                dst_mac: self.dst_mac,
-                src_mac,
-                src,
-                dst,
-                ip_id: self.next_ip_id(),
-                advert: *advert,
-            }
-            .emit(buf),
-            (IpAddr::V6(src), IpAddr::V6(dst)) => Advert6Frame {
-                dst_mac: self.dst_mac,
-                src_mac,
-                src,
-                dst,
-                advert: *advert,
-            }
-            .emit(buf),
-            // Config::from_args gives every address the source's family.
-            _ => 0,
-        }
+        let ip_id = self.next_ip_id();
+        emit_advert(
+            buf,
+            self.dst_mac,
+            src_mac,
+            self.cfg.srcip,
+            dst,
+            ip_id,
+            *advert,
+        )
     }
 
     /// Sends an advert: one frame to the group (or the broadcast MAC with `-M`), or
     /// with `--peer` one unicast packet to each peer. True when every send worked.
     fn send_advert(&mut self, advert: &Advert) -> bool {
-        const _: () = assert!(Advert6Frame::LEN >= AdvertFrame::LEN);
-        let mut buf = [0u8; Advert6Frame::LEN];
+        let mut buf = [0u8; MAX_ADVERT_FRAME_LEN];
         log::debug!("-> {advert}");
         let result = if self.unicast.is_none() {
             let len = self.advert_frame(advert, self.cfg.group, &mut buf);

@@ -58,6 +58,46 @@ pub fn multicast_mac6(group: Ipv6Addr) -> MacAddr {
     MacAddr(0x33, 0x33, o[12], o[13], o[14], o[15])
 }
 
+/// The longest advert frame of either family: room for [`emit_advert`].
+pub const MAX_ADVERT_FRAME_LEN: usize = ADVERT6_FRAME_LEN;
+
+/// Writes the frame of `advert` from `src` to `dst` into `buf`: ucarp's IPv4 frame
+/// (with `ip_id`) or the IPv6 one, by the addresses' family. Returns its length, or 0
+/// when the two addresses are not of one family (the configuration rules that out).
+///
+/// # Panics
+/// If `buf` is shorter than the frame; [`MAX_ADVERT_FRAME_LEN`] always fits.
+pub fn emit_advert(
+    buf: &mut [u8],
+    dst_mac: MacAddr,
+    src_mac: MacAddr,
+    src: IpAddr,
+    dst: IpAddr,
+    ip_id: u16,
+    advert: Advert,
+) -> usize {
+    match (src, dst) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => AdvertFrame {
+            dst_mac,
+            src_mac,
+            src,
+            dst,
+            ip_id,
+            advert,
+        }
+        .emit(buf),
+        (IpAddr::V6(src), IpAddr::V6(dst)) => Advert6Frame {
+            dst_mac,
+            src_mac,
+            src,
+            dst,
+            advert,
+        }
+        .emit(buf),
+        _ => 0,
+    }
+}
+
 /// Returns the multicast MAC of a group of either family.
 pub fn group_mac(group: IpAddr) -> MacAddr {
     match group {
@@ -397,5 +437,43 @@ mod tests {
             Err(FrameError::Carp(packet::ParseError::Truncated))
         );
         assert_eq!(AdvertFrame::parse(&good), Err(FrameError::NotCarp));
+    }
+
+    #[test]
+    fn emit_advert_picks_the_family() {
+        let mut four = [0u8; MAX_ADVERT_FRAME_LEN];
+        let g = golden();
+        let len = emit_advert(
+            &mut four,
+            g.dst_mac,
+            g.src_mac,
+            g.src.into(),
+            g.dst.into(),
+            g.ip_id,
+            g.advert,
+        );
+        assert_eq_hex(&four[..len], &hex(GOLDEN_ADVERT_FRAME));
+        let mut six = [0u8; MAX_ADVERT_FRAME_LEN];
+        let g6 = golden6();
+        let len = emit_advert(
+            &mut six,
+            g6.dst_mac,
+            g6.src_mac,
+            g6.src.into(),
+            g6.dst.into(),
+            0,
+            g6.advert,
+        );
+        assert_eq_hex(&six[..len], &hex(ADVERT6_FRAME));
+        let mixed = emit_advert(
+            &mut six,
+            g.dst_mac,
+            g.src_mac,
+            g.src.into(),
+            g6.dst.into(),
+            0,
+            g.advert,
+        );
+        assert_eq!(mixed, 0);
     }
 }

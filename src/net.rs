@@ -667,6 +667,28 @@ impl ControlSocket {
         Ok((MacAddr(d[0], d[1], d[2], d[3], d[4], d[5]), sa.sa_family))
     }
 
+    /// Joins `group`: an IPv4 group through the interface that owns `srcip`
+    /// ([`join`](Self::join)), an IPv6 group on `ifindex` after checking that `srcip`
+    /// is local ([`Ipv6Membership::join`]). An IPv6 membership lasts as long as the
+    /// returned socket; an IPv4 one as long as this control socket.
+    ///
+    /// # Errors
+    /// The join's errno; `EAFNOSUPPORT` for a group and source of different families.
+    pub fn join_group(
+        &self,
+        group: IpAddr,
+        srcip: IpAddr,
+        ifindex: u32,
+    ) -> io::Result<Option<Ipv6Membership>> {
+        match (group, srcip) {
+            (IpAddr::V4(group), IpAddr::V4(srcip)) => self.join(group, srcip).map(|()| None),
+            (IpAddr::V6(group), IpAddr::V6(srcip)) => {
+                Ipv6Membership::join(group, srcip, ifindex).map(Some)
+            }
+            _ => Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT)),
+        }
+    }
+
     /// Joins `group` through the interface that owns `srcip` (IP_ADD_MEMBERSHIP with
     /// `imr_interface`, as ucarp does).
     ///

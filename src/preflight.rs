@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::daemon::Error;
-use crate::frame::{advert_source_mac, group_mac, Advert6Frame, AdvertFrame, BROADCAST_MAC};
-use crate::net::{self, ControlSocket, Ipv6Membership, PacketSocket};
+use crate::frame::{
+    advert_source_mac, emit_advert, group_mac, BROADCAST_MAC, MAX_ADVERT_FRAME_LEN,
+};
+use crate::net::{self, ControlSocket, PacketSocket};
 use crate::packet::Advert;
 use crate::rx::{Receiver, Reject};
 use crate::state::{advert_interval, handover_bound, master_down_interval};
@@ -125,14 +127,7 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
             "  [ok]   -M: adverts go to the Ethernet broadcast address, no group to join"
         );
     } else {
-        let joined = match (cfg.group, cfg.srcip) {
-            (IpAddr::V4(group), IpAddr::V4(srcip)) => control.join(group, srcip).map(|()| None),
-            (IpAddr::V6(group), IpAddr::V6(srcip)) => {
-                Ipv6Membership::join(group, srcip, ifindex).map(Some)
-            }
-            _ => Err(std::io::Error::from_raw_os_error(libc::EAFNOSUPPORT)),
-        };
-        match joined {
+        match control.join_group(cfg.group, cfg.srcip, ifindex) {
             Err(e) => {
                 ok = false;
                 let _ = writeln!(
@@ -183,27 +178,8 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
         counter: 0,
         md: [0; 20],
     };
-    let mut buf = [0u8; Advert6Frame::LEN];
-    let len = match (cfg.srcip, cfg.group) {
-        (IpAddr::V4(src), IpAddr::V4(dst)) => AdvertFrame {
-            dst_mac,
-            src_mac,
-            src,
-            dst,
-            ip_id: 0,
-            advert,
-        }
-        .emit(&mut buf),
-        (IpAddr::V6(src), IpAddr::V6(dst)) => Advert6Frame {
-            dst_mac,
-            src_mac,
-            src,
-            dst,
-            advert,
-        }
-        .emit(&mut buf),
-        _ => 0,
-    };
+    let mut buf = [0u8; MAX_ADVERT_FRAME_LEN];
+    let len = emit_advert(&mut buf, dst_mac, src_mac, cfg.srcip, cfg.group, 0, advert);
     match packet.send(&buf[..len]) {
         Ok(()) => {
             let _ = writeln!(
@@ -218,13 +194,7 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
     }
 
     // Listen.
-    let rx = Receiver {
-        srcip: cfg.srcip,
-        vhid: cfg.vhid,
-        group: cfg.advert_destination(),
-        peers: cfg.peers.clone(),
-        signer: cfg.signer(),
-    };
+    let rx = cfg.receiver();
     let mut heard: BTreeMap<IpAddr, Heard> = BTreeMap::new();
     let mut bufs = [[0u8; net::FRAME_SNAP]; 64];
     let mut lens = [0usize; 64];

@@ -3,20 +3,12 @@
 
 use std::time::Duration;
 
-use crate::netns::{pcap_frames, sh, tshark_fields, wait_until, Rig, OURS};
+use crate::netns::{pcap_frames, sh, tshark_fields, wait_until, Capture, Proc, Rig, OURS};
 
 const VIP: &str = "198.18.0.100";
 const VIP2: &str = "198.18.0.101";
+const VIP6: &str = "2001:db8::100";
 const LONG: Duration = Duration::from_secs(20);
-
-macro_rules! rig {
-    ($n:expr) => {
-        match Rig::new($n) {
-            Some(r) => r,
-            None => return,
-        }
-    };
-}
 
 /// Drops every multicast frame on the bridge (broadcast, and so ARP, still passes), as
 /// some clouds and hypervisors do.
@@ -30,9 +22,49 @@ fn block_multicast(rig: &Rig) {
     sh(rig.bridge_cmd("nft").arg("-f").arg(&file));
 }
 
+/// A planned stop of `a` (TERM): `b` must take over on the bow-out and hold `vip`
+/// alone. Returns the frames captured by `cap`, stopped 2 s later.
+fn hand_over_and_capture(
+    rig: &mut Rig,
+    a: &Proc,
+    b: &Proc,
+    vip: &str,
+    cap: &Capture,
+) -> Vec<Vec<u8>> {
+    rig.signal(a, "TERM");
+    assert!(
+        b.wait_log("Putting MASTER DOWN (going to time out)", LONG),
+        "{}",
+        b.output()
+    );
+    assert!(wait_until(LONG, || rig.has_addr(1, vip) && !rig.has_addr(0, vip)));
+    std::thread::sleep(Duration::from_secs(2));
+    rig.stop_capture(cap);
+    let frames = pcap_frames(&cap.pcap);
+    assert!(frames.len() >= 4, "{} frames", frames.len());
+    frames
+}
+
+/// The command line of host `h` (2001:db8::h+1) in an IPv6 pair managing [`VIP6`]
+/// with the example scripts, `-z`, and `extra`.
+fn ipv6_args(h: usize, skew: &str, extra: &[&str]) -> Vec<String> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let src = format!("2001:db8::{}", h + 1);
+    let up = format!("{root}/scripts/vip-up.sh");
+    let down = format!("{root}/scripts/vip-down.sh");
+    [
+        "-i", "eth0", "-s", &src, "-v", "7", "-a", VIP6, "-p", "secret", "-f", "none", "-k", skew,
+        "-z", "-u", &up, "-d", &down,
+    ]
+    .iter()
+    .chain(extra)
+    .map(|s| s.to_string())
+    .collect()
+}
+
 #[test]
 fn unicast_peers_work_where_multicast_is_dropped() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     block_multicast(&rig);
     let cap = rig.capture("ip proto 112");
     let a = rig.start(0, OURS, &["-k", "0", "-z", "--peer", "198.18.0.2"]);
@@ -42,17 +74,7 @@ fn unicast_peers_work_where_multicast_is_dropped() {
     // B hears A's unicast adverts: it stays backup.
     assert!(!b.output().contains("MASTER"), "{}", b.output());
     // A planned stop hands over by unicast too.
-    rig.signal(&a, "TERM");
-    assert!(
-        b.wait_log("Putting MASTER DOWN (going to time out)", LONG),
-        "{}",
-        b.output()
-    );
-    assert!(wait_until(LONG, || rig.has_addr(1, VIP) && !rig.has_addr(0, VIP)));
-    std::thread::sleep(Duration::from_secs(2));
-    rig.stop_capture(&cap);
-    let frames = pcap_frames(&cap.pcap);
-    assert!(frames.len() >= 4, "{} frames", frames.len());
+    let frames = hand_over_and_capture(&mut rig, &a, &b, VIP, &cap);
     for f in &frames {
         let (src, dst) = (&f[26..30], &f[30..34]);
         assert_eq!(f[22], 255, "TTL");
@@ -75,7 +97,7 @@ fn unicast_peers_work_where_multicast_is_dropped() {
 
 #[test]
 fn adverts_come_from_the_real_mac_with_real_mac() {
-    let mut rig = rig!(1);
+    let mut rig = rig!(Rig::new(1));
     let cap = rig.capture("ip proto 112");
     let a = rig.start(0, OURS, &["--real-mac"]);
     assert!(a.wait_log("Switching to state: MASTER", LONG));
@@ -93,7 +115,7 @@ fn adverts_come_from_the_real_mac_with_real_mac() {
 /// address with ucarp's argv (the address as $2) and all of them in UCARP_VIPS.
 #[test]
 fn two_virtual_addresses_move_together() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let a = rig.start(0, OURS, &["-k", "0", "-a", VIP2]);
     let b = rig.start(1, OURS, &["-k", "50", "-a", VIP2]);
     assert!(
@@ -128,7 +150,7 @@ fn two_virtual_addresses_move_together() {
 /// and the loser steps down.
 #[test]
 fn a_split_brain_is_logged_once_and_resolved() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let a = rig.start(0, OURS, &["-k", "0"]);
     let b = rig.start(1, OURS, &["-k", "50"]);
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
@@ -178,7 +200,7 @@ fn preflight(rig: &Rig, h: usize, extra: &[&str]) -> (Option<i32>, String) {
 /// disturbed (no script runs, the master stays master).
 #[test]
 fn preflight_reports_a_healthy_peer_and_foreign_traffic() {
-    let mut rig = rig!(3);
+    let mut rig = rig!(Rig::new(3));
     let a = rig.start(0, OURS, &["-k", "0"]);
     let _c = rig.start(1, OURS, &["-v", "8", "-a", "198.18.0.108"]);
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)), "{}", a.output());
@@ -209,7 +231,7 @@ fn preflight_reports_a_healthy_peer_and_foreign_traffic() {
 /// peer at all the exit code is 1 too.
 #[test]
 fn preflight_reports_a_digest_mismatch() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let a = rig.start(0, OURS, &["-k", "0"]);
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)), "{}", a.output());
     let (code, text) = preflight(&rig, 1, &["-p", "other"]);
@@ -239,27 +261,13 @@ fn preflight_reports_a_digest_mismatch() {
 /// advertisement in the capture, judged by tshark.
 #[test]
 fn an_ipv6_pair_elects_and_moves_the_address() {
-    const VIP6: &str = "2001:db8::100";
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     rig.add_ipv6(0, "2001:db8::1");
     rig.add_ipv6(1, "2001:db8::2");
     let cap = rig.capture("ip6");
-    let root = env!("CARGO_MANIFEST_DIR");
-    let args = |h: usize, skew: &str| -> Vec<String> {
-        let src = format!("2001:db8::{}", h + 1);
-        let up = format!("{root}/scripts/vip-up.sh");
-        let down = format!("{root}/scripts/vip-down.sh");
-        [
-            "-i", "eth0", "-s", &src, "-v", "7", "-a", VIP6, "-p", "secret", "-f", "none", "-k",
-            skew, "-z", "-u", &up, "-d", &down,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
-    let a = rig.start_raw(0, OURS, &args(0, "0"));
+    let a = rig.start_raw(0, OURS, &ipv6_args(0, "0", &[]));
     assert!(wait_until(LONG, || rig.has_addr(0, VIP6)), "{}", a.output());
-    let b = rig.start_raw(1, OURS, &args(1, "50"));
+    let b = rig.start_raw(1, OURS, &ipv6_args(1, "50", &[]));
     std::thread::sleep(Duration::from_secs(3));
     assert!(!b.output().contains("MASTER"), "{}", b.output());
     assert!(!rig.has_addr(1, VIP6));
@@ -373,8 +381,7 @@ fn an_ipv6_pair_elects_and_moves_the_address() {
 /// still elects one master and hands over on a planned stop.
 #[test]
 fn ipv6_unicast_peers_work_where_multicast_is_dropped() {
-    const VIP6: &str = "2001:db8::100";
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     block_multicast(&rig);
     for h in 0..2 {
         rig.add_ipv6(h, &format!("2001:db8::{}", h + 1));
@@ -393,36 +400,12 @@ fn ipv6_unicast_peers_work_where_multicast_is_dropped() {
         ]));
     }
     let cap = rig.capture("ip6 proto 112");
-    let root = env!("CARGO_MANIFEST_DIR");
-    let args = |h: usize, skew: &str| -> Vec<String> {
-        let src = format!("2001:db8::{}", h + 1);
-        let peer = format!("2001:db8::{}", 2 - h);
-        let up = format!("{root}/scripts/vip-up.sh");
-        let down = format!("{root}/scripts/vip-down.sh");
-        [
-            "-i", "eth0", "-s", &src, "-v", "7", "-a", VIP6, "-p", "secret", "-f", "none", "-k",
-            skew, "-z", "-u", &up, "-d", &down, "--peer", &peer,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
-    let a = rig.start_raw(0, OURS, &args(0, "0"));
+    let a = rig.start_raw(0, OURS, &ipv6_args(0, "0", &["--peer", "2001:db8::2"]));
     assert!(wait_until(LONG, || rig.has_addr(0, VIP6)), "{}", a.output());
-    let b = rig.start_raw(1, OURS, &args(1, "50"));
+    let b = rig.start_raw(1, OURS, &ipv6_args(1, "50", &["--peer", "2001:db8::1"]));
     std::thread::sleep(Duration::from_secs(4));
     assert!(!b.output().contains("MASTER"), "{}", b.output());
-    rig.signal(&a, "TERM");
-    assert!(
-        b.wait_log("Putting MASTER DOWN (going to time out)", LONG),
-        "{}",
-        b.output()
-    );
-    assert!(wait_until(LONG, || rig.has_addr(1, VIP6) && !rig.has_addr(0, VIP6)));
-    std::thread::sleep(Duration::from_secs(2));
-    rig.stop_capture(&cap);
-    let frames = pcap_frames(&cap.pcap);
-    assert!(frames.len() >= 4, "{} frames", frames.len());
+    let frames = hand_over_and_capture(&mut rig, &a, &b, VIP6, &cap);
     for f in &frames {
         assert_eq!(f[21], 255, "hop limit");
         assert!(f[0] & 1 == 0, "multicast advert sent: {:02x?}", &f[..6]);

@@ -13,18 +13,9 @@ const VIP: &str = "198.18.0.100";
 const LONG: Duration = Duration::from_secs(15);
 
 /// Builds a rig or skips the test (outside CI) when namespaces are unavailable.
-macro_rules! rig {
-    ($n:expr) => {
-        match Rig::new($n) {
-            Some(r) => r,
-            None => return,
-        }
-    };
-}
-
 #[test]
 fn election_then_takeover_when_the_master_link_is_cut() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let a = rig.start(0, OURS, &["-k", "0"]);
     let b = rig.start(1, OURS, &["-k", "50"]);
     assert!(
@@ -57,7 +48,7 @@ fn election_then_takeover_when_the_master_link_is_cut() {
 
 #[test]
 fn preemption_takes_the_address_back() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let b = rig.start(1, OURS, &["-k", "50"]);
     assert!(b.wait_log("Switching to state: MASTER", LONG));
     let a = rig.start(0, OURS, &["-k", "0", "-P"]);
@@ -75,7 +66,7 @@ fn preemption_takes_the_address_back() {
 
 #[test]
 fn without_preemption_a_better_backup_waits() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let b = rig.start(1, OURS, &["-k", "50"]);
     assert!(b.wait_log("Switching to state: MASTER", LONG));
     let a = rig.start(0, OURS, &["-k", "0"]);
@@ -86,7 +77,7 @@ fn without_preemption_a_better_backup_waits() {
 
 #[test]
 fn neutral_skips_the_startup_downscript() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let a = rig.start(0, OURS, &["-n"]);
     let b = rig.start(1, OURS, &["-k", "50"]);
     assert!(a.wait_log("Switching to state: MASTER", LONG));
@@ -103,7 +94,7 @@ fn neutral_skips_the_startup_downscript() {
 
 #[test]
 fn script_arguments_byte_for_byte() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let _a = rig.start(0, OURS, &["-x", "extra  arg"]);
     let _b = rig.start(1, OURS, &[]);
     assert!(wait_until(LONG, || rig
@@ -129,7 +120,7 @@ fn script_arguments_byte_for_byte() {
 
 #[test]
 fn sigterm_with_z_runs_the_downscript_and_exits_0() {
-    let mut rig = rig!(1);
+    let mut rig = rig!(Rig::new(1));
     let a = rig.start(0, OURS, &["-z"]);
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
     rig.signal(&a, "TERM");
@@ -141,7 +132,7 @@ fn sigterm_with_z_runs_the_downscript_and_exits_0() {
 
 #[test]
 fn sigterm_without_z_kills_at_once_and_leaves_the_address() {
-    let mut rig = rig!(1);
+    let mut rig = rig!(Rig::new(1));
     let a = rig.start(0, OURS, &[]);
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
     rig.signal(&a, "TERM");
@@ -153,7 +144,7 @@ fn sigterm_without_z_kills_at_once_and_leaves_the_address() {
 
 #[test]
 fn sigterm_in_backup_exits_without_a_script() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let _a = rig.start(0, OURS, &["-k", "0"]);
     let b = rig.start(1, OURS, &["-k", "50", "-z"]);
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
@@ -165,7 +156,7 @@ fn sigterm_in_backup_exits_without_a_script() {
 
 #[test]
 fn usr2_demotes_and_the_peer_takes_over() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let a = rig.start(0, OURS, &["-k", "0"]);
     let b = rig.start(1, OURS, &["-k", "50"]);
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
@@ -181,7 +172,7 @@ fn usr2_demotes_and_the_peer_takes_over() {
 
 #[test]
 fn usr1_logs_the_state() {
-    let mut rig = rig!(1);
+    let mut rig = rig!(Rig::new(1));
     let a = rig.start(0, OURS, &[]);
     // Until its handlers are set up, USR1's default action would kill it.
     assert!(a.wait_log("Switching to state: BACKUP", LONG));
@@ -202,7 +193,7 @@ fn usr1_logs_the_state() {
 
 #[test]
 fn nomcast_sends_broadcast_frames_and_elects() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let cap = rig.capture("ip proto 112");
     let a = rig.start(0, OURS, &["-M", "-k", "0"]);
     let b = rig.start(1, OURS, &["-M", "-k", "50"]);
@@ -224,7 +215,7 @@ fn nomcast_sends_broadcast_frames_and_elects() {
 
 #[test]
 fn interface_set_down_exits_0_after_the_downscript_under_z() {
-    let mut rig = rig!(1);
+    let mut rig = rig!(Rig::new(1));
     let a = rig.start(0, OURS, &["-z"]);
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
     sh(Command::new("ip").args(["-n", &rig.hosts[0].ns, "link", "set", "eth0", "down"]));
@@ -235,7 +226,7 @@ fn interface_set_down_exits_0_after_the_downscript_under_z() {
 
 #[test]
 fn interface_deleted_exits_0() {
-    let mut rig = rig!(1);
+    let mut rig = rig!(Rig::new(1));
     let a = rig.start(0, OURS, &[]);
     assert!(a.wait_log("Switching to state: BACKUP", LONG));
     sh(Command::new("ip").args(["-n", &rig.hosts[0].ns, "link", "del", "eth0"]));
@@ -246,7 +237,7 @@ fn interface_deleted_exits_0() {
 
 #[test]
 fn signals_are_handled_at_once_while_the_link_is_down() {
-    let mut rig = rig!(1);
+    let mut rig = rig!(Rig::new(1));
     let a = rig.start(0, OURS, &["-z"]);
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
     rig.set_carrier(0, false);
@@ -263,7 +254,7 @@ fn signals_are_handled_at_once_while_the_link_is_down() {
 
 #[test]
 fn adverts_keep_going_while_a_script_runs() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     // An up script that takes 5 s: the master must keep advertising meanwhile, so the
     // backup never takes over.
     let slow = rig.dir.join("slow-up.sh");
@@ -309,7 +300,7 @@ fn adverts_keep_going_while_a_script_runs() {
 #[test]
 fn syslog_gets_ident_pid_facility_and_level() {
     use std::os::unix::net::UnixDatagram;
-    let mut rig = rig!(1);
+    let mut rig = rig!(Rig::new(1));
     let keep = rig.dir.join("keep");
     std::fs::create_dir_all(&keep).unwrap();
     let k = keep.display();
@@ -368,7 +359,7 @@ fn syslog_gets_ident_pid_facility_and_level() {
 
 #[test]
 fn daemonize_detaches_after_setup_and_keeps_running() {
-    let rig = rig!(1);
+    let rig = rig!(Rig::new(1));
     let up = rig.script(0, true);
     let down = rig.script(0, false);
     let ip = rig.hosts[0].ip.to_string();
@@ -413,7 +404,7 @@ fn daemonize_detaches_after_setup_and_keeps_running() {
 
 #[test]
 fn takeover_sends_gratuitous_arps_from_the_real_mac() {
-    let mut rig = rig!(1);
+    let mut rig = rig!(Rig::new(1));
     let cap = rig.capture("arp");
     let a = rig.start(0, OURS, &[]);
     assert!(a.wait_log("Switching to state: MASTER", LONG));

@@ -8,15 +8,6 @@ use crate::netns::{pcap_frames, wait_until, Rig, OURS, UCARP};
 const VIP: &str = "198.18.0.100";
 const LONG: Duration = Duration::from_secs(20);
 
-macro_rules! rig {
-    ($n:expr) => {
-        match Rig::new($n) {
-            Some(r) => r,
-            None => return,
-        }
-    };
-}
-
 /// (source IP last byte, advbase, advskew) of each CARP frame in a capture, in order.
 fn adverts(frames: &[Vec<u8>]) -> Vec<(u8, u8, u8)> {
     frames
@@ -28,7 +19,7 @@ fn adverts(frames: &[Vec<u8>]) -> Vec<(u8, u8, u8)> {
 
 #[test]
 fn planned_stop_hands_over_make_before_break() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let a = rig.start(0, OURS, &["-k", "0", "-z"]);
     let b = rig.start(1, OURS, &["-k", "50"]);
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
@@ -81,7 +72,7 @@ fn planned_stop_hands_over_make_before_break() {
 
 #[test]
 fn planned_stop_hands_over_to_debian_ucarp() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let a = rig.start(0, OURS, &["-k", "0", "-z"]);
     let b = rig.start(1, UCARP, &["-k", "50"]);
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
@@ -101,7 +92,7 @@ fn planned_stop_hands_over_to_debian_ucarp() {
 /// skew; the next SIGUSR2 lets it take the address back.
 #[test]
 fn maintenance_mode_survives_a_preempting_peer() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let a = rig.start(0, OURS, &["-k", "0", "-P"]);
     let b = rig.start(1, OURS, &["-k", "50", "-P"]);
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
@@ -138,7 +129,7 @@ fn maintenance_mode_survives_a_preempting_peer() {
 /// hang, and the peer never takes over meanwhile.
 #[test]
 fn a_hung_up_script_is_killed_while_adverts_continue() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let hung = rig.dir.join("hung-up.sh");
     std::fs::write(&hung, "#!/bin/sh\nexec sleep 60\n").unwrap();
     crate::netns::sh(std::process::Command::new("chmod").arg("+x").arg(&hung));

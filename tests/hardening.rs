@@ -10,15 +10,6 @@ use crate::netns::{in_netns, sh, wait_until, Rig, OURS};
 const VIP: &str = "198.18.0.100";
 const LONG: Duration = Duration::from_secs(20);
 
-macro_rules! rig {
-    ($n:expr) => {
-        match Rig::new($n) {
-            Some(r) => r,
-            None => return,
-        }
-    };
-}
-
 fn cmdline(pid: u32) -> String {
     String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap())
         .replace('\0', " ")
@@ -28,7 +19,7 @@ fn cmdline(pid: u32) -> String {
 /// form, and never shows in logs (even with -D) or in the state file.
 #[test]
 fn the_password_is_hidden_from_ps_logs_and_state() {
-    let mut rig = rig!(1);
+    let mut rig = rig!(Rig::new(1));
     let state = rig.dir.join("state.json");
     let s = state.display().to_string();
     for form in [
@@ -62,7 +53,7 @@ fn the_password_is_hidden_from_ps_logs_and_state() {
 
 #[test]
 fn a_password_file_readable_by_others_is_warned_about() {
-    let mut rig = rig!(1);
+    let mut rig = rig!(Rig::new(1));
     for (mode, warned) in [("0644", true), ("0600", false)] {
         let file = rig.dir.join(format!("pass-{mode}"));
         std::fs::write(&file, "secret\n").unwrap();
@@ -87,7 +78,7 @@ fn a_password_file_readable_by_others_is_warned_about() {
 #[test]
 fn replayed_adverts_keep_a_plain_backup_quiet_but_not_a_protected_one() {
     for protected in [false, true] {
-        let mut rig = rig!(3);
+        let mut rig = rig!(Rig::new(3));
         let mut extra = vec!["-k", "0"];
         if protected {
             extra.extend(["--replay-window", "1024"]);
@@ -164,7 +155,7 @@ fn replayed_adverts_keep_a_plain_backup_quiet_but_not_a_protected_one() {
 /// scripts without a down script between them).
 #[test]
 fn link_storms_end_with_one_master_and_scripts_in_order() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let a = rig.start(0, OURS, &["-k", "0", "-z"]);
     let b = rig.start(1, OURS, &["-k", "50", "-z"]);
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
@@ -205,7 +196,7 @@ fn link_storms_end_with_one_master_and_scripts_in_order() {
 /// than one dead time: the restarted node runs its down script at start.
 #[test]
 fn a_killed_and_restarted_master_does_not_keep_the_address() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let a = rig.start(0, OURS, &["-k", "0"]);
     let _b = rig.start(1, OURS, &["-k", "50"]);
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)));

@@ -12,6 +12,17 @@
 //! * `operations`: health checks, tracking, hook environment, state and pid files, ifupdown and systemd integration (root).
 //! * `interop`: ours against Debian's `/usr/sbin/ucarp` (root).
 
+/// Unwraps a network rig (`Rig::new`, `Rig::with_ips`), or ends the test when
+/// namespaces are unavailable outside CI; with `CI=true` the rig has already failed it.
+macro_rules! rig {
+    ($rig:expr) => {
+        match $rig {
+            Some(r) => r,
+            None => return,
+        }
+    };
+}
+
 mod beyond;
 mod cli;
 mod daemon;

@@ -11,15 +11,6 @@ use crate::netns::{pcap_frames, tshark_fields, wait_until, Rig, OURS, UCARP};
 const VIP: &str = "198.18.0.100";
 const LONG: Duration = Duration::from_secs(20);
 
-macro_rules! rig {
-    ($e:expr) => {
-        match $e {
-            Some(r) => r,
-            None => return,
-        }
-    };
-}
-
 #[test]
 fn ours_master_with_ucarp_backup_then_takeover_both_ways() {
     let mut rig = rig!(Rig::new(2));

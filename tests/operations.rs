@@ -12,15 +12,6 @@ use crate::netns::{sh, wait_until, Rig, OURS};
 const VIP: &str = "198.18.0.100";
 const LONG: Duration = Duration::from_secs(20);
 
-macro_rules! rig {
-    ($n:expr) => {
-        match Rig::new($n) {
-            Some(r) => r,
-            None => return,
-        }
-    };
-}
-
 fn write_script(path: &Path, body: &str) {
     std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
     sh(Command::new("chmod").arg("+x").arg(path));
@@ -30,7 +21,7 @@ fn write_script(path: &Path, body: &str) {
 /// to the peer; restarting it brings the address back (-P).
 #[test]
 fn a_failing_health_check_moves_the_address_and_back() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let pidfile = rig.dir.join("service.pid");
     let service = || {
         let child = Command::new("sleep").arg("1000").spawn().unwrap();
@@ -83,7 +74,7 @@ fn a_failing_health_check_moves_the_address_and_back() {
 
 #[test]
 fn losing_a_tracked_interface_moves_the_address() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     // A second link on host A, whose peer end sits in the bridge namespace.
     let ns = rig.hosts[0].ns.clone();
     sh(Command::new("ip").args([
@@ -127,7 +118,7 @@ fn losing_a_tracked_interface_moves_the_address() {
 /// argv.
 #[test]
 fn scripts_get_state_reason_vhid_and_peer_in_their_environment() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let log = rig.dir.join("env.log");
     let mut started = Vec::new();
     for h in 0..2 {
@@ -176,7 +167,7 @@ fn scripts_get_state_reason_vhid_and_peer_in_their_environment() {
 
 #[test]
 fn a_failing_up_script_with_up_must_succeed_hands_the_address_to_the_peer() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let failing = rig.dir.join("failing-up.sh");
     write_script(&failing, "exit 1");
     let ip = rig.hosts[0].ip.to_string();
@@ -221,7 +212,7 @@ fn a_failing_up_script_with_up_must_succeed_hands_the_address_to_the_peer() {
 /// and `ucarp --status` shows it.
 #[test]
 fn the_state_file_is_never_half_written() {
-    let mut rig = rig!(2);
+    let mut rig = rig!(Rig::new(2));
     let file = rig.dir.join("state.json");
     let f = file.display().to_string();
     let a = rig.start(0, OURS, &["-k", "0", "--state-file", &f]);
@@ -287,7 +278,7 @@ fn the_state_file_is_never_half_written() {
 
 #[test]
 fn the_pid_file_is_removed_after_term_with_and_without_z() {
-    let mut rig = rig!(1);
+    let mut rig = rig!(Rig::new(1));
     for z in [true, false] {
         let pidfile = rig.dir.join(format!("ucarp-{z}.pid"));
         let p = pidfile.display().to_string();
