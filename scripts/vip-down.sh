@@ -7,10 +7,11 @@ set -eu
 iface=$1
 vip=$2
 case $vip in
-    *:*) family=-6 ;;
-    *) family=-4 ;;
+    *:*) family=-6 host=128 ;;
+    *) family=-4 host=32 ;;
 esac
-present=$(ip -o "$family" addr show dev "$iface" | awk -v a="$vip" '{ split($4, p, "/"); if (p[1] == a) print $4 }')
+# ip compares the addresses, so any spelling of $vip matches; field 4 is ADDR/prefix.
+present=$(ip -o "$family" addr show dev "$iface" to "$vip/$host" | awk '{ print $4 }')
 for addr in $present; do
     ip "$family" addr del "$addr" dev "$iface"
 done

@@ -10,10 +10,12 @@ set -eu
 iface=$1
 vip=$2
 case $vip in
-    *:*) family=-6 inet=inet6 prefix=${3:-128} flags=nodad ;;
-    *) family=-4 inet=inet prefix=${3:-32} flags= ;;
+    *:*) family=-6 host=128 prefix=${3:-128} flags=nodad ;;
+    *) family=-4 host=32 prefix=${3:-32} flags= ;;
 esac
-if ip -o "$family" addr show dev "$iface" | grep -q " $inet $vip/"; then
+# `to ADDR/host` lets ip compare addresses, so any spelling of $vip matches
+# (2001:DB8::0100 is 2001:db8::100).
+if [ -n "$(ip -o "$family" addr show dev "$iface" to "$vip/$host")" ]; then
     exit 0
 fi
 # $flags is empty or one word.

@@ -82,8 +82,11 @@ impl fmt::Debug for Signer {
     }
 }
 
-/// Orders addresses as BSD carp hashes them (SPEC.md §11): IPv4 ascending, then IPv6
-/// ascending. With one IPv4 address this is exactly ucarp's message.
+/// Orders addresses for the digest: IPv4 ascending, as BSD carp hashes them (SPEC.md
+/// §11), then IPv6. BSD hashes its IPv6 addresses in the interface's list order, which
+/// a command line does not have, so they are sorted ascending too: our own choice,
+/// which makes the order of `-a` options irrelevant. With one IPv4 address this is
+/// exactly ucarp's message.
 pub fn hmac_order(addrs: &[IpAddr]) -> Vec<IpAddr> {
     let mut v4: Vec<Ipv4Addr> = addrs
         .iter()
@@ -293,7 +296,7 @@ mod tests {
     }
 
     /// Several addresses are hashed IPv4 ascending, then IPv6 ascending, whatever the
-    /// order given: the message BSD carp builds.
+    /// order given (BSD carp's message for IPv4; see [`hmac_order`] for IPv6).
     #[test]
     fn several_addresses_in_bsd_order() {
         let key = Key::new(b"secret").unwrap();

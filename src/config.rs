@@ -468,16 +468,18 @@ impl Config {
                     }
                 }
                 Opt::Addr => {
+                    // A repeated address is the same set: ucarp takes `-a X -a X` too.
                     let a = address(value)?;
-                    if vaddrs.iter().any(|(v, _)| *v == a) {
-                        return Err(ConfigError::usage(format!(
-                            "Virtual address [{}] given twice",
-                            text(value)
-                        )));
+                    if !vaddrs.iter().any(|(v, _)| *v == a) {
+                        vaddrs.push((a, value.to_os_string()));
                     }
-                    vaddrs.push((a, value.to_os_string()));
                 }
-                Opt::Peer => peers.push(address(value)?),
+                Opt::Peer => {
+                    let p = address(value)?;
+                    if !peers.contains(&p) {
+                        peers.push(p);
+                    }
+                }
                 Opt::Advbase => advbase = byte_option(value, "advbase")?,
                 Opt::Advskew => advskew = byte_option(value, "advskew")?,
                 Opt::Facility => {
@@ -1157,5 +1159,31 @@ mod tests {
         );
         let e = v6(&["-a", "::"]).unwrap_err();
         assert_eq!(e.message, "You must supply a virtual host address");
+    }
+
+    /// An address or peer given twice counts once (ucarp takes `-a X -a X` too); the
+    /// order of the first occurrences is kept.
+    #[test]
+    fn repeated_addresses_and_peers_count_once() {
+        let c = with(&[
+            "-a",
+            "192.0.2.101",
+            "-a",
+            "192.0.2.100",
+            "--peer",
+            "192.0.2.2",
+            "--peer",
+            "192.0.2.3",
+            "--peer",
+            "192.0.2.2",
+        ])
+        .unwrap();
+        let ips = |v: &[&str]| {
+            v.iter()
+                .map(|a| a.parse().unwrap())
+                .collect::<Vec<IpAddr>>()
+        };
+        assert_eq!(c.vaddrs, ips(&["192.0.2.100", "192.0.2.101"]));
+        assert_eq!(c.peers, ips(&["192.0.2.2", "192.0.2.3"]));
     }
 }

@@ -41,7 +41,7 @@ use crate::hooks::{Due, Hooks, Job, Script};
 use crate::ndp::UnsolicitedNa;
 use crate::net::{self, ControlSocket, Ipv6Membership, LinkMonitor, PacketSocket, RawIpSocket};
 use crate::packet::Advert;
-use crate::ratelimit::{RateLimit, DEFAULT_PERIOD};
+use crate::ratelimit::{Budget, RateLimit, DEFAULT_PERIOD};
 use crate::replay::ReplayGuard;
 use crate::rx::{Receiver, Reject, RejectCounters};
 use crate::service::{Notifier, PidFile};
@@ -154,6 +154,8 @@ struct Daemon {
     dst_mac: MacAddr,
     rejects: RejectCounters,
     limit: RateLimit,
+    /// With `--peer`: the log budget of failed sends, one per peer.
+    peer_send_limit: Vec<Budget>,
     ip_id: u64,
     /// The interface went down or away: stop reading the packet socket.
     gone: bool,
@@ -325,6 +327,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
     })?;
     let rx = cfg.receiver();
     let (cfg_advbase, cfg_advskew, cfg_replay) = (cfg.advbase, cfg.advskew, cfg.replay_window);
+    let cfg_peers = cfg.peers.len();
     let checker = cfg.check.clone().map(|c| Checker::new(c, now));
     #[allow(clippy::disallowed_methods)] // wall-clock time for the state file
     let since = SystemTime::now();
@@ -346,6 +349,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         dst_mac,
         rejects: RejectCounters::default(),
         limit: RateLimit::new(DEFAULT_PERIOD),
+        peer_send_limit: vec![Budget::default(); cfg_peers],
         ip_id: ip_id_seed | 1,
         gone: false,
         exiting: false,
@@ -572,7 +576,7 @@ impl Daemon {
         if let Some(guard) = &mut self.replay {
             guard.note_sent(advert.counter);
         }
-        let ok = self.send_advert(advert);
+        let ok = self.send_advert(now, advert);
         self.carp.handle_send_result(now, ok);
     }
 
@@ -604,36 +608,48 @@ impl Daemon {
     }
 
     /// Sends an advert: one frame to the group (or the broadcast MAC with `-M`), or
-    /// with `--peer` one unicast packet to each peer. True when every send worked.
-    fn send_advert(&mut self, advert: &Advert) -> bool {
+    /// with `--peer` one unicast packet to each peer. True when it left: the frame was
+    /// sent, or with peers, at least one packet was (one unreachable peer says nothing
+    /// about our own link, which is what the send-failure count watches).
+    fn send_advert(&mut self, now: Instant, advert: &Advert) -> bool {
         let mut buf = [0u8; MAX_ADVERT_FRAME_LEN];
         log::debug!("-> {advert}");
-        let result = if self.unicast.is_none() {
+        if self.unicast.is_none() {
             let len = self.advert_frame(advert, self.cfg.group, &mut buf);
-            self.packet.send(&buf[..len])
-        } else {
-            let mut result = Ok(());
-            for i in 0..self.cfg.peers.len() {
-                let peer = self.cfg.peers[i];
-                let len = self.advert_frame(advert, peer, &mut buf);
-                let packet = buf.get(ETHERNET_HEADER_LEN..len).unwrap_or_default();
-                let sent = match &self.unicast {
-                    Some(raw) => raw.send_to(packet, peer),
-                    None => Ok(()),
-                };
-                if let Err(e) = sent {
-                    result = Err(io::Error::new(e.kind(), format!("to {peer}: {e}")));
+            return match self.packet.send(&buf[..len]) {
+                Ok(()) => true,
+                Err(e) => {
+                    log::warn!("write() has failed: {e}");
+                    false
+                }
+            };
+        }
+        let mut sent_any = false;
+        for i in 0..self.cfg.peers.len() {
+            let peer = self.cfg.peers[i];
+            let len = self.advert_frame(advert, peer, &mut buf);
+            let packet = buf.get(ETHERNET_HEADER_LEN..len).unwrap_or_default();
+            let sent = match &self.unicast {
+                Some(raw) => raw.send_to(packet, peer),
+                None => Ok(()),
+            };
+            match sent {
+                Ok(()) => sent_any = true,
+                Err(e) => {
+                    // Logged at most once per period per peer: a peer that stays
+                    // unreachable would otherwise log at every advert.
+                    let budget = self.peer_send_limit.get_mut(i);
+                    match budget.and_then(|b| b.check(now, DEFAULT_PERIOD)) {
+                        Some(0) => log::warn!("write() to {peer} has failed: {e}"),
+                        Some(n) => {
+                            log::warn!("write() to {peer} has failed: {e} ({n} more suppressed)")
+                        }
+                        None => {}
+                    }
                 }
             }
-            result
-        };
-        match result {
-            Ok(()) => true,
-            Err(e) => {
-                log::warn!("write() has failed: {e}");
-                false
-            }
         }
+        sent_any
     }
 
     /// Announces each virtual address at our MAC: a gratuitous ARP for IPv4, an

@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::daemon::Error;
 use crate::frame::{
-    advert_source_mac, emit_advert, group_mac, BROADCAST_MAC, MAX_ADVERT_FRAME_LEN,
+    advert_source_mac, emit_advert, group_mac, BROADCAST_MAC, ETHERNET_HEADER_LEN,
+    MAX_ADVERT_FRAME_LEN,
 };
-use crate::net::{self, ControlSocket, PacketSocket};
+use crate::net::{self, ControlSocket, PacketSocket, RawIpSocket};
 use crate::packet::Advert;
 use crate::rx::{Receiver, Reject};
 use crate::state::{advert_interval, handover_bound, master_down_interval};
@@ -59,8 +60,13 @@ fn igmp_lists(text: &str, iface: &str, group: Ipv4Addr) -> Option<bool> {
     let mut in_iface = false;
     for line in text.lines().skip(1) {
         if !line.starts_with(char::is_whitespace) {
-            // "1\tlo        :     1      V3" — a device line.
-            in_iface = line.split_whitespace().nth(1) == Some(iface);
+            // "1\tlo        :     1      V3" — a device line. The kernel pads the name
+            // to 10 columns, so a longer one runs into the colon: "12\tenp3s0f0.100:".
+            in_iface = line
+                .split_whitespace()
+                .nth(1)
+                .map(|n| n.trim_end_matches(':'))
+                == Some(iface);
         } else if in_iface && line.split_whitespace().next() == Some(hex.as_str()) {
             return Some(true);
         }
@@ -179,23 +185,50 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
         md: [0; 20],
     };
     let mut buf = [0u8; MAX_ADVERT_FRAME_LEN];
-    let len = emit_advert(&mut buf, dst_mac, src_mac, cfg.srcip, cfg.group, 0, advert);
-    match packet.send(&buf[..len]) {
-        Ok(()) => {
-            let _ = writeln!(
-                out,
-                "  [ok]   frames can be sent on {iface} (a test frame for vhid 0)"
-            );
+    // With peers, the test goes to each of them through the daemon's raw IP socket,
+    // held open until the end: it also keeps the kernel from answering the peers'
+    // adverts with "protocol unreachable" while we listen.
+    let _raw = if unicast {
+        let raw = RawIpSocket::open(iface, ifindex, cfg.srcip)
+            .map_err(|e| setup(&format!("raw IP socket on [{iface}]"), e))?;
+        for &peer in &cfg.peers {
+            let len = emit_advert(&mut buf, dst_mac, src_mac, cfg.srcip, peer, 0, advert);
+            let packet = buf.get(ETHERNET_HEADER_LEN..len).unwrap_or_default();
+            match raw.send_to(packet, peer) {
+                Ok(()) => {
+                    let _ = writeln!(
+                        out,
+                        "  [ok]   a test packet for vhid 0 could be sent to {peer}"
+                    );
+                }
+                Err(e) => {
+                    ok = false;
+                    let _ = writeln!(out, "  [FAIL] cannot send to {peer}: {e}");
+                }
+            }
         }
-        Err(e) => {
-            ok = false;
-            let _ = writeln!(out, "  [FAIL] frames cannot be sent on {iface}: {e}");
+        Some(raw)
+    } else {
+        let len = emit_advert(&mut buf, dst_mac, src_mac, cfg.srcip, cfg.group, 0, advert);
+        match packet.send(&buf[..len]) {
+            Ok(()) => {
+                let _ = writeln!(
+                    out,
+                    "  [ok]   frames can be sent on {iface} (a test frame for vhid 0)"
+                );
+            }
+            Err(e) => {
+                ok = false;
+                let _ = writeln!(out, "  [FAIL] frames cannot be sent on {iface}: {e}");
+            }
         }
-    }
+        None
+    };
 
     // Listen.
     let rx = cfg.receiver();
     let mut heard: BTreeMap<IpAddr, Heard> = BTreeMap::new();
+    let mut unlisted = 0u64;
     let mut bufs = [[0u8; net::FRAME_SNAP]; 64];
     let mut lens = [0usize; 64];
     #[allow(clippy::disallowed_methods)] // a person waits for this: wall-clock listening
@@ -209,7 +242,9 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
             continue;
         }
         for (frame, &len) in bufs.iter().zip(lens.iter()).take(n) {
-            classify(&rx, &frame[..len], cfg.vhid, &mut heard);
+            if !classify(&rx, &frame[..len], cfg.vhid, &mut heard) {
+                unlisted += 1;
+            }
         }
     }
 
@@ -247,6 +282,12 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
         for (what, n) in &h.foreign {
             foreign.push(format!("{what} from {ip} ({n})"));
         }
+    }
+    if unlisted > 0 {
+        let _ = writeln!(
+            out,
+            "  [warn] {unlisted} frames from sources beyond the first {MAX_SOURCES} were not looked at"
+        );
     }
     if foreign.is_empty() {
         let _ = writeln!(out, "  [ok]   no foreign VRRP/CARP traffic heard");
@@ -286,41 +327,147 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
     Ok(u8::from(!authenticated))
 }
 
-/// Sorts one frame into what was heard from its source.
-fn classify(rx: &Receiver, frame: &[u8], vhid: u8, heard: &mut BTreeMap<IpAddr, Heard>) {
+/// The most sources listed; frames from further ones are counted, not listed, so that
+/// a flood of forged sources cannot grow the report without bound.
+const MAX_SOURCES: usize = 256;
+
+/// Sorts one frame into what was heard from its source. Returns false when the source
+/// was new and [`MAX_SOURCES`] are already listed.
+fn classify(rx: &Receiver, frame: &[u8], vhid: u8, heard: &mut BTreeMap<IpAddr, Heard>) -> bool {
     // The source and where the CARP/VRRP header starts, by the frame's own family.
     let (src, carp_at) = match frame.get(12..14) {
         Some([0x86, 0xdd]) => match frame.get(22..38).and_then(|b| <[u8; 16]>::try_from(b).ok()) {
             Some(b) => (IpAddr::from(b), 14 + 40),
-            None => return,
+            None => return true,
         },
         _ => match frame.get(26..30).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
             Some(b) => (
                 IpAddr::from(b),
                 14 + usize::from(frame.get(14).map_or(5, |b| b & 0x0f)) * 4,
             ),
-            None => return,
+            None => return true,
         },
     };
+    if heard.len() >= MAX_SOURCES && !heard.contains_key(&src) {
+        return false;
+    }
     let first = frame.get(carp_at).copied().unwrap_or(0);
     let id = frame.get(carp_at + 1).copied().unwrap_or(0);
-    let protocol = match first >> 4 {
-        2 if frame.len() >= carp_at + crate::packet::HEADER_LEN => "CARP".to_string(),
-        2 => "VRRPv2".to_string(),
-        v => format!("VRRPv{v}"),
-    };
     let h = heard.entry(src).or_default();
+    // Another id, or not CARP version 2: foreign, whatever else is wrong with it.
+    if first >> 4 != 2 || id != vhid {
+        let protocol = match first >> 4 {
+            2 if frame.len() >= carp_at + crate::packet::HEADER_LEN => "CARP".to_string(),
+            2 => "VRRPv2".to_string(),
+            v => format!("VRRPv{v}"),
+        };
+        *h.foreign.entry(format!("{protocol} id {id}")).or_default() += 1;
+        return true;
+    }
     match rx.accept(frame) {
         Ok(v) => {
             h.good += 1;
             h.interval = Some((v.advert().advbase, v.advert().advskew));
         }
         Err(Reject::BadDigest(_)) => h.bad_digest += 1,
-        Err(Reject::OtherVhid(_)) | Err(Reject::BogusSize { .. }) | Err(Reject::BadVersion(_))
-            if id != vhid || first >> 4 != 2 =>
-        {
-            *h.foreign.entry(format!("{protocol} id {id}")).or_default() += 1;
-        }
         Err(e) => *h.other.entry(e.to_string()).or_default() += 1,
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// /proc/net/igmp as the kernel prints it: a name of 10 characters or more runs
+    /// into the colon.
+    #[test]
+    fn igmp_device_lines_with_short_and_long_names() {
+        let text = "Idx\tDevice    : Count Querier\tGroup    Users Timer\tReporter\n\
+                    1\tlo        :     1      V3\n\
+                    \t\t\t\t010000E0     1 0:00000000\t\t0\n\
+                    2\teth0      :     2      V3\n\
+                    \t\t\t\t010000E0     1 0:00000000\t\t0\n\
+                    12\tenp3s0f0.100:     2      V3\n\
+                    \t\t\t\t120000E0     1 0:00000000\t\t0\n\
+                    \t\t\t\t010000E0     1 0:00000000\t\t0\n";
+        let group = Ipv4Addr::new(224, 0, 0, 18);
+        assert_eq!(igmp_lists(text, "enp3s0f0.100", group), Some(true));
+        assert_eq!(igmp_lists(text, "eth0", group), Some(false));
+        assert_eq!(
+            igmp_lists(text, "lo", Ipv4Addr::new(224, 0, 0, 1)),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn igmp6_lines() {
+        let text = "1    lo              ff020000000000000000000000000001     1 0000000C 0\n\
+                    12   enp3s0f0.100    ff020000000000000000000000000012     1 00000004 0\n";
+        let group: Ipv6Addr = "ff02::12".parse().unwrap();
+        assert_eq!(igmp6_lists(text, "enp3s0f0.100", group), Some(true));
+        assert_eq!(igmp6_lists(text, "lo", group), Some(false));
+    }
+
+    fn frame(src: Ipv4Addr, vhid: u8, ttl: u8) -> Vec<u8> {
+        let key = crate::auth::Key::new(b"secret").unwrap();
+        let vip: IpAddr = Ipv4Addr::new(198, 18, 0, 100).into();
+        let mut advert = Advert {
+            vhid,
+            advbase: 1,
+            advskew: 0,
+            counter: 5,
+            md: [0; 20],
+        };
+        advert.md = key.signer(vhid, &[vip]).sign(&5u64.to_be_bytes());
+        let mut buf = vec![0u8; MAX_ADVERT_FRAME_LEN];
+        let g = crate::packet::CARP_MCAST_V4;
+        let len = emit_advert(
+            &mut buf,
+            group_mac(g.into()),
+            advert_source_mac(vhid),
+            src.into(),
+            g.into(),
+            1,
+            advert,
+        );
+        buf.truncate(len);
+        buf[22] = ttl; // TTL; the checksum is then wrong too, which does not matter here
+        buf
+    }
+
+    /// Frames are sorted by id first: another vhid is foreign whatever else is wrong
+    /// with it; our vhid's problems are named; the number of sources is bounded.
+    #[test]
+    fn classify_sorts_by_id_first_and_bounds_the_sources() {
+        let key = crate::auth::Key::new(b"secret").unwrap();
+        let rx = Receiver {
+            srcip: Ipv4Addr::new(198, 18, 0, 2).into(),
+            vhid: 7,
+            group: crate::packet::CARP_MCAST_V4.into(),
+            peers: Vec::new(),
+            signer: key.signer(7, &[Ipv4Addr::new(198, 18, 0, 100).into()]),
+        };
+        let mut heard = BTreeMap::new();
+        let a = Ipv4Addr::new(198, 18, 0, 1);
+        assert!(classify(&rx, &frame(a, 7, 255), 7, &mut heard));
+        assert!(classify(&rx, &frame(a, 8, 64), 7, &mut heard));
+        assert!(classify(&rx, &frame(a, 7, 64), 7, &mut heard));
+        let h = &heard[&IpAddr::from(a)];
+        assert_eq!(h.good, 1);
+        assert_eq!(h.foreign.get("CARP id 8"), Some(&1));
+        assert_eq!(h.other.len(), 1);
+        for i in 0..MAX_SOURCES as u32 {
+            let src = Ipv4Addr::from(0xc612_1000 + i);
+            classify(&rx, &frame(src, 9, 255), 7, &mut heard);
+        }
+        assert_eq!(heard.len(), MAX_SOURCES);
+        assert!(!classify(
+            &rx,
+            &frame(Ipv4Addr::new(198, 19, 9, 9), 9, 255),
+            7,
+            &mut heard
+        ));
+        assert!(classify(&rx, &frame(a, 9, 255), 7, &mut heard));
     }
 }

@@ -1,5 +1,6 @@
-//! Rate limiting of bad-packet log lines: at most one line per rejection reason per
-//! period, and that line says how many were suppressed since the last one.
+//! Rate limiting of repeated log lines (bad packets, sends to an unreachable peer): at
+//! most one line per kind per period, and that line says how many were suppressed
+//! since the last one.
 //!
 //! ucarp logs every bad packet (SPEC.md §4.3), so another VRRP speaker on the group, or
 //! a flood, fills the log. Pure: time comes in as an argument.
@@ -11,17 +12,37 @@ use crate::rx::RejectReason;
 /// The default period: one line per reason per 10 s.
 pub const DEFAULT_PERIOD: Duration = Duration::from_secs(10);
 
+/// The budget of one kind of line: when it was last logged, and how many were
+/// suppressed since.
 #[derive(Debug, Clone, Copy, Default)]
-struct Slot {
+pub struct Budget {
     last: Option<Instant>,
     suppressed: u64,
+}
+
+impl Budget {
+    /// Records one occurrence at `now`. Returns `Some(n)` when a line should be logged
+    /// (at most one per `period`), `n` being how many were suppressed since the
+    /// previous line; `None` to stay quiet.
+    pub fn check(&mut self, now: Instant, period: Duration) -> Option<u64> {
+        let due = self
+            .last
+            .is_none_or(|last| now.saturating_duration_since(last) >= period);
+        if due {
+            self.last = Some(now);
+            Some(std::mem::take(&mut self.suppressed))
+        } else {
+            self.suppressed = self.suppressed.saturating_add(1);
+            None
+        }
+    }
 }
 
 /// Per-reason log limiter.
 #[derive(Debug, Clone)]
 pub struct RateLimit {
     period: Duration,
-    slots: [Slot; RejectReason::ALL.len()],
+    slots: [Budget; RejectReason::ALL.len()],
 }
 
 impl RateLimit {
@@ -29,24 +50,14 @@ impl RateLimit {
     pub fn new(period: Duration) -> RateLimit {
         RateLimit {
             period,
-            slots: [Slot::default(); RejectReason::ALL.len()],
+            slots: [Budget::default(); RejectReason::ALL.len()],
         }
     }
 
     /// Records one rejection at `now`. Returns `Some(n)` when a line should be logged,
     /// `n` being how many were suppressed since the previous line; `None` to stay quiet.
     pub fn check(&mut self, reason: RejectReason, now: Instant) -> Option<u64> {
-        let slot = &mut self.slots[reason as usize];
-        let due = slot
-            .last
-            .is_none_or(|last| now.saturating_duration_since(last) >= self.period);
-        if due {
-            slot.last = Some(now);
-            Some(std::mem::take(&mut slot.suppressed))
-        } else {
-            slot.suppressed = slot.suppressed.saturating_add(1);
-            None
-        }
+        self.slots[reason as usize].check(now, self.period)
     }
 }
 

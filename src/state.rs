@@ -51,6 +51,8 @@ pub const HANDOVER_MAX: Duration = Duration::from_secs(1);
 /// The longest gap between two bow-out adverts during a handover, so that one lost
 /// frame does not cost a dead-time outage.
 pub const BOW_OUT_REPEAT_MAX: Duration = Duration::from_millis(100);
+/// How many split-brain rivals are remembered at once (only authenticated nodes count).
+const MAX_RIVALS: usize = 8;
 
 /// Consecutive send failures that suppress preemption (SPEC.md §5.8).
 pub const SEND_ERRORS_MAX: u32 = 3;
@@ -417,6 +419,16 @@ struct Handover {
     next_bow_out: Instant,
 }
 
+/// Another master heard during a split-brain episode.
+#[derive(Debug, Clone, Copy)]
+struct Rival {
+    ip: IpAddr,
+    /// When its last advert came.
+    last: Instant,
+    /// How long it must stay silent for its episode to end.
+    quiet: Duration,
+}
+
 /// One CARP virtual host: ucarp's `sc` and the logic of `carp.c`, without the I/O.
 #[derive(Debug)]
 pub struct Carp {
@@ -434,8 +446,9 @@ pub struct Carp {
     master: Option<IpAddr>,
     /// The last state change.
     last_transition: Option<Transition>,
-    /// A worse master heard while we are master (split brain): who, and when last.
-    rival: Option<(IpAddr, Instant)>,
+    /// Worse masters heard while we are master (split brain), oldest first; at most
+    /// [`MAX_RIVALS`], emptied on leaving MASTER.
+    rivals: Vec<Rival>,
     link_up: bool,
     /// After shutdown nothing more happens.
     stopped: bool,
@@ -482,7 +495,7 @@ impl Carp {
             demotions: Demotions::default(),
             master: None,
             last_transition: None,
-            rival: None,
+            rivals: Vec::new(),
             link_up: true,
             stopped: false,
             counter: 0,
@@ -628,28 +641,14 @@ impl Carp {
                     self.arm_master_down(now);
                     self.log(Event::PreferredMaster { peer });
                 } else if local < remote || (local == remote && theirs > ours) {
-                    // Split brain: another master that loses the election (after a
-                    // healed partition, say). Re-announce the address, as ucarp does;
-                    // log it once per episode rather than at every advert.
+                    // Re-announce the address, as ucarp does (SPEC.md §5.4).
                     self.actions.push_back(Action::SendGratuitousArp);
                     self.delayed_arp = Some(2);
-                    let dead = master_down_interval(
-                        self.cfg.advbase,
-                        self.cfg.advskew,
-                        self.cfg.deadratio,
-                    );
-                    let new_episode = match self.rival {
-                        Some((ip, last)) => {
-                            ip != peer || now.saturating_duration_since(last) > dead
-                        }
-                        None => true,
-                    };
-                    self.rival = Some((peer, now));
-                    if new_episode {
-                        self.log(Event::SplitBrain {
-                            peer,
-                            vhid: self.cfg.vhid,
-                        });
+                    let adv = adv.advert();
+                    // A bow-out is a node leaving, not a rival: the leaver of a handover
+                    // we just took over repeats it until it hears our first advert.
+                    if adv.advbase != BOW_OUT || adv.advskew != BOW_OUT {
+                        self.watch_split_brain(now, peer, local.max(remote));
                         self.log(Event::NonPreferredMaster { peer });
                     }
                 }
@@ -993,6 +992,35 @@ impl Carp {
         }
     }
 
+    /// Split brain (another authenticated master that loses the election, typically
+    /// after a partition heals): logs `peer` once per episode. An episode ends after
+    /// `deadratio` of the slower of the two intervals without hearing it, so a rival
+    /// advertising more slowly than we do is still one episode.
+    fn watch_split_brain(&mut self, now: Instant, peer: IpAddr, slower: Duration) {
+        let quiet = slower
+            .checked_mul(self.cfg.deadratio)
+            .unwrap_or(Duration::MAX);
+        self.rivals
+            .retain(|r| now.saturating_duration_since(r.last) <= r.quiet);
+        if let Some(rival) = self.rivals.iter_mut().find(|r| r.ip == peer) {
+            rival.last = now;
+            rival.quiet = quiet;
+            return;
+        }
+        if self.rivals.len() == MAX_RIVALS {
+            self.rivals.remove(0);
+        }
+        self.rivals.push(Rival {
+            ip: peer,
+            last: now,
+            quiet,
+        });
+        self.log(Event::SplitBrain {
+            peer,
+            vhid: self.cfg.vhid,
+        });
+    }
+
     /// The one place a state changes: logs it and queues the script (§5.5). Setting the
     /// state it already has does nothing.
     fn set_state(&mut self, to: State, reason: Reason, peer: Option<IpAddr>) {
@@ -1005,6 +1033,9 @@ impl Carp {
             reason,
             peer,
         };
+        if self.state == State::Master {
+            self.rivals.clear();
+        }
         self.state = to;
         self.last_transition = Some(t);
         self.stats.transitions += 1;

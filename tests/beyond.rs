@@ -95,6 +95,43 @@ fn unicast_peers_work_where_multicast_is_dropped() {
     }
 }
 
+/// One peer that cannot be sent to (a local firewall rule makes every send to
+/// 203.0.113.9 fail with EPERM) is logged, but does not count as a failed send: the
+/// master is not demoted and a `-P` backup does not take over.
+#[test]
+fn an_unreachable_peer_does_not_demote_the_master() {
+    let mut rig = rig!(Rig::new(2));
+    block_multicast(&rig);
+    let gone = "203.0.113.9";
+    let file = rig.dir.join("no-peer.nft");
+    std::fs::write(
+        &file,
+        format!("table ip no_peer {{\n  chain out {{\n    type filter hook output priority 0;\n    ip daddr {gone} drop\n  }}\n}}\n"),
+    )
+    .unwrap();
+    sh(rig.cmd(0, "nft").arg("-f").arg(&file));
+    let a = rig.start(
+        0,
+        OURS,
+        &["-k", "0", "--peer", "198.18.0.2", "--peer", gone],
+    );
+    let b = rig.start(1, OURS, &["-k", "50", "-P", "--peer", "198.18.0.1"]);
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)), "{}", a.output());
+    assert!(
+        a.wait_log(&format!("write() to {gone} has failed"), LONG),
+        "{}",
+        a.output()
+    );
+    // Well past three failed sends to the unreachable peer.
+    std::thread::sleep(Duration::from_secs(5));
+    // Logged once per 10 s, not at every advert.
+    let lines = a.count(&format!("write() to {gone} has failed"));
+    assert!((1..=2).contains(&lines), "{}", a.output());
+    assert!(!b.output().contains("MASTER"), "{}", b.output());
+    assert_eq!(a.count("Switching to state: MASTER"), 1, "{}", a.output());
+    assert!(rig.has_addr(0, VIP) && !rig.has_addr(1, VIP));
+}
+
 #[test]
 fn adverts_come_from_the_real_mac_with_real_mac() {
     let mut rig = rig!(Rig::new(1));
@@ -225,6 +262,43 @@ fn preflight_reports_a_healthy_peer_and_foreign_traffic() {
     assert!(rig.script_log(2).is_empty());
     assert_eq!(a.count("Switching to state"), 2, "{}", a.output());
     assert!(!a.output().contains("Bad"), "{}", a.output());
+}
+
+/// Over unicast with multicast dropped: the test packet goes to each peer through the
+/// raw socket (a firewalled one is named), and the unicast master is heard.
+#[test]
+fn preflight_checks_the_unicast_path() {
+    let mut rig = rig!(Rig::new(2));
+    block_multicast(&rig);
+    let a = rig.start(0, OURS, &["-k", "0", "--peer", "198.18.0.2"]);
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)), "{}", a.output());
+    let file = rig.dir.join("no-peer.nft");
+    std::fs::write(
+        &file,
+        "table ip no_peer {\n  chain out {\n    type filter hook output priority 0;\n    ip daddr 203.0.113.9 drop\n  }\n}\n",
+    )
+    .unwrap();
+    sh(rig.cmd(1, "nft").arg("-f").arg(&file));
+    let peers = ["--peer", "198.18.0.1", "--peer", "203.0.113.9"];
+    let (code, text) = preflight(&rig, 1, &[&["-p", "secret"][..], &peers].concat());
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("[ok]   a test packet for vhid 0 could be sent to 198.18.0.1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[FAIL] cannot send to 203.0.113.9: Operation not permitted"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[ok]   peer 198.18.0.1: MASTER, vhid 7, advbase 1 advskew 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("a peer was heard and authenticated, but see the problems above"),
+        "{text}"
+    );
+    assert_eq!(a.count("Switching to state"), 2, "{}", a.output());
 }
 
 /// Same vhid, other password: the mismatch is named and the exit code is 1; with no
@@ -414,4 +488,58 @@ fn ipv6_unicast_peers_work_where_multicast_is_dropped() {
         assert_eq!(src[..15], dst[..15], "both in 2001:db8::/64 ({f:02x?})");
         assert!(ucarp::checksum::verify(&f[54..90]));
     }
+}
+
+/// The example scripts on their own: any spelling of an address is the same address,
+/// both are idempotent, `-x` sets the prefix and the down script removes it whatever
+/// its prefix.
+#[test]
+fn the_example_scripts_match_addresses_however_they_are_spelled() {
+    let rig = rig!(Rig::new(1));
+    let root = env!("CARGO_MANIFEST_DIR");
+    let run = |script: &str, args: &[&str]| {
+        sh(rig
+            .cmd(0, &format!("{root}/scripts/{script}"))
+            .arg("eth0")
+            .args(args));
+    };
+    let prefixes = |family: &str| {
+        let out = sh(rig
+            .cmd(0, "ip")
+            .args(["-o", family, "addr", "show", "dev", "eth0"]));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(3).map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    // IPv6, typed in capitals with a leading zero: added once, with /128 and nodad.
+    run("vip-up.sh", &["2001:DB8::0100"]);
+    run("vip-up.sh", &["2001:db8::100"]);
+    run("vip-up.sh", &["2001:db8:0::100"]);
+    let v6 = prefixes("-6");
+    assert_eq!(
+        v6.iter()
+            .filter(|p| p.starts_with("2001:db8::100/"))
+            .count(),
+        1,
+        "{v6:?}"
+    );
+    assert!(v6.contains(&"2001:db8::100/128".to_string()), "{v6:?}");
+    assert!(rig.has_addr(0, VIP6));
+    run("vip-down.sh", &["2001:0db8:0000::0100"]);
+    assert!(!rig.has_addr(0, VIP6));
+    run("vip-down.sh", &[VIP6]);
+    // IPv4 with -x 24, twice; removed by the down script, twice.
+    run("vip-up.sh", &[VIP, "24"]);
+    run("vip-up.sh", &[VIP, "24"]);
+    assert!(prefixes("-4").contains(&format!("{VIP}/24")));
+    run("vip-down.sh", &[VIP, "24"]);
+    run("vip-down.sh", &[VIP]);
+    assert!(!rig.has_addr(0, VIP));
+    // A /32 without -x; the host's own address is never touched.
+    run("vip-up.sh", &[VIP2]);
+    assert!(prefixes("-4").contains(&format!("{VIP2}/32")));
+    run("vip-down.sh", &[VIP2]);
+    assert!(!rig.has_addr(0, VIP2));
+    assert!(rig.has_addr(0, "198.18.0.1"));
 }

@@ -996,3 +996,105 @@ fn split_brain_is_logged_once_per_episode() {
     assert_eq!(split(&sim, a), 2);
     assert_eq!(sim.masters(), vec![a]);
 }
+
+/// Counts node `n`'s log lines that match `pred`.
+fn logged(sim: &Sim, n: usize, pred: impl Fn(&Event) -> bool) -> usize {
+    sim.nodes[n]
+        .did
+        .iter()
+        .filter(|(_, d)| matches!(d, Did::Log(e) if pred(e)))
+        .count()
+}
+
+/// A master that hears a bow-out (a node leaving, such as the old master of a handover
+/// it just took over) re-announces the address but reports no split brain.
+#[test]
+fn a_bow_out_heard_as_master_is_not_a_split_brain() {
+    let mut sim = Sim::new(61);
+    let a = sim.start(Spec::host(1));
+    sim.run_for(secs(5.0));
+    assert_eq!(sim.masters(), vec![a]);
+    let garps = |sim: &Sim| {
+        sim.nodes[a]
+            .did
+            .iter()
+            .filter(|(_, d)| matches!(d, Did::Garp))
+            .count()
+    };
+    let before = garps(&sim);
+    for i in 0..5 {
+        let leaver = Ipv4Addr::new(198, 18, 0, 9);
+        sim.inject(frame_from(leaver, signed_advert(255, 255, 100 + i), 1));
+        sim.run_for(secs(0.05));
+    }
+    assert_eq!(sim.masters(), vec![a]);
+    assert!(garps(&sim) > before);
+    assert_eq!(
+        logged(&sim, a, |e| matches!(
+            e,
+            Event::SplitBrain { .. } | Event::NonPreferredMaster { .. }
+        )),
+        0
+    );
+}
+
+/// A losing master that advertises more slowly than our whole dead time (advbase 4
+/// against our 3 s) is still one episode; ucarp's own line comes at every advert.
+#[test]
+fn a_slow_rival_is_one_split_brain_episode() {
+    let mut sim = Sim::new(62);
+    let a = sim.start(Spec::host(1));
+    sim.run_for(secs(5.0));
+    let rival = Ipv4Addr::new(198, 18, 0, 9);
+    for i in 0..5 {
+        sim.inject(frame_from(rival, signed_advert(4, 0, 1000 + i), 1));
+        sim.run_for(secs(4.0));
+    }
+    assert_eq!(sim.masters(), vec![a]);
+    assert_eq!(
+        logged(&sim, a, |e| matches!(e, Event::SplitBrain { .. })),
+        1
+    );
+    assert_eq!(
+        logged(&sim, a, |e| matches!(e, Event::NonPreferredMaster { .. })),
+        5
+    );
+}
+
+/// Two rivals at once are each reported once, not at every alternation; after
+/// we leave MASTER and come back, a rival starts a new episode.
+#[test]
+fn two_rivals_are_reported_once_each() {
+    let mut sim = Sim::new(63);
+    let a = sim.start(Spec::host(1).skew(10));
+    sim.run_for(secs(5.0));
+    let (r1, r2) = (Ipv4Addr::new(198, 18, 0, 8), Ipv4Addr::new(198, 18, 0, 9));
+    for i in 0..6 {
+        sim.inject(frame_from(r1, signed_advert(1, 100, 2000 + 2 * i), 1));
+        sim.run_for(secs(0.5));
+        sim.inject(frame_from(r2, signed_advert(1, 200, 2001 + 2 * i), 1));
+        sim.run_for(secs(0.5));
+    }
+    let split = |sim: &Sim, who: Ipv4Addr| {
+        logged(
+            sim,
+            a,
+            |e| matches!(e, Event::SplitBrain { peer, .. } if *peer == who),
+        )
+    };
+    assert_eq!((split(&sim, r1), split(&sim, r2)), (1, 1));
+    // A better master makes A step down; when it is gone A is master again, and r1
+    // is a new episode.
+    sim.inject(frame_from(
+        Ipv4Addr::new(198, 18, 0, 7),
+        signed_advert(1, 0, 3000),
+        1,
+    ));
+    sim.run_for(secs(0.01));
+    assert_eq!(sim.nodes[a].state(), State::Backup);
+    sim.run_for(secs(4.0));
+    assert_eq!(sim.masters(), vec![a]);
+    sim.inject(frame_from(r1, signed_advert(1, 100, 4000), 1));
+    sim.run_for(secs(0.01));
+    assert_eq!(split(&sim, r1), 2);
+}
