@@ -165,7 +165,7 @@ fn bad_command_lines() {
 /// multicast join fails as in ucarp (exit 2).
 #[test]
 fn a_source_address_that_is_not_local_is_an_error() {
-    let Some(rig) = Rig::new(1) else { return };
+    let rig = rig!(Rig::new(1));
     let out = rig
         .cmd(0, OURS)
         .args([
@@ -229,12 +229,11 @@ fn man_page_and_help_cover_every_option() {
 /// the daemon cannot touch the host's interfaces (and is killed).
 #[test]
 fn every_option_with_every_kind_of_bad_value() {
-    let Some(rig) = Rig::new(1) else { return };
+    let rig = rig!(Rig::new(1));
     let dir = &rig.dir;
     let write = |name: &str, body: &[u8], mode: &str| {
         let p = dir.join(name);
-        std::fs::write(&p, body).unwrap();
-        crate::netns::sh(Command::new("chmod").arg(mode).arg(&p));
+        crate::netns::write_file(&p, body, mode);
         p.display().to_string()
     };
     let script = write("ok.sh", b"#!/bin/sh\nexit 0\n", "755");
@@ -242,28 +241,7 @@ fn every_option_with_every_kind_of_bad_value() {
     let empty_pass = write("empty.pass", b"", "600");
     let long_pass = write("long.pass", &[b'x'; 600], "600");
     let a_dir = dir.display().to_string();
-    let ip = rig.hosts[0].ip.to_string();
-    let base: Vec<String> = [
-        "-i",
-        "eth0",
-        "-s",
-        &ip,
-        "-v",
-        "7",
-        "-p",
-        "secret",
-        "-a",
-        "198.18.0.100",
-        "-f",
-        "none",
-        "-u",
-        &script,
-        "-d",
-        &script,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let base = rig.args(0, &["-u", &script, "-d", &script]);
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let with = |extra: &[&str]| base.iter().cloned().chain(s(extra)).collect::<Vec<_>>();
     let mut cases: Vec<(Vec<String>, i32, String)> = Vec::new();

@@ -7,7 +7,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::netns::{pcap_frames, sh, wait_until, Rig, OURS};
+use crate::netns::{pcap_frames, sh, wait_until, write_script, Rig, OURS};
 
 const VIP: &str = "198.18.0.100";
 const LONG: Duration = Duration::from_secs(15);
@@ -258,34 +258,9 @@ fn adverts_keep_going_while_a_script_runs() {
     // An up script that takes 5 s: the master must keep advertising meanwhile, so the
     // backup never takes over.
     let slow = rig.dir.join("slow-up.sh");
-    std::fs::write(
-        &slow,
-        "#!/bin/sh\nsleep 5\nip addr add \"$2\"/32 dev \"$1\"\n",
-    )
-    .unwrap();
-    sh(Command::new("chmod").arg("+x").arg(&slow));
-    let ip = rig.hosts[0].ip.to_string();
-    let args: Vec<String> = [
-        "-i",
-        "eth0",
-        "-s",
-        &ip,
-        "-v",
-        "7",
-        "-p",
-        "secret",
-        "-a",
-        VIP,
-        "-f",
-        "none",
-        "--script-timeout",
-        "30",
-        "-u",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([slow.display().to_string()])
-    .collect();
+    write_script(&slow, "sleep 5\nip addr add \"$2\"/32 dev \"$1\"");
+    let slow = slow.display().to_string();
+    let args = rig.args(0, &["--script-timeout", "30", "-u", &slow]);
     let a = rig.start_raw(0, OURS, &args);
     assert!(a.wait_log("Switching to state: MASTER", LONG));
     let b = rig.start(1, OURS, &["-k", "50"]);

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::netns::{pcap_frames, wait_until, Rig, OURS, UCARP};
+use crate::netns::{pcap_frames, wait_until, write_script, Rig, OURS, UCARP};
 
 const VIP: &str = "198.18.0.100";
 const LONG: Duration = Duration::from_secs(20);
@@ -131,31 +131,9 @@ fn maintenance_mode_survives_a_preempting_peer() {
 fn a_hung_up_script_is_killed_while_adverts_continue() {
     let mut rig = rig!(Rig::new(2));
     let hung = rig.dir.join("hung-up.sh");
-    std::fs::write(&hung, "#!/bin/sh\nexec sleep 60\n").unwrap();
-    crate::netns::sh(std::process::Command::new("chmod").arg("+x").arg(&hung));
-    let ip = rig.hosts[0].ip.to_string();
-    let args: Vec<String> = [
-        "-i",
-        "eth0",
-        "-s",
-        &ip,
-        "-v",
-        "7",
-        "-p",
-        "secret",
-        "-a",
-        VIP,
-        "-f",
-        "none",
-        "-k",
-        "0",
-        "--script-timeout",
-        "4",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain(["-u".to_string(), hung.display().to_string()])
-    .collect();
+    write_script(&hung, "exec sleep 60");
+    let hung = hung.display().to_string();
+    let args = rig.args(0, &["-k", "0", "--script-timeout", "4", "-u", &hung]);
     let cap = rig.capture("ip proto 112");
     let a = rig.start_raw(0, OURS, &args);
     let b = rig.start(1, OURS, &["-k", "50"]);

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use ucarp::net::{advert_filter, PacketSocket};
 
-use crate::netns::{in_netns, sh, wait_until, Rig, OURS};
+use crate::netns::{in_netns, sending_socket, sh, wait_until, write_file, Rig, OURS};
 
 const VIP: &str = "198.18.0.100";
 const LONG: Duration = Duration::from_secs(20);
@@ -56,8 +56,7 @@ fn a_password_file_readable_by_others_is_warned_about() {
     let mut rig = rig!(Rig::new(1));
     for (mode, warned) in [("0644", true), ("0600", false)] {
         let file = rig.dir.join(format!("pass-{mode}"));
-        std::fs::write(&file, "secret\n").unwrap();
-        sh(Command::new("chmod").arg(mode).arg(&file));
+        write_file(&file, b"secret\n", mode);
         let f = file.display().to_string();
         let a = rig.start(0, OURS, &["-o", &f]);
         assert!(a.wait_log("Switching to state: BACKUP", LONG));
@@ -119,14 +118,7 @@ fn replayed_adverts_keep_a_plain_backup_quiet_but_not_a_protected_one() {
         rig.set_carrier(0, false);
         let replay = captured.clone();
         in_netns(&ns, move || {
-            let ifindex = ucarp::net::interface_index("eth0").unwrap();
-            let drop_all = [libc::sock_filter {
-                code: 0x06,
-                jt: 0,
-                jf: 0,
-                k: 0,
-            }];
-            let socket = PacketSocket::open(ifindex, &drop_all, libc::ETH_P_IP as u16).unwrap();
+            let socket = sending_socket("eth0");
             for _ in 0..10 {
                 socket.send(&replay).unwrap();
                 std::thread::sleep(Duration::from_secs(1));

@@ -8,11 +8,10 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use ucarp::auth::Key;
-use ucarp::frame::{advert_source_mac, multicast_mac, AdvertFrame};
-use ucarp::net::PacketSocket;
-use ucarp::packet::{Advert, CarpPacket, CARP_MCAST_V4};
+use ucarp::packet::{Advert, CarpPacket};
 
-use crate::netns::{in_netns, wait_until, Rig, OURS};
+use crate::netns::{in_netns, sending_socket, wait_until, Rig, OURS};
+use crate::sim::frame_from;
 
 const VIP: &str = "198.18.0.100";
 const LONG: Duration = Duration::from_secs(20);
@@ -41,20 +40,6 @@ pub const KINDS: [&str; 11] = [
     "udp",
 ];
 
-fn advert_frame(src: Ipv4Addr, advert: Advert, ip_id: u16) -> Vec<u8> {
-    let mut buf = vec![0; AdvertFrame::LEN];
-    AdvertFrame {
-        dst_mac: multicast_mac(CARP_MCAST_V4),
-        src_mac: advert_source_mac(advert.vhid),
-        src,
-        dst: CARP_MCAST_V4,
-        ip_id,
-        advert,
-    }
-    .emit(&mut buf);
-    buf
-}
-
 /// Rewrites both checksums after an edit, so that only the intended check fails.
 fn refill(f: &mut [u8]) {
     let ihl = usize::from(f[14] & 0x0f) * 4;
@@ -81,33 +66,33 @@ pub fn hostile_frame(t: &Target, k: usize, n: u64) -> Vec<u8> {
         "bad digest" => {
             let mut a = signed(t.vhid, 1, 0, n);
             a.md[0] ^= 1;
-            advert_frame(t.attacker, a, id)
+            frame_from(t.attacker, a, id)
         }
         "bad ttl" => {
-            let mut f = advert_frame(t.attacker, signed(t.vhid, 1, 0, n), id);
+            let mut f = frame_from(t.attacker, signed(t.vhid, 1, 0, n), id);
             f[22] = 64;
             refill(&mut f);
             f
         }
         "bad checksum" => {
-            let mut f = advert_frame(t.attacker, signed(t.vhid, 1, 0, n), id);
+            let mut f = frame_from(t.attacker, signed(t.vhid, 1, 0, n), id);
             f[40] ^= 0x55;
             f
         }
-        "truncated" => advert_frame(t.attacker, signed(t.vhid, 1, 0, n), id)[..50].to_vec(),
+        "truncated" => frame_from(t.attacker, signed(t.vhid, 1, 0, n), id)[..50].to_vec(),
         // Trailing bytes are ignored (SPEC.md §4.3): with a valid digest this would be
         // a real advert from a node that knows the password, so the digest is broken.
         "oversized" => {
             let mut a = signed(t.vhid, 1, 0, n);
             a.md[19] ^= 1;
-            let mut f = advert_frame(t.attacker, a, id);
+            let mut f = frame_from(t.attacker, a, id);
             f.resize(1400, 0xee);
             f
         }
         "ip options" => {
             let mut a = signed(t.vhid, 1, 0, n);
             a.md[5] ^= 0x80;
-            let plain = advert_frame(t.attacker, a, id);
+            let plain = frame_from(t.attacker, a, id);
             let mut f = plain[..34].to_vec();
             f.extend_from_slice(&[0x94, 0x04, 0, 0]); // router alert
             f.extend_from_slice(&plain[34..]);
@@ -116,12 +101,12 @@ pub fn hostile_frame(t: &Target, k: usize, n: u64) -> Vec<u8> {
             refill(&mut f);
             f
         }
-        "other vhid" => advert_frame(t.attacker, signed(t.vhid.wrapping_add(1), 1, 0, n), id),
+        "other vhid" => frame_from(t.attacker, signed(t.vhid.wrapping_add(1), 1, 0, n), id),
         "vrrp v2" | "vrrp v3" => {
             // A VRRP advert for the same id: version/type, vrid, priority, count,
             // auth type / max interval, checksum, one address.
             let version = if KINDS[k] == "vrrp v2" { 0x21 } else { 0x31 };
-            let mut f = advert_frame(t.attacker, signed(t.vhid, 1, 0, n), id)[..34].to_vec();
+            let mut f = frame_from(t.attacker, signed(t.vhid, 1, 0, n), id)[..34].to_vec();
             f.extend_from_slice(&[version, t.vhid, 100, 1, 0, 1, 0, 0]);
             f.extend_from_slice(&t.vaddr.octets());
             let ip_len = (f.len() - 14) as u16;
@@ -132,9 +117,9 @@ pub fn hostile_frame(t: &Target, k: usize, n: u64) -> Vec<u8> {
         // A valid advert of the master with advskew and advbase rewritten: the HMAC
         // does not cover them (SPEC.md §3.2). Kept below the backup's dead time, so
         // that nothing changes; a forged 255/255 would make the backup take over.
-        "forged skew" => advert_frame(t.master, signed(t.vhid, 2, 200, n), id),
+        "forged skew" => frame_from(t.master, signed(t.vhid, 2, 200, n), id),
         "udp" => {
-            let mut f = advert_frame(t.attacker, signed(t.vhid, 1, 0, n), id);
+            let mut f = frame_from(t.attacker, signed(t.vhid, 1, 0, n), id);
             f[23] = 17;
             refill(&mut f);
             f
@@ -146,15 +131,7 @@ pub fn hostile_frame(t: &Target, k: usize, n: u64) -> Vec<u8> {
 /// Sends every kind of frame, `rate` frames a second of each, for `duration`, from
 /// `iface` in the current network namespace. Returns how many frames went out.
 pub fn flood(iface: &str, t: &Target, rate: u32, duration: Duration) -> u64 {
-    let ifindex = ucarp::net::interface_index(iface).unwrap();
-    // Sending only: a filter that keeps nothing.
-    let drop_all = [libc::sock_filter {
-        code: 0x06,
-        jt: 0,
-        jf: 0,
-        k: 0,
-    }];
-    let socket = PacketSocket::open(ifindex, &drop_all, libc::ETH_P_IP as u16).unwrap();
+    let socket = sending_socket(iface);
     #[allow(clippy::disallowed_methods)]
     let start = Instant::now();
     let round = Duration::from_secs(1) / rate.max(1);

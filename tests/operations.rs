@@ -3,19 +3,13 @@
 //! hook. Network tests run in namespaces as root.
 
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::netns::{sh, wait_until, Rig, OURS};
+use crate::netns::{sh, wait_until, write_script, Rig, OURS};
 
 const VIP: &str = "198.18.0.100";
 const LONG: Duration = Duration::from_secs(20);
-
-fn write_script(path: &Path, body: &str) {
-    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    sh(Command::new("chmod").arg("+x").arg(path));
-}
 
 /// The demo: a service (here `sleep`) watched by a check; killing it moves the address
 /// to the peer; restarting it brings the address back (-P).
@@ -133,20 +127,9 @@ fn scripts_get_state_reason_vhid_and_peer_in_their_environment() {
             &down,
             &format!("{line}\nip addr del \"$2\"/32 dev \"$1\" 2>/dev/null; exit 0"),
         );
-        let ip = rig.hosts[h].ip.to_string();
         let skew = if h == 0 { "0" } else { "50" };
-        let args: Vec<String> = [
-            "-i", "eth0", "-s", &ip, "-v", "7", "-p", "secret", "-a", VIP, "-f", "none", "-z",
-            "-k", skew, "-u",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([
-            up.display().to_string(),
-            "-d".into(),
-            down.display().to_string(),
-        ])
-        .collect();
+        let (up, down) = (up.display().to_string(), down.display().to_string());
+        let args = rig.args(h, &["-z", "-k", skew, "-u", &up, "-d", &down]);
         started.push(rig.start_raw(h, OURS, &args));
     }
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
@@ -170,29 +153,8 @@ fn a_failing_up_script_with_up_must_succeed_hands_the_address_to_the_peer() {
     let mut rig = rig!(Rig::new(2));
     let failing = rig.dir.join("failing-up.sh");
     write_script(&failing, "exit 1");
-    let ip = rig.hosts[0].ip.to_string();
-    let args: Vec<String> = [
-        "-i",
-        "eth0",
-        "-s",
-        &ip,
-        "-v",
-        "7",
-        "-p",
-        "secret",
-        "-a",
-        VIP,
-        "-f",
-        "none",
-        "-k",
-        "0",
-        "--up-must-succeed",
-        "-u",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([failing.display().to_string()])
-    .collect();
+    let failing = failing.display().to_string();
+    let args = rig.args(0, &["-k", "0", "--up-must-succeed", "-u", &failing]);
     let a = rig.start_raw(0, OURS, &args);
     let b = rig.start(1, OURS, &["-k", "50"]);
     assert!(a.wait_log("exited with status 1", LONG), "{}", a.output());

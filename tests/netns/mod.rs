@@ -38,6 +38,30 @@ pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'sta
     .unwrap()
 }
 
+/// Writes `body` to `path` and gives it `mode` (as `chmod` takes it: "600", "+x").
+pub fn write_file(path: &Path, body: &[u8], mode: &str) {
+    fs::write(path, body).unwrap();
+    sh(Command::new("chmod").arg(mode).arg(path));
+}
+
+/// Writes an executable shell script: `#!/bin/sh`, then `body`.
+pub fn write_script(path: &Path, body: &str) {
+    write_file(path, format!("#!/bin/sh\n{body}\n").as_bytes(), "+x");
+}
+
+/// A packet socket on `iface` of the current namespace that only sends: its kernel
+/// filter keeps nothing, so no frame is ever queued for reading.
+pub fn sending_socket(iface: &str) -> ucarp::net::PacketSocket {
+    let ifindex = ucarp::net::interface_index(iface).unwrap();
+    let drop_all = [libc::sock_filter {
+        code: 0x06, // BPF_RET | BPF_K: return 0, drop
+        jt: 0,
+        jf: 0,
+        k: 0,
+    }];
+    ucarp::net::PacketSocket::open(ifindex, &drop_all, libc::ETH_P_IP as u16).unwrap()
+}
+
 /// Runs a command, panicking with its output when it fails.
 pub fn sh(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -216,8 +240,7 @@ impl Rig {
             log = log.display(),
             all = self.dir.join("all.scripts").display()
         );
-        fs::write(&path, body).unwrap();
-        sh(Command::new("chmod").arg("+x").arg(&path));
+        write_file(&path, body.as_bytes(), "+x");
         path
     }
 
@@ -244,11 +267,9 @@ impl Rig {
             .collect()
     }
 
-    /// Starts `program` (ours or ucarp) on host `h` with the usual test options plus
-    /// `extra`, up/down scripts that manage the VIP, and its output in a log file.
-    pub fn start(&mut self, h: usize, program: &str, extra: &[&str]) -> Proc {
-        let up = self.script(h, true);
-        let down = self.script(h, false);
+    /// The usual test command line of host `h`: interface, source, vhid 7, the VIP, no
+    /// syslog, and password `secret` unless `extra` gives one; then `extra`.
+    pub fn args(&self, h: usize, extra: &[&str]) -> Vec<String> {
         let ip = self.hosts[h].ip.to_string();
         let mut args: Vec<String> = [
             "-i",
@@ -271,9 +292,17 @@ impl Rig {
         {
             args.extend(["-p".into(), "secret".into()]);
         }
-        args.extend(["-u".into(), up.display().to_string()]);
-        args.extend(["-d".into(), down.display().to_string()]);
         args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    /// Starts `program` (ours or ucarp) on host `h` with the usual test options plus
+    /// `extra`, up/down scripts that manage the VIP, and its output in a log file.
+    pub fn start(&mut self, h: usize, program: &str, extra: &[&str]) -> Proc {
+        let up = self.script(h, true).display().to_string();
+        let down = self.script(h, false).display().to_string();
+        let with_scripts = [&["-u", up.as_str(), "-d", down.as_str()][..], extra].concat();
+        let args = self.args(h, &with_scripts);
         self.start_raw(h, program, &args)
     }
 
