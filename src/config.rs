@@ -22,7 +22,13 @@ use crate::packet::{CARP_MCAST_V4, CARP_MCAST_V6};
 /// The longest interface name Linux accepts, in bytes (IFNAMSIZ − 1).
 pub const MAX_IFNAME_LEN: usize = 15;
 /// How long a script may run by default before it is killed (`--script-timeout`).
-pub const DEFAULT_SCRIPT_TIMEOUT: Duration = Duration::from_secs(5);
+///
+/// Long enough for the slow scripts real users run, a cloud API call that moves an
+/// address (with its retries) or a service restart, which take seconds to tens of
+/// seconds; short enough that a truly hung script is noticed within a minute and a
+/// killed up script hands the address to another node. Adverts never wait for it,
+/// except a claim while the master it takes over from still serves the address.
+pub const DEFAULT_SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// ucarp reads at most this many bytes of the password file's first line.
 pub const MAX_PASSFILE_LINE: usize = 511;
 

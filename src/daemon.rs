@@ -37,7 +37,7 @@ use crate::frame::{
     advert_source_mac, emit_advert, group_mac, BROADCAST_MAC, ETHERNET_HEADER_LEN,
     MAX_ADVERT_FRAME_LEN,
 };
-use crate::hooks::{Due, Hooks, Job, Script};
+use crate::hooks::{Due, Hooks, Job, Outcome as ScriptOutcome, Script};
 use crate::ndp::UnsolicitedNa;
 use crate::net::{self, ControlSocket, Ipv6Membership, LinkMonitor, PacketSocket, RawIpSocket};
 use crate::packet::Advert;
@@ -45,7 +45,7 @@ use crate::ratelimit::{Budget, RateLimit, DEFAULT_PERIOD};
 use crate::replay::ReplayGuard;
 use crate::rx::{Receiver, Reject, RejectCounters};
 use crate::service::{Notifier, PidFile};
-use crate::state::{Action, Carp, Demotions, State};
+use crate::state::{Action, Carp, Demotions, State, Transition};
 use crate::status::{self, Snapshot};
 
 /// ARPHRD_ETHER and ARPHRD_IEEE802: the hardware types ucarp expects.
@@ -65,8 +65,12 @@ const RCVBUF: usize = 1 << 20;
 /// How often the state file is rewritten when nothing changes, so its `updated` field
 /// shows the daemon is alive.
 const STATE_FILE_PERIOD: Duration = Duration::from_secs(5);
-/// The longest a takeover advert waits for the up script before it goes out anyway.
-const TAKEOVER_WAIT_MAX: Duration = Duration::from_millis(100);
+/// The first pause before a failed down script is run again; it doubles each time.
+const DOWN_RETRY_FIRST: Duration = Duration::from_secs(1);
+/// The longest pause between two runs of a failing down script.
+const DOWN_RETRY_MAX: Duration = Duration::from_secs(60);
+/// Runs of a failing down script after the first, when the daemon is exiting.
+const DOWN_RETRIES_AT_EXIT: u32 = 2;
 /// Receive buffer for netlink: a link message with all its attributes can exceed 2 KiB
 /// (bridges, bonds). A truncated one is detected and the flags are read directly.
 const NETLINK_BUF: usize = 32 * 1024;
@@ -164,10 +168,16 @@ struct Daemon {
     /// Return at once, without waiting for scripts (the interface went away without
     /// `-z`, or a second exit signal arrived).
     exit_now: bool,
-    /// How long the takeover advert may wait for the up script: a quarter of an advert
-    /// interval, at most [`TAKEOVER_WAIT_MAX`]. Long enough for an `ip addr add`, short
-    /// enough that the next backup in line does not time out meanwhile.
-    takeover_wait: Duration,
+    /// The script whose failure leaves the address in doubt, until a later run
+    /// settles it: an up script that failed while we stay MASTER, or a down script that
+    /// failed with a virtual address still on this host.
+    script_failed: Option<Script>,
+    /// Runs of the down script that failed in a row, with the address left here.
+    down_failures: u32,
+    /// When the failed down script runs again.
+    down_retry_at: Option<Instant>,
+    /// The transition the down script being retried ran for.
+    down_transition: Option<Transition>,
     /// Set when an exit signal arrived without `-z`.
     killed_by: Option<Signal>,
     /// `--replay-window`.
@@ -181,7 +191,7 @@ struct Daemon {
     /// When the state last changed (wall clock, for the state file).
     since: SystemTime,
     /// What the state file last said, to rewrite it only on change (and periodically).
-    written: Option<(State, Demotions, Option<IpAddr>, u64)>,
+    written: Option<(State, Demotions, Option<IpAddr>, u64, Option<Script>)>,
     /// When the state file is next rewritten even without a change.
     state_file_at: Option<Instant>,
 }
@@ -326,7 +336,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         exit_code: 1,
     })?;
     let rx = cfg.receiver();
-    let (cfg_advbase, cfg_advskew, cfg_replay) = (cfg.advbase, cfg.advskew, cfg.replay_window);
+    let cfg_replay = cfg.replay_window;
     let cfg_peers = cfg.peers.len();
     let checker = cfg.check.clone().map(|c| Checker::new(c, now));
     #[allow(clippy::disallowed_methods)] // wall-clock time for the state file
@@ -354,8 +364,10 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         gone: false,
         exiting: false,
         exit_now: false,
-        takeover_wait: (crate::state::advert_interval(cfg_advbase, cfg_advskew) / 4)
-            .min(TAKEOVER_WAIT_MAX),
+        script_failed: None,
+        down_failures: 0,
+        down_retry_at: None,
+        down_transition: None,
         killed_by: None,
         replay: cfg_replay.map(ReplayGuard::new),
         checker,
@@ -400,7 +412,9 @@ impl Daemon {
             let now = Instant::now();
             self.perform(now);
             self.update_state_file(now);
-            if self.exit_now || (self.exiting && self.hooks.is_idle()) {
+            if self.exit_now
+                || (self.exiting && self.hooks.is_idle() && self.down_retry_at.is_none())
+            {
                 return;
             }
             if std::mem::take(&mut flooded) {
@@ -455,12 +469,8 @@ impl Daemon {
             if let Some(healthy) = self.checker.as_mut().and_then(|c| c.handle_timeout(now)) {
                 self.carp.handle_health(now, healthy);
             }
-            for due in self.hooks.handle_timeout(now) {
-                if let Due::Advert(advert) = due {
-                    log::debug!("up script still running: takeover advert sent anyway");
-                    self.send_and_report(now, &advert);
-                }
-            }
+            self.hooks.handle_timeout(now);
+            self.retry_down(now);
             self.carp.handle_timeout(now);
         }
     }
@@ -474,6 +484,7 @@ impl Daemon {
             self.hooks.poll_timeout(),
             self.checker.as_ref().map(Checker::poll_timeout),
             self.state_file_at,
+            self.down_retry_at,
         ]
         .into_iter()
         .flatten()
@@ -507,40 +518,139 @@ impl Daemon {
     }
 
     /// Carries out the state machine's actions, then whatever scripts and frames can go,
-    /// until neither has anything more (a send result can queue another advert).
+    /// until neither has anything more (a send result can queue another advert, a
+    /// script's outcome can change the state).
     fn perform(&mut self, now: Instant) {
         loop {
             while let Some(action) = self.carp.poll_action() {
                 self.carry_out(now, action);
             }
-            for due in self.hooks.advance(now) {
+            let due = self.hooks.advance(now);
+            if due.is_empty() && !self.carp.has_actions() {
+                return;
+            }
+            for due in due {
                 match due {
                     Due::Garp => self.send_garp(),
                     Due::Advert(advert) => self.send_and_report(now, &advert),
                     Due::Done {
-                        script: Script::Up,
-                        ok,
-                    } if self.cfg.up_must_succeed => self.carp.handle_up_result(now, ok),
-                    Due::Done { .. } => {}
+                        script,
+                        outcome,
+                        transition,
+                    } => self.script_done(now, script, outcome, transition),
                 }
             }
-            if !self.carp.has_actions() {
+        }
+    }
+
+    /// Acts on how a script ended (see the man page, "Scripts that fail").
+    fn script_done(&mut self, now: Instant, script: Script, outcome: ScriptOutcome, t: Transition) {
+        match (script, outcome) {
+            (Script::Up, ScriptOutcome::Ok) => {
+                self.script_failed = None;
+                self.carp.handle_up_result(now, true);
+            }
+            // It never finished: the address is most likely not in place.
+            (Script::Up, ScriptOutcome::Killed) => {
+                self.script_failed = Some(Script::Up);
+                log::error!(
+                    "The up script was killed at the timeout: the virtual address may be missing here; handing it to another node"
+                );
+                self.carp.handle_up_result(now, false);
+            }
+            (Script::Up, ScriptOutcome::Failed) if self.cfg.up_must_succeed => {
+                self.script_failed = Some(Script::Up);
+                log::error!(
+                    "The up script failed: handing the address to another node (--up-must-succeed)"
+                );
+                self.carp.handle_up_result(now, false);
+            }
+            (Script::Up, ScriptOutcome::Failed) => {
+                self.script_failed = Some(Script::Up);
+                log::error!(
+                    "The up script failed: staying MASTER, but the virtual address may be missing here (--up-must-succeed hands it over instead)"
+                );
+            }
+            (Script::Down, ScriptOutcome::Ok) => self.down_settled(),
+            (Script::Down, _) => self.down_failed(now, outcome, t),
+        }
+    }
+
+    fn down_settled(&mut self) {
+        self.script_failed = None;
+        self.down_failures = 0;
+        self.down_retry_at = None;
+        self.down_transition = None;
+    }
+
+    /// A down script failed: if a virtual address is still on this host, say so at
+    /// ERROR and run the script again after a pause that doubles each time (1 s up to
+    /// 60 s), until it succeeds or the node becomes master again; when exiting, only
+    /// [`DOWN_RETRIES_AT_EXIT`] more times. If none is left here, the script did its job
+    /// whatever its status (many scripts exit non-zero on removing an absent address).
+    fn down_failed(&mut self, now: Instant, outcome: ScriptOutcome, t: Transition) {
+        let how = if outcome == ScriptOutcome::Killed {
+            "was killed at the timeout"
+        } else {
+            "failed"
+        };
+        let left = match net::addresses_present(&self.cfg.vaddrs) {
+            Ok(present) if present.is_empty() => {
+                log::warn!(
+                    "The down script {how}, but no virtual address is on this host: nothing left to remove"
+                );
+                self.down_settled();
                 return;
             }
+            Ok(present) => {
+                let list: Vec<String> = present.iter().map(IpAddr::to_string).collect();
+                format!("{} still on this host", list.join(", "))
+            }
+            Err(e) => format!("the virtual address may still be on this host ({e})"),
+        };
+        self.script_failed = Some(Script::Down);
+        self.down_failures += 1;
+        self.down_transition = Some(t);
+        let give_up = self.exiting && self.down_failures > DOWN_RETRIES_AT_EXIT;
+        if give_up {
+            self.down_retry_at = None;
+            log::error!("The down script {how}: {left}; exiting anyway");
+            return;
+        }
+        let pause = DOWN_RETRY_FIRST
+            .saturating_mul(1 << (self.down_failures - 1).min(6))
+            .min(DOWN_RETRY_MAX);
+        self.down_retry_at = now.checked_add(pause);
+        log::error!(
+            "The down script {how}: {left}; running it again in {} s",
+            pause.as_secs()
+        );
+    }
+
+    /// Runs a failed down script again when its pause is over, unless another script
+    /// has taken over the question (the node became master again, say).
+    fn retry_down(&mut self, now: Instant) {
+        if !self.down_retry_at.is_some_and(|at| at <= now) {
+            return;
+        }
+        self.down_retry_at = None;
+        match self.down_transition {
+            Some(t) if self.hooks.is_idle() && self.carp.state() != State::Master => {
+                self.hooks.push(Job::Run(Script::Down, t));
+                self.perform(now);
+            }
+            _ => {}
         }
     }
 
     fn carry_out(&mut self, now: Instant, action: Action) {
         match action {
-            // The takeover advert waits for the up script and the GARP before it, but
-            // not for long.
+            // A claim from a live master waits for the up script and the GARP before it
+            // (make-before-break); the script timeout bounds it.
             Action::SendAdvert {
                 advert,
                 after_scripts: true,
-            } if !self.hooks.is_idle() => {
-                let by = now.checked_add(self.takeover_wait).unwrap_or(now);
-                self.hooks.push(Job::Advert(advert, by));
-            }
+            } if !self.hooks.is_idle() => self.hooks.push(Job::Advert(advert)),
             // While the up script has not even started (another script still runs),
             // the address is not ours to claim: stay silent, as ucarp blocked in that
             // script would be.
@@ -552,7 +662,13 @@ impl Daemon {
                 self.send_and_report(now, &advert);
             }
             Action::SendGratuitousArp => self.hooks.push(Job::Garp),
-            Action::RunUp(t) => self.hooks.push(Job::Run(Script::Up, t)),
+            Action::RunUp(t) => {
+                // Master again: the up script puts the address in place, whatever a
+                // failed down script left.
+                self.down_retry_at = None;
+                self.down_failures = 0;
+                self.hooks.push(Job::Run(Script::Up, t))
+            }
             Action::RunDown(t) => self.hooks.push(Job::Run(Script::Down, t)),
             Action::Log(event) => {
                 if let crate::event::Event::StateChange(t) = &event {
@@ -839,6 +955,7 @@ impl Daemon {
             self.carp.demotions(),
             self.carp.current_master(),
             self.carp.stats().transitions,
+            self.script_failed,
         );
         let due = self.state_file_at.is_none_or(|at| at <= now);
         if self.written != Some(key) || due {
@@ -880,9 +997,29 @@ impl Daemon {
             demotions: self.carp.demotions(),
             stats: self.carp.stats(),
             rejects: &self.rejects,
+            script_failed: self.script_failed.map(Script::name),
         };
         if let Err(e) = status::write_atomically(path, &snapshot.to_json()) {
             log::warn!("Unable to write the state file {}: {e}", path.display());
+        }
+    }
+
+    /// Repeats, after the SIGUSR1 status line, a script failure that leaves the address
+    /// in doubt.
+    fn log_script_failure(&self) {
+        match self.script_failed {
+            Some(Script::Up) => {
+                log::error!("The last up script failed: the virtual address may be missing here")
+            }
+            Some(Script::Down) => log::error!(
+                "The last down script failed: the virtual address may still be on this host{}",
+                if self.down_retry_at.is_some() {
+                    " (it will run again)"
+                } else {
+                    ""
+                }
+            ),
+            None => {}
         }
     }
 
@@ -914,8 +1051,7 @@ impl Daemon {
         if self.cfg.shutdown {
             // Nobody can hear a bow-out on a dead interface: no handover, just the
             // down script if master, then exit.
-            self.carp.handle_link(now, false);
-            self.carp.handle_shutdown(now);
+            self.carp.handle_interface_gone(now);
         } else {
             // As ucarp: exit at once, no script, nothing more from the state machine.
             self.hooks.clear();
@@ -946,6 +1082,7 @@ impl Daemon {
                     self.carp.handle_status(now);
                     self.perform(now);
                     self.log_counters();
+                    self.log_script_failure();
                 }
                 Ok(Signal::SIGUSR2) => self.carp.handle_demote(now),
                 Ok(Signal::SIGCHLD) => self.reap_children(now),

@@ -10,10 +10,12 @@
 //! The queue never holds more than one pending script: a script queued behind a
 //! running one is cancelled by the opposite script (up then down, or down then up),
 //! which leaves the address as the last event wants it and keeps every up followed by
-//! a down. A takeover advert waits for the up script only so long (the caller's
-//! bound): a hung script must not keep other backups from hearing the new master. A down script also drops the GARPs and adverts of the master period it
+//! a down. A down script also drops the GARPs and the claim of the master period it
 //! ends. A script that runs longer than the timeout has its process group sent
-//! SIGTERM, then SIGKILL a second later.
+//! SIGTERM, then SIGKILL a second later; the timeout is also what bounds a claim
+//! waiting for it. Each script's [`Outcome`] is handed back before anything queued
+//! behind it, so the caller can act on a failure (drop the claim, retry a down
+//! script) before those frames go out.
 //!
 //! Like ucarp: executed directly, without a shell and without a PATH search (a bare
 //! name is relative to the working directory), `argv` = path, interface, the `-a`
@@ -49,6 +51,16 @@ pub enum Script {
     Down,
 }
 
+impl Script {
+    /// Returns `up` or `down`, for logs and the state file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Script::Up => "up",
+            Script::Down => "down",
+        }
+    }
+}
+
 /// Work that must happen in order, after the scripts queued before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
@@ -56,9 +68,31 @@ pub enum Job {
     Run(Script, Transition),
     /// Send a gratuitous ARP.
     Garp,
-    /// Send the first advert after a takeover, when the jobs before it are done or at
-    /// the given instant, whichever comes first.
-    Advert(Advert, Instant),
+    /// Send the first advert after a takeover from a live master (the claim), once the
+    /// jobs before it are done.
+    Advert(Advert),
+}
+
+/// How a script ended, over all its runs (one per virtual address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every run exited with status 0 (or no script is configured).
+    Ok,
+    /// A run exited non-zero, died of a signal, or could not be started.
+    Failed,
+    /// A run was still going at the timeout and was killed: it never finished its job.
+    Killed,
+}
+
+impl Outcome {
+    /// The worse of two outcomes.
+    fn and(self, other: Outcome) -> Outcome {
+        match (self, other) {
+            (Outcome::Killed, _) | (_, Outcome::Killed) => Outcome::Killed,
+            (Outcome::Failed, _) | (_, Outcome::Failed) => Outcome::Failed,
+            _ => Outcome::Ok,
+        }
+    }
 }
 
 /// Something whose turn has come.
@@ -68,13 +102,15 @@ pub enum Due {
     Garp,
     /// Send this advert now.
     Advert(Advert),
-    /// A script has run for every virtual address; `ok` when each run succeeded
-    /// (exit status 0, in time). Also reported when no such script is configured.
+    /// A script has run for every virtual address. Also reported when no such script
+    /// is configured.
     Done {
         /// Which script.
         script: Script,
-        /// Whether every run succeeded.
-        ok: bool,
+        /// How it went.
+        outcome: Outcome,
+        /// The transition it ran for.
+        transition: Transition,
     },
 }
 
@@ -85,7 +121,7 @@ struct Current {
     transition: Transition,
     /// The next virtual address to run it for.
     next: usize,
-    ok: bool,
+    outcome: Outcome,
 }
 
 #[derive(Debug)]
@@ -170,6 +206,11 @@ impl Hooks {
         self.queue.retain(|j| !matches!(j, Job::Advert(..)));
     }
 
+    /// Returns true while a takeover advert waits behind a script.
+    pub fn has_claim(&self) -> bool {
+        self.queue.iter().any(|j| matches!(j, Job::Advert(..)))
+    }
+
     /// Drops everything queued (the running script is left to finish on its own).
     pub fn clear(&mut self) {
         self.queue.clear();
@@ -178,7 +219,9 @@ impl Hooks {
 
     /// Starts what can start now: the next run of the current script, or the next
     /// job, and hands back what is due, in order: frames queued behind finished
-    /// scripts, and each script's outcome once it has run for every address.
+    /// scripts, and each script's outcome once it has run for every address. It stops
+    /// right after an outcome: call it again, once the outcome is acted on, for what
+    /// follows.
     pub fn advance(&mut self, now: Instant) -> Vec<Due> {
         let mut due = Vec::new();
         while self.running.is_none() {
@@ -188,28 +231,30 @@ impl Hooks {
                     cur.next += 1;
                     if !self.spawn(script, &t, i, now) {
                         if let Some(cur) = self.current.as_mut() {
-                            cur.ok = false;
+                            cur.outcome = cur.outcome.and(Outcome::Failed);
                         }
                     }
                 } else {
                     due.push(Due::Done {
                         script: cur.script,
-                        ok: cur.ok,
+                        outcome: cur.outcome,
+                        transition: cur.transition,
                     });
                     self.current = None;
+                    break;
                 }
                 continue;
             }
             match self.queue.pop_front() {
                 None => break,
                 Some(Job::Garp) => due.push(Due::Garp),
-                Some(Job::Advert(a, _)) => due.push(Due::Advert(a)),
+                Some(Job::Advert(a)) => due.push(Due::Advert(a)),
                 Some(Job::Run(script, transition)) => {
                     self.current = Some(Current {
                         script,
                         transition,
                         next: 0,
-                        ok: true,
+                        outcome: Outcome::Ok,
                     })
                 }
             }
@@ -217,37 +262,14 @@ impl Hooks {
         due
     }
 
-    /// Returns when something must happen without an input: a script to signal, or a
-    /// takeover advert that has waited long enough.
+    /// Returns when the running script must be signalled, if it runs.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let script = self.running.as_ref().and_then(|r| r.term_at.or(r.kill_at));
-        let advert = self
-            .queue
-            .iter()
-            .filter_map(|j| match j {
-                Job::Advert(_, by) => Some(*by),
-                _ => None,
-            })
-            .min();
-        [script, advert].into_iter().flatten().min()
+        self.running.as_ref().and_then(|r| r.term_at.or(r.kill_at))
     }
 
-    /// Signals the running script's process group when its time is up, and hands back
-    /// the takeover adverts that have waited long enough.
-    pub fn handle_timeout(&mut self, now: Instant) -> Vec<Due> {
-        let mut due = Vec::new();
-        self.queue.retain(|j| match j {
-            Job::Advert(a, by) if *by <= now => {
-                due.push(Due::Advert(*a));
-                false
-            }
-            _ => true,
-        });
-        self.signal_script(now);
-        due
-    }
-
-    fn signal_script(&mut self, now: Instant) {
+    /// Signals the running script's process group when its time is up: SIGTERM at the
+    /// timeout, SIGKILL [`KILL_GRACE`] later.
+    pub fn handle_timeout(&mut self, now: Instant) {
         let Some(r) = &mut self.running else {
             return;
         };
@@ -293,10 +315,16 @@ impl Hooks {
             }
             _ => {}
         }
-        let ok = !running.timed_out && status.is_some_and(|s| s.success());
+        let outcome = if running.timed_out {
+            Outcome::Killed
+        } else if status.is_some_and(|s| s.success()) {
+            Outcome::Ok
+        } else {
+            Outcome::Failed
+        };
         self.running = None;
         if let Some(cur) = self.current.as_mut() {
-            cur.ok &= ok;
+            cur.outcome = cur.outcome.and(outcome);
         }
     }
 
@@ -450,14 +478,14 @@ mod tests {
         }));
         assert_eq!(
             h.advance(now),
-            vec![
-                Due::Done {
-                    script: Script::Up,
-                    ok: true
-                },
-                Due::Garp
-            ]
+            vec![Due::Done {
+                script: Script::Up,
+                outcome: Outcome::Ok,
+                transition: t(),
+            }]
         );
+        // The outcome comes alone, so the caller can act on it before the GARP.
+        assert_eq!(h.advance(now), vec![Due::Garp]);
         assert!(h.is_idle());
     }
 
@@ -473,7 +501,7 @@ mod tests {
         let now = Instant::now();
         h.advance(now);
         let deadline = h.poll_timeout().unwrap();
-        assert!(h.handle_timeout(deadline).is_empty());
+        h.handle_timeout(deadline);
         assert!(crate::testutil::wait_for(|| {
             h.reap();
             h.running.is_none()
@@ -482,9 +510,51 @@ mod tests {
             h.advance(now),
             vec![Due::Done {
                 script: Script::Up,
-                ok: false
+                outcome: Outcome::Killed,
+                transition: t(),
             }]
         );
+    }
+
+    #[test]
+    fn a_non_zero_exit_is_a_failure_not_a_kill() {
+        let mut h = hooks();
+        h.up = Some(PathBuf::from("/bin/false"));
+        h.push(Job::Run(Script::Up, t()));
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        let mut due = Vec::new();
+        assert!(crate::testutil::wait_for(|| {
+            h.reap();
+            due.extend(h.advance(now));
+            h.is_idle()
+        }));
+        assert_eq!(
+            due,
+            vec![Due::Done {
+                script: Script::Up,
+                outcome: Outcome::Failed,
+                transition: t(),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_claim_waits_for_the_up_script_and_a_down_drops_it() {
+        let mut h = hooks();
+        let advert = crate::packet::Advert {
+            vhid: 7,
+            advbase: 1,
+            advskew: 0,
+            counter: 1,
+            md: [0; 20],
+        };
+        h.push(Job::Run(Script::Up, t()));
+        h.push(Job::Advert(advert));
+        assert!(h.has_claim());
+        assert_eq!(h.poll_timeout(), None, "a claim has no deadline of its own");
+        h.push(Job::Run(Script::Down, t()));
+        assert!(!h.has_claim());
     }
 
     /// With several virtual addresses each script runs once per address, in order,
@@ -517,7 +587,8 @@ mod tests {
             vec![
                 Due::Done {
                     script: Script::Up,
-                    ok: true
+                    outcome: Outcome::Ok,
+                    transition: t(),
                 },
                 Due::Garp
             ]

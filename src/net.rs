@@ -712,6 +712,30 @@ impl ControlSocket {
     }
 }
 
+/// Returns those of `addrs` that are configured on any local interface (a down
+/// script's job is to remove them, so they tell whether one that failed left the
+/// address behind).
+///
+/// # Errors
+/// When the interface addresses cannot be listed.
+pub fn addresses_present(addrs: &[IpAddr]) -> io::Result<Vec<IpAddr>> {
+    let mut present = Vec::new();
+    for ifa in nix::ifaddrs::getifaddrs().map_err(io::Error::from)? {
+        let Some(a) = ifa.address else { continue };
+        let ip = if let Some(v4) = a.as_sockaddr_in() {
+            IpAddr::V4(v4.ip())
+        } else if let Some(v6) = a.as_sockaddr_in6() {
+            IpAddr::V6(v6.ip())
+        } else {
+            continue;
+        };
+        if addrs.contains(&ip) && !present.contains(&ip) {
+            present.push(ip);
+        }
+    }
+    Ok(present)
+}
+
 /// Returns true when interface flags say the interface is up and has its carrier
 /// (IFF_UP and IFF_RUNNING).
 pub fn is_up_and_running(flags: u32) -> bool {

@@ -308,12 +308,12 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
     }
     let _ = writeln!(
         out,
-        "  [info] worst-case failover: {:.3} s after the master dies (advbase {} x deadratio {} + advskew {}/256), plus up to 1 s with a Debian ucarp backup; planned moves (-z, SIGUSR2): at most {:.3} s, usually a few ms",
+        "  [info] worst-case failover: {:.3} s after the master dies (advbase {} x deadratio {} + advskew {}/256), plus up to 1 s with a Debian ucarp backup; planned moves (-z, SIGUSR2): make-before-break, the address moves within {:.3} s with no outage",
         master_down_interval(cfg.advbase, cfg.advskew, cfg.deadratio).as_secs_f64(),
         cfg.advbase,
         cfg.deadratio,
         cfg.advskew,
-        handover_bound(cfg.advbase, cfg.advskew).as_secs_f64()
+        handover_bound(cfg.advbase, cfg.advskew, cfg.deadratio).as_secs_f64()
     );
     let verdict = if authenticated && ok {
         "a peer was heard and authenticated"

@@ -11,7 +11,11 @@
 //! * once the group has counted in sequence (each counter 1 to `N` past the previous)
 //!   for [`CONFIRM`] adverts, a counter outside the next `N` is rejected too, unless
 //!   [`CONFIRM`] adverts in a row confirm a new sequence there (a restarted node, or
-//!   the other side of a healed partition).
+//!   the other side of a healed partition);
+//! * when the count stands at a counter this node sent, a peer may also continue from
+//!   any of the `N` before it: it may have missed our last few frames (a successor
+//!   that missed the last bow-outs of a handover). Its own adverts within the window
+//!   are still caught as repeats, and it could not have sent others so recently.
 //!
 //! What it stops: a captured advert (or any of the last `N`) replayed once or in a
 //! loop, and any old advert of a source that counts — ours with this option, or a
@@ -64,6 +68,8 @@ pub struct ReplayGuard {
     last: Option<u64>,
     /// Consecutive in-sequence counters.
     run: u32,
+    /// True while `last` is a counter this node sent.
+    own: bool,
     /// A new sequence being confirmed: its last counter and length so far.
     candidate: Option<(u64, u32)>,
 }
@@ -77,6 +83,7 @@ impl ReplayGuard {
             clock: 0,
             last: None,
             run: 0,
+            own: false,
             candidate: None,
         }
     }
@@ -90,6 +97,7 @@ impl ReplayGuard {
     /// Notes a counter this node sent: peers that take over continue from it.
     pub fn note_sent(&mut self, counter: u64) {
         self.advance(counter);
+        self.own = true;
         self.candidate = None;
     }
 
@@ -101,6 +109,7 @@ impl ReplayGuard {
             0
         };
         self.last = Some(counter);
+        self.own = false;
     }
 
     fn source(&mut self, ip: IpAddr) -> usize {
@@ -133,7 +142,16 @@ impl ReplayGuard {
             return Err(Replay::Repeated);
         }
         let in_sequence = self.last.is_some_and(|l| self.follows(l, counter));
-        if self.run >= CONFIRM && !in_sequence {
+        // At most N behind our own last send: the peer missed a few of our frames.
+        let behind_ours = self.own
+            && self
+                .last
+                .is_some_and(|l| self.follows(counter, l.wrapping_add(1)));
+        if behind_ours {
+            // Accepted where it stands; the count stays at ours, which the peer's next
+            // counters reach and then pass.
+            self.candidate = None;
+        } else if self.run >= CONFIRM && !in_sequence {
             // Counting, and not where the count stands: a replay, or a node that starts
             // a new sequence, which must then confirm itself.
             let confirmed = match self.candidate {
@@ -184,6 +202,33 @@ mod tests {
         assert_eq!(g.check(A, 1000), Err(Replay::Repeated));
         // Per source: B may send the same counter (counters synchronise, §3.3).
         assert_eq!(g.check(B, 1000), Ok(()));
+    }
+
+    /// A successor that missed our last frames continues from an older counter of ours;
+    /// a peer's counter behind a count that another peer set is still a replay.
+    #[test]
+    fn a_peer_may_continue_from_a_few_of_our_sends_back() {
+        let mut g = ReplayGuard::new(64);
+        for c in 100..110 {
+            assert_eq!(g.check(B, c), Ok(()));
+        }
+        for c in 110..130 {
+            g.note_sent(c);
+        }
+        // B heard us up to 126 only.
+        assert_eq!(g.check(B, 127), Ok(()));
+        assert_eq!(g.check(B, 128), Ok(()));
+        assert_eq!(g.check(B, 127), Err(Replay::Repeated));
+        assert_eq!(g.check(B, 129), Ok(()));
+        assert_eq!(g.check(B, 130), Ok(()));
+        assert_eq!(g.check(B, 131), Ok(()));
+        // The count is B's now: an older counter of A is out of sequence.
+        assert_eq!(g.check(A, 120), Err(Replay::OutOfSequence));
+        // Far behind our sends is out of sequence too.
+        for c in 132..140 {
+            g.note_sent(c);
+        }
+        assert_eq!(g.check(A, 139 - 64), Err(Replay::OutOfSequence));
     }
 
     #[test]

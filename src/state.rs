@@ -46,8 +46,14 @@ use crate::rx::VerifiedAdvert;
 pub const BOW_OUT: u8 = 255;
 /// The advskew of a demoted node: the least preferred.
 pub const DEMOTED_ADVSKEW: u8 = 255;
-/// The longest a handover waits for the successor's first advert.
-pub const HANDOVER_MAX: Duration = Duration::from_secs(1);
+/// How late Debian's ucarp may see a frame: libpcap hands it packets in blocks that a
+/// 1 s kernel timer releases (SPEC.md §4.1). Our backups wait at least this long after a bow-out, so that a ucarp backup,
+/// which takes over on it at once, is never raced; and a step-down of a ucarp master
+/// can take this long too.
+pub const UCARP_RX_LAG: Duration = Duration::from_secs(1);
+/// Added to [`UCARP_RX_LAG`] after a bow-out: the time a ucarp backup's up script and
+/// its first advert take to follow, for a usual `ip addr add` script.
+pub const BOW_OUT_GUARD: Duration = Duration::from_millis(250);
 /// The longest gap between two bow-out adverts during a handover, so that one lost
 /// frame does not cost a dead-time outage.
 pub const BOW_OUT_REPEAT_MAX: Duration = Duration::from_millis(100);
@@ -264,10 +270,42 @@ pub fn master_down_interval(advbase: u8, advskew: u8, deadratio: u32) -> Duratio
         + Duration::from_micros(skew_micros(advskew))
 }
 
+/// Returns how long a backup waits after a bow-out (or any advert slower than its own
+/// dead time) before it takes over, so that backups take over one at a time, in
+/// preference order: the best one's first advert reaches the others before their own
+/// wait ends, and they stay backups.
+///
+/// With advbase ≥ 1 it is [`UCARP_RX_LAG`] + [`BOW_OUT_GUARD`] + `advskew`/256 s: the
+/// skew orders our backups (3.9 ms per step of advskew), the fixed part lets a Debian
+/// ucarp backup, which takes over at once but sees the bow-out up to a second late,
+/// win the race it would otherwise start. The leaving master keeps the address until a
+/// successor advertises, so the wait costs no outage. With advbase 0 (sub-second
+/// intervals, which ucarp cannot follow) it is the node's own interval, `advskew`/256 s.
+pub fn bow_out_delay(advbase: u8, advskew: u8) -> Duration {
+    let skew = Duration::from_micros(skew_micros(advskew));
+    if advbase == 0 {
+        skew
+    } else {
+        UCARP_RX_LAG + BOW_OUT_GUARD + skew
+    }
+}
+
 /// Returns how long a master handing over keeps the address while waiting for the
-/// successor's first advert: three of its own intervals, at most [`HANDOVER_MAX`].
-pub fn handover_bound(advbase: u8, advskew: u8) -> Duration {
-    (advert_interval(advbase, advskew) * 3).min(HANDOVER_MAX)
+/// successor's first advert: the group's dead time (the master-down interval its
+/// backups compute from its adverts), but never less than the longest any of our
+/// backups waits after a bow-out, plus [`BOW_OUT_GUARD`] for its up script.
+pub fn handover_bound(advbase: u8, advskew: u8, deadratio: u32) -> Duration {
+    master_down_interval(advbase, advskew, deadratio)
+        .max(bow_out_delay(advbase, DEMOTED_ADVSKEW) + BOW_OUT_GUARD)
+}
+
+/// Returns how long after becoming master a rival master is still expected: the master
+/// we preempted (or that was frozen) steps down on our first advert, which a ucarp
+/// master may see [`UCARP_RX_LAG`] late, and may send an advert of its own meanwhile.
+/// Only a rival still heard after that is a split brain. `slower` is the slower of the
+/// two advert intervals.
+pub fn step_down_grace(slower: Duration) -> Duration {
+    UCARP_RX_LAG + slower.saturating_mul(2)
 }
 
 fn skew_micros(advskew: u8) -> u64 {
@@ -440,6 +478,17 @@ pub struct Carp {
     master_down_at: Option<Instant>,
     /// Set while a master hands over.
     handover: Option<Handover>,
+    /// MASTER, but the first advert (the claim) waits for the up script: the master we
+    /// preempted, or that bowed out, still serves the address. Until the caller reports
+    /// it sent ([`Carp::handle_send_result`]) no other advert goes out, and that master's
+    /// adverts are expected, not a split brain.
+    claim_pending: bool,
+    /// When our claim went out: rivals heard within [`step_down_grace`] of it are the
+    /// master stepping down, not a split brain.
+    master_since: Option<Instant>,
+    /// BACKUP after a bow-out from this peer: the master-down timer is the short wait
+    /// of [`bow_out_delay`], and its expiry is a takeover on a bow-out.
+    bowed_out: Option<IpAddr>,
     /// Active demotions: while any is, least preferred and never preempts.
     demotions: Demotions,
     /// The source of the last authenticated advert heard while BACKUP: the master.
@@ -492,6 +541,9 @@ impl Carp {
             adv_at: None,
             master_down_at: None,
             handover: None,
+            claim_pending: false,
+            master_since: None,
+            bowed_out: None,
             demotions: Demotions::default(),
             master: None,
             last_transition: None,
@@ -598,7 +650,13 @@ impl Carp {
         match self.state {
             State::Backup if self.master_down_at.is_some_and(|t| t <= now) => {
                 self.master_down_at = None;
-                self.become_master(now, Reason::MasterDown, None);
+                match self.bowed_out.take() {
+                    Some(peer) => {
+                        self.become_master(now, Reason::BowOut, Some(peer));
+                        self.log(Event::GoingToTimeOut { peer });
+                    }
+                    None => self.become_master(now, Reason::MasterDown, None),
+                }
             }
             State::Master if self.adv_at.is_some_and(|t| t <= now) => self.send_advert(now),
             _ => {}
@@ -633,13 +691,19 @@ impl Carp {
                 let ours = tie_break_key(self.cfg.srcip);
                 let theirs = tie_break_key(peer);
                 if local > remote || (local == remote && theirs < ours) {
-                    // One more advert so the new master surely hears us, then step down.
+                    // One more advert so the new master surely hears us, then step down;
+                    // a claim still waiting for the up script was never heard: drop it.
                     self.master = Some(peer);
-                    self.send_advert(now);
+                    if !self.claim_pending {
+                        self.send_advert(now);
+                    }
                     self.set_state(State::Backup, Reason::Preempted, Some(peer));
                     self.adv_at = None;
                     self.arm_master_down(now);
                     self.log(Event::PreferredMaster { peer });
+                } else if self.claim_pending {
+                    // The master we are taking over from serves the address until it
+                    // hears our claim: nothing to re-announce, no rival.
                 } else if local < remote || (local == remote && theirs > ours) {
                     // Re-announce the address, as ucarp does (SPEC.md §5.4).
                     self.actions.push_back(Action::SendGratuitousArp);
@@ -665,11 +729,19 @@ impl Carp {
                     self.become_master(now, Reason::Preempt, Some(peer));
                     self.log(Event::Preemption { peer });
                 } else if dead < remote && !self.demotions.any() {
+                    // The master is leaving (or will time out anyway): take over after
+                    // the wait of `bow_out_delay`, unless a better backup advertises
+                    // first. A repeated bow-out does not push the takeover back.
                     // A demoted node leaves bow-outs to healthy nodes and takes over
                     // only when its own timer says nobody is left: two demoted nodes
                     // must not pass the address back and forth.
-                    self.become_master(now, Reason::BowOut, Some(peer));
-                    self.log(Event::GoingToTimeOut { peer });
+                    let delay = bow_out_delay(self.cfg.advbase, self.local_advskew());
+                    let at = now.checked_add(delay);
+                    self.master_down_at = match (self.master_down_at, at) {
+                        (Some(armed), Some(at)) => Some(armed.min(at)),
+                        (armed, at) => at.or(armed),
+                    };
+                    self.bowed_out = Some(peer);
                 } else {
                     self.arm_master_down(now);
                 }
@@ -680,7 +752,17 @@ impl Carp {
     /// Handles the outcome of sending the advert of the oldest [`Action::SendAdvert`]
     /// (SPEC.md §5.8): three failures in a row suppress preemption, three successes
     /// lift it.
+    ///
+    /// The first result after a takeover whose claim waited for the up script says the
+    /// claim went out: the advert timer starts from then.
     pub fn handle_send_result(&mut self, now: Instant, ok: bool) {
+        if std::mem::take(&mut self.claim_pending) && self.state == State::Master {
+            self.master_since = Some(now);
+            if self.handover.is_none() && !self.stopped {
+                self.adv_at =
+                    now.checked_add(advert_interval(self.cfg.advbase, self.local_advskew()));
+            }
+        }
         if ok {
             if self.send_errors >= SEND_ERRORS_MAX {
                 self.send_successes += 1;
@@ -735,6 +817,19 @@ impl Carp {
         }
     }
 
+    /// Handles our interface being set down or deleted under `-z`: the daemon exits.
+    /// A master runs its down script first (SPEC.md §5.6); no bow-out, since nobody can
+    /// hear one, and no "link down" story, since nothing waits for the link to return.
+    pub fn handle_interface_gone(&mut self, _now: Instant) {
+        if self.stopped {
+            return;
+        }
+        self.link_up = false;
+        self.handover = None;
+        self.set_state(State::Backup, Reason::LinkDown, None);
+        self.stop();
+    }
+
     /// Handles SIGUSR1: logs the state.
     pub fn handle_status(&mut self, _now: Instant) {
         self.log(Event::Status {
@@ -786,6 +881,12 @@ impl Carp {
         self.log(Event::Demotion { demotion: d, on });
         match (was, self.demotions.any()) {
             (false, true) => match self.state {
+                // Our claim never went out: the master we were taking over from still
+                // serves the address. Step back quietly.
+                State::Master if self.claim_pending => {
+                    self.set_state(State::Backup, d.reason(), None);
+                    self.arm_master_down(now);
+                }
                 State::Master if self.handover.is_none() && self.link_up => {
                     self.start_handover(now, Leaving::Demoted(d))
                 }
@@ -816,7 +917,9 @@ impl Carp {
         }
         match self.handover.as_mut() {
             Some(h) => h.leaving = Leaving::Exit,
-            None if self.state == State::Master && self.link_up => {
+            // A claim still waiting for the up script was never heard: nobody needs a
+            // bow-out, the master we were taking over from still serves the address.
+            None if self.state == State::Master && self.link_up && !self.claim_pending => {
                 self.start_handover(now, Leaving::Exit)
             }
             None => {
@@ -827,7 +930,7 @@ impl Carp {
     }
 
     fn start_handover(&mut self, now: Instant, leaving: Leaving) {
-        let bound = handover_bound(self.cfg.advbase, self.cfg.advskew);
+        let bound = handover_bound(self.cfg.advbase, self.cfg.advskew, self.cfg.deadratio);
         self.log(Event::HandoverStarted { bound });
         self.adv_at = None;
         self.handover = Some(Handover {
@@ -841,8 +944,8 @@ impl Carp {
     /// Sends a bow-out advert and schedules the next one: several fractions of the
     /// bound apart, so a lost frame costs little.
     fn send_bow_out(&mut self, now: Instant) {
-        let repeat =
-            (handover_bound(self.cfg.advbase, self.cfg.advskew) / 4).min(BOW_OUT_REPEAT_MAX);
+        let bound = handover_bound(self.cfg.advbase, self.cfg.advskew, self.cfg.deadratio);
+        let repeat = (bound / 4).min(BOW_OUT_REPEAT_MAX);
         self.send_advert_as(now, BOW_OUT, BOW_OUT, false);
         self.adv_at = None;
         if let Some(h) = self.handover.as_mut() {
@@ -928,16 +1031,31 @@ impl Carp {
         let interval = master_down_interval(self.cfg.advbase, skew, self.cfg.deadratio);
         // An interval too long for `Instant` (deadratio near 2^32) means "never".
         self.master_down_at = now.checked_add(interval);
+        self.bowed_out = None;
     }
 
-    /// BACKUP → MASTER (SPEC.md §5.2): upscript, gratuitous ARP, an advert at once, and
-    /// a second gratuitous ARP with the third advert.
+    /// BACKUP → MASTER (SPEC.md §5.2): upscript, gratuitous ARP, an advert, and a
+    /// second gratuitous ARP with the third advert.
+    ///
+    /// From a dead master the advert (the claim) goes out at once: nobody serves the
+    /// address, and the other backups must hear a master before their own timers run
+    /// out. From a live master, one we preempt or one that bowed out and keeps the
+    /// address until it hears us, the claim waits for the up script (make-before-break),
+    /// and so does every other advert until it has gone out.
     fn become_master(&mut self, now: Instant, reason: Reason, peer: Option<IpAddr>) {
         self.set_state(State::Master, reason, peer);
         self.master_down_at = None;
+        self.bowed_out = None;
         self.actions.push_back(Action::SendGratuitousArp);
-        self.send_advert_as(now, self.cfg.advbase, self.local_advskew(), true);
+        let after_scripts = reason != Reason::MasterDown;
+        self.send_advert_as(now, self.cfg.advbase, self.local_advskew(), after_scripts);
         self.delayed_arp = Some(2);
+        if after_scripts {
+            self.claim_pending = true;
+            self.adv_at = None;
+        } else {
+            self.master_since = Some(now);
+        }
     }
 
     fn send_advert(&mut self, now: Instant) {
@@ -996,7 +1114,18 @@ impl Carp {
     /// after a partition heals): logs `peer` once per episode. An episode ends after
     /// `deadratio` of the slower of the two intervals without hearing it, so a rival
     /// advertising more slowly than we do is still one episode.
+    ///
+    /// A rival heard within [`step_down_grace`] of our claim is the master we took over
+    /// from, stepping down as it should (a ucarp master needs up to a second to hear
+    /// us): not reported.
     fn watch_split_brain(&mut self, now: Instant, peer: IpAddr, slower: Duration) {
+        let settling = self
+            .master_since
+            .and_then(|t| t.checked_add(step_down_grace(slower)))
+            .is_some_and(|end| now < end);
+        if settling {
+            return;
+        }
         let quiet = slower
             .checked_mul(self.cfg.deadratio)
             .unwrap_or(Duration::MAX);
@@ -1035,6 +1164,8 @@ impl Carp {
         };
         if self.state == State::Master {
             self.rivals.clear();
+            self.claim_pending = false;
+            self.master_since = None;
         }
         self.state = to;
         self.last_transition = Some(t);

@@ -12,6 +12,7 @@
 //!  "state": "MASTER", "since": "2026-11-25T12:58:01.004Z", "reason": "master-down",
 //!  "peer": null, "vhid": 7, "vaddr": "192.0.2.100", "interface": "eth0",
 //!  "srcip": "192.0.2.11", "master": "192.0.2.11", "demotions": [],
+//!  "script_failed": null,
 //!  "counters": {"adverts_sent": 124, "send_errors": 0, "adverts_received": 3,
 //!               "transitions": 2, "rejected": {"bad_digest": 1}}}
 //! ```
@@ -54,6 +55,10 @@ pub struct Snapshot<'a> {
     pub stats: Stats,
     /// Rejected packets by reason.
     pub rejects: &'a RejectCounters,
+    /// `up` or `down` when that script failed and the address is in doubt: an up
+    /// script that failed while the node stays MASTER, a down script that failed with
+    /// a virtual address still on this host.
+    pub script_failed: Option<&'a str>,
 }
 
 /// Formats a time as RFC 3339 UTC with milliseconds, `2026-11-25T13:00:05.120Z`.
@@ -163,10 +168,15 @@ impl Snapshot<'_> {
             }
             json_string(&mut o, d.name());
         }
+        o.push_str("], \"script_failed\": ");
+        match self.script_failed {
+            Some(name) => json_string(&mut o, name),
+            None => o.push_str("null"),
+        }
         let st = self.stats;
         let _ = write!(
             o,
-            "], \"counters\": {{\"adverts_sent\": {}, \"send_errors\": {}, \"adverts_received\": {}, \"transitions\": {}, \"rejected\": {{",
+            ", \"counters\": {{\"adverts_sent\": {}, \"send_errors\": {}, \"adverts_received\": {}, \"transitions\": {}, \"rejected\": {{",
             st.adverts_sent, st.send_errors, st.adverts_received, st.transitions
         );
         for (i, (reason, n)) in self.rejects.iter().enumerate() {
@@ -492,6 +502,21 @@ pub fn render(doc: &Json, now: SystemTime, running: Option<bool>) -> String {
             let _ = writeln!(out, "  demoted: {}", names.join(", "));
         }
     }
+    match doc.get("script_failed").and_then(Json::as_str) {
+        Some("up") => {
+            let _ = writeln!(
+                out,
+                "  the up script failed: the virtual address may be missing here"
+            );
+        }
+        Some("down") => {
+            let _ = writeln!(
+                out,
+                "  the down script failed: the virtual address may still be on this host"
+            );
+        }
+        _ => {}
+    }
     let c = doc.get("counters");
     let cn = |k: &str| n(c.and_then(|c| c.get(k)));
     let _ = writeln!(
@@ -606,6 +631,7 @@ mod tests {
                 transitions: 2,
             },
             rejects,
+            script_failed: None,
         }
     }
 
@@ -652,6 +678,30 @@ mod tests {
         assert!(text.contains("reason: master-down"));
         assert!(text.contains("rejected: bad_ttl 1"));
         assert!(text.contains("pid 42 (running)"));
+        assert!(!text.contains("script failed"), "{text}");
+    }
+
+    #[test]
+    fn a_failed_script_is_in_the_file_and_the_rendering() {
+        let rejects = RejectCounters::default();
+        let vaddrs = ["192.0.2.100".to_string()];
+        let mut snap = sample(&rejects, &vaddrs);
+        assert_eq!(
+            parse(&snap.to_json()).unwrap().get("script_failed"),
+            Some(&Json::Null)
+        );
+        snap.state = "STOPPED";
+        snap.script_failed = Some("down");
+        let doc = parse(&snap.to_json()).unwrap();
+        assert_eq!(
+            doc.get("script_failed").and_then(Json::as_str),
+            Some("down")
+        );
+        let text = render(&doc, UNIX_EPOCH, Some(false));
+        assert!(
+            text.contains("the down script failed: the virtual address may still be on this host"),
+            "{text}"
+        );
     }
 
     #[test]

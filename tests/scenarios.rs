@@ -5,7 +5,10 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use ucarp::event::Event;
-use ucarp::state::{advert_interval, master_down_interval, Action, Reason, State};
+use ucarp::state::{
+    advert_interval, bow_out_delay, handover_bound, master_down_interval, step_down_grace, Action,
+    Reason, State,
+};
 
 use crate::sim::{frame_from, secs, signed_advert, Did, Sim, Spec};
 
@@ -251,20 +254,32 @@ fn without_preempt_a_better_backup_waits() {
     assert_eq!(sim.masters(), vec![a]);
 }
 
+/// A bow-out makes a backup take over after its own short wait (`bow_out_delay`), not
+/// after its dead time; a repeated bow-out does not push the takeover back.
 #[test]
-fn bow_out_advert_hands_over_at_once() {
+fn bow_out_advert_hands_over_after_the_skew_wait() {
     let mut sim = Sim::new(9);
     let a = sim.start(Spec::host(1));
     let b = sim.start(Spec::host(2).skew(50));
     sim.run_for(secs(10.25));
     assert_eq!(sim.masters(), vec![a]);
     sim.crash(a);
-    // What an OpenBSD master (and, later, ours) sends when it leaves: 255/255.
+    // What an OpenBSD master (and ours) sends when it leaves: 255/255.
     let bow_out = signed_advert(255, 255, 42);
     sim.inject(frame_from(sim.nodes[a].spec.srcip, bow_out, 1));
     let t = sim.elapsed();
-    sim.run_for(secs(0.001));
-    assert_eq!(sim.nodes[b].ups(), vec![t]);
+    sim.run_for(secs(0.5));
+    sim.inject(frame_from(
+        sim.nodes[a].spec.srcip,
+        signed_advert(255, 255, 43),
+        2,
+    ));
+    sim.run_for(secs(2.0));
+    assert_eq!(
+        bow_out_delay(1, 50),
+        secs(1.25) + Duration::from_micros(195_312)
+    );
+    assert_eq!(sim.nodes[b].ups(), vec![t + bow_out_delay(1, 50)]);
     let reason = sim.nodes[b].did.iter().find_map(|(_, d)| match d {
         Did::Up(t) => Some(t.reason),
         _ => None,
@@ -461,14 +476,18 @@ fn shutdown_of_a_master_hands_over_make_before_break() {
     sim.nodes[a].carp.handle_shutdown(sim.now);
     sim.settle(a);
     sim.run_for(secs(2.0));
-    let bow_out = sim.nodes[a].adverts().last().copied().unwrap();
+    let bow_out = sim.nodes[a]
+        .adverts()
+        .into_iter()
+        .find(|(at, ad)| *at >= t && ad.advbase == 255)
+        .unwrap();
     assert_eq!(
         (bow_out.0, bow_out.1.advbase, bow_out.1.advskew),
         (t, 255, 255)
     );
-    // B took over one wire delay later, without waiting for its dead time.
+    // B took over one wire delay and its bow-out wait later, not after its dead time.
     let b_up = *sim.nodes[b].ups().last().unwrap();
-    assert_eq!(b_up, t + Duration::from_millis(1));
+    assert_eq!(b_up, t + Duration::from_millis(1) + bow_out_delay(1, 50));
     // A released the address when B's first advert arrived, not before, then exited.
     let b_first = sim.nodes[b]
         .adverts()
@@ -484,14 +503,20 @@ fn shutdown_of_a_master_hands_over_make_before_break() {
 
 #[test]
 fn shutdown_of_a_lone_master_releases_at_the_bound() {
-    for (base, skew, bound) in [(1u8, 0u8, secs(1.0)), (0, 20, secs(3.0 * 20.0 / 256.0))] {
+    // The group's dead time, or the longest wait of a backup after a bow-out (advskew
+    // 255) plus a guard for its up script, whichever is longer.
+    for (base, skew, bound) in [
+        (1u8, 0u8, secs(3.0)),
+        (0, 20, bow_out_delay(0, 255) + secs(0.25)),
+    ] {
+        assert_eq!(handover_bound(base, skew, 3), bound);
         let mut sim = Sim::new(18);
         let a = sim.start(Spec::host(1).base(base).skew(skew));
         sim.run_for(secs(5.0));
         let t = sim.elapsed();
         sim.nodes[a].carp.handle_shutdown(sim.now);
         sim.settle(a);
-        sim.run_for(secs(3.0));
+        sim.run_for(secs(4.0));
         let down = *sim.nodes[a].downs().last().unwrap();
         let diff = down.abs_diff(t + bound);
         assert!(
@@ -524,8 +549,13 @@ fn a_lost_bow_out_is_repeated() {
     sim.settle(a);
     sim.loss = 0.0;
     sim.run_for(secs(2.0));
+    // B heard the second bow-out, 100 ms later.
     let b_up = *sim.nodes[b].ups().last().unwrap();
-    assert!(b_up > t && b_up <= t + secs(0.101 + 0.001), "{b_up:?}");
+    let wait = bow_out_delay(1, 50);
+    assert!(
+        b_up > t + wait && b_up <= t + wait + secs(0.101 + 0.001),
+        "{b_up:?}"
+    );
     assert_eq!(sim.masters(), vec![b]);
 }
 
@@ -546,7 +576,7 @@ fn maintenance_hands_over_and_never_preempts_back() {
     assert_eq!(sim.masters(), vec![b]);
     assert_eq!(
         *sim.nodes[b].ups().last().unwrap(),
-        t + Duration::from_millis(1)
+        t + Duration::from_millis(1) + bow_out_delay(1, 50)
     );
     assert_eq!(sim.nodes[a].ups().len(), 1, "A took the address back");
     assert!(sim.nodes[a].carp.is_in_maintenance());
@@ -580,9 +610,9 @@ fn maintenance_on_a_lone_master_keeps_the_address_least_preferred() {
         .all(|(_, ad)| (ad.advbase, ad.advskew) == (255, 255)));
     assert_eq!(last[1].0 - last[0].0, advert_interval(1, 255));
     // A node that appears now, even without -P, takes over on the first bow-out it
-    // hears; the maintenance master steps down on its advert.
+    // hears (after its short wait); the maintenance master steps down on its advert.
     let b = sim.start(Spec::host(2).skew(50));
-    sim.run_for(secs(2.5));
+    sim.run_for(advert_interval(1, 255) + bow_out_delay(1, 50) + secs(0.01));
     assert_eq!(sim.masters(), vec![b]);
     assert_eq!(sim.nodes[a].state(), State::Backup);
 }
@@ -776,7 +806,7 @@ fn failing_health_check_moves_the_address_and_recovery_brings_it_back() {
     assert_eq!(sim.masters(), vec![b]);
     assert_eq!(
         *sim.nodes[b].ups().last().unwrap(),
-        t + Duration::from_millis(1)
+        t + Duration::from_millis(1) + bow_out_delay(1, 50)
     );
     let down = sim.nodes[a].did.iter().rev().find_map(|(_, d)| match d {
         Did::Down(t) => Some(*t),
@@ -1094,7 +1124,204 @@ fn two_rivals_are_reported_once_each() {
     assert_eq!(sim.nodes[a].state(), State::Backup);
     sim.run_for(secs(4.0));
     assert_eq!(sim.masters(), vec![a]);
+    // Right after A's takeover r1 could be a master stepping down; later it is not.
+    sim.run_for(step_down_grace(advert_interval(1, 100)));
     sim.inject(frame_from(r1, signed_advert(1, 100, 4000), 1));
     sim.run_for(secs(0.01));
     assert_eq!(split(&sim, r1), 2);
+}
+
+/// Issue 18: with three or four nodes, a bow-out makes only the best backup take over:
+/// the others hear its claim during their longer wait and stay backups. Exactly one up
+/// script runs in the group, and the leaver drops the address only after the
+/// successor's claim, which follows the successor's up script.
+#[test]
+fn a_bow_out_wakes_only_the_best_backup() {
+    for nodes in [3u8, 4] {
+        let mut sim = Sim::new(70 + u64::from(nodes));
+        sim.delay = Duration::from_millis(1);
+        let up = Duration::from_millis(10);
+        let a = sim.start(Spec::host(1).up_script(up));
+        let backups: Vec<usize> = (1..nodes)
+            .map(|i| sim.start(Spec::host(i + 1).skew(50 * i).up_script(up)))
+            .collect();
+        sim.run_for(secs(5.0));
+        assert_eq!(sim.masters(), vec![a]);
+        let t = sim.elapsed();
+        sim.nodes[a].carp.handle_shutdown(sim.now);
+        sim.settle(a);
+        sim.run_for(secs(10.0));
+        let best = backups[0];
+        assert_eq!(sim.masters(), vec![best], "{nodes} nodes");
+        let ups: usize = (0..sim.nodes.len())
+            .map(|i| sim.nodes[i].ups().iter().filter(|u| **u >= t).count())
+            .sum();
+        assert_eq!(ups, 1, "{nodes} nodes: one up script in the group");
+        let best_up = *sim.nodes[best].ups().last().unwrap();
+        assert_eq!(best_up, t + Duration::from_millis(1) + bow_out_delay(1, 50));
+        let claim = sim.nodes[best]
+            .adverts()
+            .into_iter()
+            .find(|(at, _)| *at >= t)
+            .unwrap()
+            .0;
+        assert_eq!(claim, best_up + up, "the claim follows the up script");
+        assert_eq!(
+            *sim.nodes[a].downs().last().unwrap(),
+            claim + Duration::from_millis(1),
+            "the leaver drops the address when it hears the claim"
+        );
+    }
+}
+
+/// Issue 18: a -P node that preempts a live master keeps its claim (and every other
+/// advert) until its up script is done; the old master serves the address meanwhile,
+/// and its adverts are neither re-announced against nor a split brain.
+#[test]
+fn a_preempting_claim_waits_for_a_slow_up_script() {
+    let mut sim = Sim::new(80);
+    sim.delay = Duration::from_millis(1);
+    let a = sim.start(Spec::host(1).skew(50));
+    sim.run_for(secs(5.0));
+    let up = secs(8.0);
+    let b = sim.start(Spec::host(2).preempt().up_script(up));
+    sim.run_for(secs(1.5));
+    let b_up = *sim.nodes[b].ups().last().expect("B preempted");
+    sim.run_for(secs(7.0));
+    // B has run its up script for 7 s: silent, while A still serves.
+    assert!(sim.nodes[b].adverts().is_empty());
+    assert_eq!(sim.nodes[a].state(), State::Master);
+    assert_eq!(
+        sim.nodes[a].downs().len(),
+        1,
+        "only A's startup down script"
+    );
+    sim.run_for(secs(3.0));
+    let claim = sim.nodes[b].adverts()[0].0;
+    assert_eq!(claim, b_up + up);
+    assert_eq!(
+        *sim.nodes[a].downs().last().unwrap(),
+        claim + Duration::from_millis(1)
+    );
+    assert_eq!(sim.masters(), vec![b]);
+    assert_eq!(
+        logged(&sim, b, |e| matches!(e, Event::SplitBrain { .. })),
+        0
+    );
+    // Before the claim, A's adverts were expected: nothing re-announced against them
+    // (the one GARP is the takeover's, which the daemon holds behind the up script).
+    let before = |pred: fn(&Did) -> bool| {
+        sim.nodes[b]
+            .did
+            .iter()
+            .filter(|(at, d)| *at < claim && pred(d))
+            .count()
+    };
+    assert_eq!(before(|d| matches!(d, Did::Garp)), 1);
+    assert_eq!(
+        before(|d| matches!(d, Did::Log(Event::NonPreferredMaster { .. }))),
+        0
+    );
+    // The advert timer starts from the claim.
+    let ads = sim.nodes[b].adverts();
+    assert_eq!(ads[1].0 - ads[0].0, advert_interval(1, 0));
+}
+
+/// Issue 18: a takeover from a dead master claims at once, whatever the up script
+/// takes: nobody serves the address, and other backups must hear a master.
+#[test]
+fn a_takeover_from_a_dead_master_claims_at_once() {
+    let mut sim = Sim::new(81);
+    let a = sim.start(Spec::host(1));
+    let b = sim.start(Spec::host(2).skew(50).up_script(secs(8.0)));
+    sim.run_for(secs(5.0));
+    sim.crash(a);
+    sim.run_for(secs(5.0));
+    let b_up = *sim.nodes[b].ups().last().unwrap();
+    assert_eq!(sim.nodes[b].adverts()[0].0, b_up);
+}
+
+/// Issue 18: demoted (here, the health check fails) while the claim still waits for
+/// the up script: the node steps back to BACKUP without a word on the wire, no
+/// bow-out, and the master it was taking over from keeps the address.
+#[test]
+fn a_demotion_before_the_claim_steps_back_quietly() {
+    let mut sim = Sim::new(82);
+    sim.delay = Duration::from_millis(1);
+    let a = sim.start(Spec::host(1).skew(50));
+    sim.run_for(secs(5.0));
+    let b = sim.start(Spec::host(2).preempt().up_script(secs(8.0)));
+    sim.run_for(secs(3.0));
+    assert_eq!(sim.nodes[b].ups().len(), 1);
+    sim.nodes[b].carp.handle_health(sim.now, false);
+    sim.settle(b);
+    assert_eq!(sim.nodes[b].state(), State::Backup);
+    sim.run_for(secs(20.0));
+    assert!(sim.nodes[b].adverts().is_empty(), "B never claimed");
+    assert_eq!(sim.masters(), vec![a]);
+    assert_eq!(
+        sim.nodes[a].downs().len(),
+        1,
+        "only A's startup down script"
+    );
+}
+
+/// Issue 18: TERM under -z while the claim waits: no bow-out (nobody heard us claim),
+/// just the down script and exit.
+#[test]
+fn a_shutdown_before_the_claim_leaves_without_a_bow_out() {
+    let mut sim = Sim::new(83);
+    sim.delay = Duration::from_millis(1);
+    let a = sim.start(Spec::host(1).skew(50));
+    sim.run_for(secs(5.0));
+    let b = sim.start(Spec::host(2).preempt().up_script(secs(8.0)));
+    sim.run_for(secs(3.0));
+    sim.nodes[b].carp.handle_shutdown(sim.now);
+    sim.settle(b);
+    assert!(matches!(sim.nodes[b].did.last(), Some((_, Did::Exit))));
+    assert!(sim.nodes[b].adverts().is_empty());
+    assert_eq!(sim.nodes[b].downs().len(), 2, "startup and leaving");
+    sim.run_for(secs(10.0));
+    assert_eq!(sim.masters(), vec![a]);
+}
+
+/// Issue 18: preempting a master that takes a while to step down (a ucarp master hears
+/// our claim up to a second late) is not a split brain; a master still advertising
+/// after that grace is.
+#[test]
+fn a_slow_step_down_is_not_a_split_brain() {
+    let mut sim = Sim::new(84);
+    let old = Ipv4Addr::new(198, 51, 100, 9);
+    let b = sim.start(Spec::host(2).preempt());
+    // A worse master (ucarp-like: it keeps advertising for a while after our claim).
+    for i in 0..3 {
+        sim.inject(frame_from(old, signed_advert(1, 100, 100 + i), 1));
+        sim.run_for(secs(1.0));
+    }
+    assert_eq!(sim.nodes[b].state(), State::Master);
+    let split = |sim: &Sim| logged(sim, b, |e| matches!(e, Event::SplitBrain { .. }));
+    assert_eq!(split(&sim), 0, "within the step-down grace");
+    sim.run_for(step_down_grace(advert_interval(1, 100)));
+    sim.inject(frame_from(old, signed_advert(1, 100, 200), 1));
+    sim.run_for(secs(0.01));
+    assert_eq!(split(&sim), 1, "still advertising after the grace");
+}
+
+/// Issue 18: the interface set down or deleted under -z: the master runs its down
+/// script and exits, with no "link down, waiting for it to come back" story.
+#[test]
+fn interface_gone_is_one_story() {
+    let mut sim = Sim::new(85);
+    let a = sim.start(Spec::host(1));
+    sim.run_for(secs(5.0));
+    assert_eq!(sim.masters(), vec![a]);
+    sim.nodes[a].carp.handle_interface_gone(sim.now);
+    sim.settle(a);
+    assert_eq!(logged(&sim, a, |e| matches!(e, Event::LinkDown)), 0);
+    let down = sim.nodes[a].did.iter().rev().find_map(|(_, d)| match d {
+        Did::Down(t) => Some(t.reason),
+        _ => None,
+    });
+    assert_eq!(down, Some(Reason::LinkDown));
+    assert!(matches!(sim.nodes[a].did.last(), Some((_, Did::Exit))));
 }

@@ -31,6 +31,9 @@ pub struct Spec {
     pub neutral: bool,
     /// `--replay-window`: sequential counters and a replay guard on receipt.
     pub replay_window: Option<usize>,
+    /// How long its up script runs: a claim (an advert the core asks to send after
+    /// the scripts) waits that long, as the daemon holds it.
+    pub up_script: Duration,
 }
 
 impl Spec {
@@ -44,7 +47,13 @@ impl Spec {
             preempt: false,
             neutral: false,
             replay_window: None,
+            up_script: Duration::ZERO,
         }
+    }
+
+    pub fn up_script(mut self, d: Duration) -> Spec {
+        self.up_script = d;
+        self
     }
 
     pub fn replay_window(mut self, n: usize) -> Spec {
@@ -103,6 +112,10 @@ pub struct Node {
     pub did: Vec<(Duration, Did)>,
     pub rejects: RejectCounters,
     pub replay: Option<ReplayGuard>,
+    /// When the running up script ends.
+    up_until: Option<Instant>,
+    /// A claim held until the up script ends.
+    claim: Option<(Instant, Advert)>,
 }
 
 impl Node {
@@ -214,6 +227,8 @@ impl Sim {
             send_fails: false,
             did: Vec::new(),
             rejects: RejectCounters::default(),
+            up_until: None,
+            claim: None,
         });
         let i = self.nodes.len() - 1;
         self.drain(i);
@@ -246,7 +261,13 @@ impl Sim {
                 .iter()
                 .enumerate()
                 .filter(|(_, n)| n.alive)
-                .filter_map(|(i, n)| n.carp.poll_timeout().map(|t| (t, i)))
+                .flat_map(|(i, n)| {
+                    let claim = n.claim.map(|(at, _)| at);
+                    [n.carp.poll_timeout(), claim]
+                        .into_iter()
+                        .flatten()
+                        .map(move |t| (t, i))
+                })
                 .min();
             // Frames first at equal times: what is already on the wire arrives before
             // a timer that fires at the same instant.
@@ -259,6 +280,12 @@ impl Sim {
                 (_, Some((t, i))) if t <= until => {
                     assert!(t >= self.now, "deadline in the past: the core would spin");
                     self.now = t;
+                    if self.nodes[i].claim.is_some_and(|(at, _)| at <= t) {
+                        let (_, advert) = self.nodes[i].claim.take().unwrap();
+                        self.send(i, advert);
+                        self.drain(i);
+                        continue;
+                    }
                     self.nodes[i].carp.handle_timeout(t);
                     self.drain(i);
                     let after = self.nodes[i].carp.poll_timeout();
@@ -321,22 +348,30 @@ impl Sim {
     fn drain(&mut self, i: usize) {
         while let Some(action) = self.nodes[i].carp.poll_action() {
             let t = self.elapsed();
+            let now = self.now;
             let did = match action {
+                Action::SendAdvert {
+                    advert,
+                    after_scripts: true,
+                } if self.nodes[i].up_until.is_some_and(|u| u > now) => {
+                    let until = self.nodes[i].up_until.unwrap_or(now);
+                    self.nodes[i].claim = Some((until, advert));
+                    continue;
+                }
                 Action::SendAdvert { advert, .. } => {
-                    if let Some(g) = &mut self.nodes[i].replay {
-                        g.note_sent(advert.counter);
-                    }
-                    let ok = !self.nodes[i].send_fails;
-                    if ok {
-                        self.broadcast(i, advert);
-                    }
-                    let now = self.now;
-                    self.nodes[i].carp.handle_send_result(now, ok);
-                    Did::Advert(advert)
+                    self.send(i, advert);
+                    continue;
                 }
                 Action::SendGratuitousArp => Did::Garp,
-                Action::RunUp(t) => Did::Up(t),
-                Action::RunDown(t) => Did::Down(t),
+                Action::RunUp(t) => {
+                    self.nodes[i].up_until = Some(now + self.nodes[i].spec.up_script);
+                    Did::Up(t)
+                }
+                Action::RunDown(t) => {
+                    // The daemon drops a claim still waiting when the down script comes.
+                    self.nodes[i].claim = None;
+                    Did::Down(t)
+                }
                 Action::Log(e) => Did::Log(e),
                 Action::Exit => {
                     // The process exits: it hears nothing more.
@@ -346,6 +381,21 @@ impl Sim {
             };
             self.nodes[i].did.push((t, did));
         }
+    }
+
+    /// Sends an advert of node `i` now and reports the result to it, as the daemon does.
+    fn send(&mut self, i: usize, advert: Advert) {
+        if let Some(g) = &mut self.nodes[i].replay {
+            g.note_sent(advert.counter);
+        }
+        let ok = !self.nodes[i].send_fails;
+        if ok {
+            self.broadcast(i, advert);
+        }
+        let now = self.now;
+        self.nodes[i].carp.handle_send_result(now, ok);
+        let t = self.elapsed();
+        self.nodes[i].did.push((t, Did::Advert(advert)));
     }
 
     fn broadcast(&mut self, from: usize, advert: Advert) {
