@@ -191,10 +191,14 @@ struct Daemon {
     /// When the state last changed (wall clock, for the state file).
     since: SystemTime,
     /// What the state file last said, to rewrite it only on change (and periodically).
-    written: Option<(State, Demotions, Option<IpAddr>, u64, Option<Script>)>,
+    written: Option<Written>,
     /// When the state file is next rewritten even without a change.
     state_file_at: Option<Instant>,
 }
+
+/// What the state file says that can change: state, demotions, master, transitions,
+/// the failed script.
+type Written = (State, Demotions, Option<IpAddr>, u64, Option<Script>);
 
 /// An interface of `--track-iface`.
 #[derive(Debug)]
@@ -630,7 +634,7 @@ impl Daemon {
     /// Runs a failed down script again when its pause is over, unless another script
     /// has taken over the question (the node became master again, say).
     fn retry_down(&mut self, now: Instant) {
-        if !self.down_retry_at.is_some_and(|at| at <= now) {
+        if self.down_retry_at.is_none_or(|at| at > now) {
             return;
         }
         self.down_retry_at = None;
