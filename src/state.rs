@@ -16,8 +16,19 @@
 //! * a master that is shut down (`-z`) or put into maintenance (SIGUSR2) hands over
 //!   make-before-break: it sends a bow-out advert (255/255, which backups, ucarp's
 //!   included, take over on at once, §5.4), keeps the address until it hears the
-//!   successor's first advert — bounded by [`handover_bound`] — and only then runs its
-//!   down script. ucarp sends nothing and leaves a dead-time outage;
+//!   successor's first advert — bounded by [`handover_bound`], the group's dead time —
+//!   and only then runs its down script. ucarp sends nothing and leaves a dead-time
+//!   outage;
+//! * a backup takes over a bow-out after [`bow_out_delay`] (ucarp's receive lag plus its
+//!   own skew), not at once, so backups take over one at a time in preference order and
+//!   a ucarp backup, which does take over at once, is never raced;
+//! * a takeover from a live master (preemption, bow-out) claims the address only once
+//!   the up script has run: the first advert waits for it (see
+//!   [`Action::SendAdvert`]), so the old master keeps serving until ours is in place.
+//!   ucarp blocks in its script, to the same effect. From a dead master the claim goes
+//!   out at once;
+//! * a master still heard within [`step_down_grace`] of our claim is the master we took
+//!   over from, stepping down: no split brain;
 //! * a node can be *demoted* — SIGUSR2's persistent maintenance mode, a failing health
 //!   check, a tracked interface without carrier, a failed up script — and is then least
 //!   preferred: it advertises and competes with advskew 255 and never preempts, so it
@@ -168,9 +179,11 @@ pub enum Action {
     SendAdvert {
         /// The advert.
         advert: Advert,
-        /// True for the first advert after a takeover: the caller may hold it until
-        /// the up script queued before it has run, so that a peer handing over on
-        /// hearing it only drops the address once ours is in place.
+        /// True for a claim, the first advert after a takeover from a live master: the
+        /// caller holds it until the up script queued before it has run, so that the
+        /// master handing over drops the address only once ours is in place, and
+        /// reports it with [`Carp::handle_send_result`] when it goes out. No other
+        /// advert is asked for meanwhile.
         after_scripts: bool,
     },
     /// Send a gratuitous ARP for the virtual address (SPEC.md §6).

@@ -222,6 +222,13 @@ fn interface_set_down_exits_0_after_the_downscript_under_z() {
     let status = rig.wait_exit(&a, LONG).expect("still running");
     assert_eq!(status.code(), Some(0), "{}", a.output());
     assert!(rig.script_log(0).last().unwrap().starts_with("DOWN"));
+    // One account of what happened: exiting, not "waiting for the link" (issue 18).
+    let out = a.output();
+    assert!(
+        out.contains("exiting: interface [eth0] is gone: interface set down"),
+        "{out}"
+    );
+    assert!(!out.contains("Link down"), "{out}");
 }
 
 #[test]

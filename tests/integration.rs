@@ -9,6 +9,8 @@
 //! * `cli`: bad command lines through the real binary.
 //! * `daemon`: two or more of ours in network namespaces (root).
 //! * `failover`: handover, maintenance mode, script timeouts (root).
+//! * `groups`: three- and four-node groups mixing ours and ucarp, slow and hung scripts
+//!   (root).
 //! * `operations`: health checks, tracking, hook environment, state and pid files, ifupdown and systemd integration (root).
 //! * `interop`: ours against Debian's `/usr/sbin/ucarp` (root).
 
@@ -28,6 +30,7 @@ mod cli;
 mod daemon;
 mod failover;
 mod golden;
+mod groups;
 mod hardening;
 mod hostile;
 mod interop;
