@@ -7,7 +7,7 @@
 //!   signalfd ─────USR1 / USR2 / TERM… / CHLD────────────────┤
 //!   clock ────────now, at state::Carp::poll_timeout()────────┴▶ state::Carp
 //!                                                                  │ actions
-//!   packet socket ◀── adverts (at once), GARPs (after scripts) ◀───┤
+//!   packet socket ◀── adverts, GARPs and claims (after scripts) ◀─┤
 //!   hooks::Hooks ◀── up/down scripts, one at a time, never waited ◀┘
 //! ```
 //!
@@ -639,7 +639,10 @@ impl Daemon {
         }
         self.down_retry_at = None;
         match self.down_transition {
-            Some(t) if self.hooks.is_idle() && self.carp.state() != State::Master => {
+            // Exiting, the down script is the last word whatever the state says.
+            Some(t)
+                if self.hooks.is_idle() && (self.exiting || self.carp.state() != State::Master) =>
+            {
                 self.hooks.push(Job::Run(Script::Down, t));
                 self.perform(now);
             }

@@ -43,7 +43,8 @@ pub enum Event {
         peer: IpAddr,
     },
     /// As backup, the master's interval exceeds our dead time, or it bowed out with
-    /// 255/255; we took over at once (§5.4).
+    /// 255/255; we took over once the wait of `state::bow_out_delay` ended without a
+    /// better backup advertising (§5.4; ucarp takes over at once).
     GoingToTimeOut {
         /// The master that will time out.
         peer: IpAddr,

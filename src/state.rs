@@ -58,9 +58,9 @@ pub const BOW_OUT: u8 = 255;
 /// The advskew of a demoted node: the least preferred.
 pub const DEMOTED_ADVSKEW: u8 = 255;
 /// How late Debian's ucarp may see a frame: libpcap hands it packets in blocks that a
-/// 1 s kernel timer releases (SPEC.md §4.1). Our backups wait at least this long after a bow-out, so that a ucarp backup,
-/// which takes over on it at once, is never raced; and a step-down of a ucarp master
-/// can take this long too.
+/// 1 s kernel timer releases (SPEC.md §4.1). Our backups wait at least this long after
+/// a bow-out, so that a ucarp backup, which takes over on it at once, is never raced;
+/// and a step-down of a ucarp master can take this long too.
 pub const UCARP_RX_LAG: Duration = Duration::from_secs(1);
 /// Added to [`UCARP_RX_LAG`] after a bow-out: the time a ucarp backup's up script and
 /// its first advert take to follow, for a usual `ip addr add` script.
@@ -737,11 +737,13 @@ impl Carp {
                     self.cfg.deadratio,
                 );
                 self.master = Some(peer);
-                // A demoted node never preempts.
-                if self.cfg.preempt && !self.demotions.any() && local < remote {
+                let leaving = adv.advert().advbase == BOW_OUT && adv.advert().advskew == BOW_OUT;
+                // A demoted node never preempts. A bow-out is no master to preempt, even
+                // with -P: it is the one takeover where backups must wait their turn.
+                if self.cfg.preempt && !self.demotions.any() && local < remote && !leaving {
                     self.become_master(now, Reason::Preempt, Some(peer));
                     self.log(Event::Preemption { peer });
-                } else if dead < remote && !self.demotions.any() {
+                } else if (dead < remote || leaving) && !self.demotions.any() {
                     // The master is leaving (or will time out anyway): take over after
                     // the wait of `bow_out_delay`, unless a better backup advertises
                     // first. A repeated bow-out does not push the takeover back.

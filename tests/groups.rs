@@ -373,7 +373,7 @@ fn a_hung_down_script_is_killed_reported_and_retried() {
 }
 
 /// A TERM under -z to the master of a group: the best backup alone takes over. `kinds`
-/// gives each host's program and advskew; host 0 is the master that leaves, and
+/// gives each host's program and advskew (and any more options); host 0 is the master that leaves, and
 /// `successor` the host expected to take over. Exactly one up script runs in the
 /// group, and no host but the leaver and the successor ever holds the address.
 fn group_handover(kinds: &[(&str, &str)], successor: usize) {
@@ -381,12 +381,13 @@ fn group_handover(kinds: &[(&str, &str)], successor: usize) {
     let mut procs = Vec::new();
     for (h, (program, skew)) in kinds.iter().enumerate() {
         let scripts = slow_scripts(&rig, h, 0.0, 0.0);
-        let extra: &[&str] = if h == 0 {
-            &["-k", skew, "-n", "-z"]
-        } else {
-            &["-k", skew, "-n"]
-        };
-        procs.push(start_with(&mut rig, h, program, &scripts, extra));
+        // "50 -P": the advskew, then more options.
+        let mut extra: Vec<&str> = vec!["-n", "-k"];
+        extra.extend(skew.split(' '));
+        if h == 0 {
+            extra.push("-z");
+        }
+        procs.push(start_with(&mut rig, h, program, &scripts, &extra));
         if h == 0 {
             assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
         }
@@ -446,10 +447,16 @@ fn four_mixed_nodes_run_one_up_script() {
     );
 }
 
+/// Every backup with -P: a bow-out is still no master to preempt.
 #[test]
 fn four_of_ours_hand_over_to_the_best_backup_only() {
     group_handover(
-        &[(OURS, "0"), (OURS, "50"), (OURS, "100"), (OURS, "150")],
+        &[
+            (OURS, "0"),
+            (OURS, "50 -P"),
+            (OURS, "100 -P"),
+            (OURS, "150 -P"),
+        ],
         1,
     );
 }

@@ -1137,13 +1137,17 @@ fn two_rivals_are_reported_once_each() {
 /// successor's claim, which follows the successor's up script.
 #[test]
 fn a_bow_out_wakes_only_the_best_backup() {
-    for nodes in [3u8, 4] {
+    // With -P too: a bow-out is no master to preempt.
+    for (nodes, preempt) in [(3u8, false), (4, false), (3, true), (4, true)] {
         let mut sim = Sim::new(70 + u64::from(nodes));
         sim.delay = Duration::from_millis(1);
         let up = Duration::from_millis(10);
         let a = sim.start(Spec::host(1).up_script(up));
         let backups: Vec<usize> = (1..nodes)
-            .map(|i| sim.start(Spec::host(i + 1).skew(50 * i).up_script(up)))
+            .map(|i| {
+                let spec = Spec::host(i + 1).skew(50 * i).up_script(up);
+                sim.start(if preempt { spec.preempt() } else { spec })
+            })
             .collect();
         sim.run_for(secs(5.0));
         assert_eq!(sim.masters(), vec![a]);
