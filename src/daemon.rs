@@ -42,7 +42,7 @@ use crate::ndp::UnsolicitedNa;
 use crate::net::{self, ControlSocket, Ipv6Membership, LinkMonitor, PacketSocket, RawIpSocket};
 use crate::packet::Advert;
 use crate::ratelimit::{Budget, RateLimit, DEFAULT_PERIOD};
-use crate::replay::ReplayGuard;
+use crate::replay::{Replay, ReplayGuard};
 use crate::rx::{Receiver, Reject, RejectCounters};
 use crate::service::{Notifier, PidFile};
 use crate::state::{Action, Carp, Demotions, State, Transition};
@@ -70,7 +70,7 @@ const DOWN_RETRY_FIRST: Duration = Duration::from_secs(1);
 /// The longest pause between two runs of a failing down script.
 const DOWN_RETRY_MAX: Duration = Duration::from_secs(60);
 /// Runs of a failing down script after the first, when the daemon is exiting.
-const DOWN_RETRIES_AT_EXIT: u32 = 2;
+const DOWN_RETRIES_AT_EXIT: u32 = 1;
 /// Receive buffer for netlink: a link message with all its attributes can exceed 2 KiB
 /// (bridges, bonds). A truncated one is detected and the flags are read directly.
 const NETLINK_BUF: usize = 32 * 1024;
@@ -598,6 +598,12 @@ impl Daemon {
         } else {
             "failed"
         };
+        if self.carp.state() == State::Master && !self.exiting {
+            // Master again meanwhile: the up script queued behind it settles the address.
+            log::warn!("The down script {how}; master again, the up script follows");
+            self.down_settled();
+            return;
+        }
         let left = match net::addresses_present(&self.cfg.vaddrs) {
             Ok(present) if present.is_empty() => {
                 log::warn!(
@@ -659,10 +665,15 @@ impl Daemon {
                 after_scripts: true,
             } if !self.hooks.is_idle() => self.hooks.push(Job::Advert(advert)),
             // While the up script has not even started (another script still runs),
-            // the address is not ours to claim: stay silent, as ucarp blocked in that
-            // script would be.
+            // the address is not ours to claim: hold this advert as the claim, until
+            // the up script has run, as ucarp blocked in that script would.
             Action::SendAdvert { advert, .. } if self.hooks.is_up_waiting() => {
-                log::debug!("advert held until the up script runs: {advert}");
+                log::debug!("advert held until the up script has run: {advert}");
+                if !self.hooks.has_claim() {
+                    self.carp.handle_claim_deferred(now);
+                }
+                self.hooks.drop_adverts();
+                self.hooks.push(Job::Advert(advert));
             }
             Action::SendAdvert { advert, .. } => {
                 self.hooks.drop_adverts();
@@ -691,7 +702,14 @@ impl Daemon {
                 }
                 log::log!(event.level(), "{event}");
             }
-            Action::Exit => self.exiting = true,
+            Action::Exit => {
+                self.exiting = true;
+                // A failed down script waiting for its next run: run it now, the exit
+                // does not wait out the pause.
+                if self.down_retry_at.is_some() {
+                    self.down_retry_at = Some(now);
+                }
+            }
         }
     }
 
@@ -834,21 +852,24 @@ impl Daemon {
             }
         };
         for (buf, &len) in bufs.iter().zip(lens.iter()).take(count) {
-            let verdict = self
-                .rx
-                .accept(&buf[..len])
-                .and_then(|adv| match &mut self.replay {
-                    Some(guard) => guard
-                        .check(adv.src(), adv.advert().counter)
-                        .map(|()| adv)
-                        .map_err(|_| Reject::Replay {
-                            src: adv.src(),
-                            counter: adv.advert().counter,
-                        }),
-                    None => Ok(adv),
-                });
+            let verdict = self.rx.accept(&buf[..len]).and_then(|adv| {
+                let Some(guard) = &mut self.replay else {
+                    return Ok(Some(adv));
+                };
+                match guard.check(adv.src(), adv.advert().counter) {
+                    Ok(()) => Ok(Some(adv)),
+                    // A leaver repeats its bow-out with one counter: a retransmission
+                    // of what we already heard, not a replay worth reporting.
+                    Err(Replay::Repeated) if adv.advert().is_bow_out() => Ok(None),
+                    Err(_) => Err(Reject::Replay {
+                        src: adv.src(),
+                        counter: adv.advert().counter,
+                    }),
+                }
+            });
             match verdict {
-                Ok(adv) => {
+                Ok(None) => log::debug!("<- a repeated bow-out"),
+                Ok(Some(adv)) => {
                     log::debug!("<- {} from {}", adv.advert(), adv.src());
                     self.carp.handle_advert(now, &adv);
                 }

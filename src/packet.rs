@@ -278,6 +278,12 @@ pub struct Advert {
 }
 
 impl Advert {
+    /// Returns true for a bow-out: advbase and advskew both 255, "I am leaving, take
+    /// over" (BSD carp's convention).
+    pub fn is_bow_out(&self) -> bool {
+        self.advbase == u8::MAX && self.advskew == u8::MAX
+    }
+
     /// Length of an emitted advertisement in bytes.
     pub const LEN: usize = HEADER_LEN;
 

@@ -24,9 +24,9 @@
 //!   a ucarp backup, which does take over at once, is never raced;
 //! * a takeover from a live master (preemption, bow-out) claims the address only once
 //!   the up script has run: the first advert waits for it (see
-//!   [`Action::SendAdvert`]), so the old master keeps serving until ours is in place.
-//!   ucarp blocks in its script, to the same effect. From a dead master the claim goes
-//!   out at once;
+//!   [`Action::SendAdvert`]), so the old master keeps serving until ours is in place
+//!   (one that bowed out, at most until its hold ends). ucarp blocks in its script, to
+//!   the same effect. From a dead master the claim goes out at once;
 //! * a master still heard within [`step_down_grace`] of our claim is the master we took
 //!   over from, stepping down: no split brain;
 //! * a node can be *demoted* — SIGUSR2's persistent maintenance mode, a failing health
@@ -468,6 +468,10 @@ struct Handover {
     until: Instant,
     /// Send the next bow-out advert at this instant.
     next_bow_out: Instant,
+    /// The first bow-out: repeats are retransmissions of it, with its counter, so a
+    /// successor that missed some still continues the count where we stand (a peer's
+    /// replay guard accepts its claim), and a repeat is no new advert.
+    bow_out: Option<Advert>,
 }
 
 /// Another master heard during a split-brain episode.
@@ -764,6 +768,19 @@ impl Carp {
         }
     }
 
+    /// Handles the caller holding back a claim the machine asked to send at once (a
+    /// takeover from a dead master) because our own up script waits behind another
+    /// script: the address is not ours yet. The claim is then pending as after a
+    /// preemption: no other advert until it goes out, and a master heard meanwhile
+    /// (another backup that took over) is not re-announced against nor a split brain.
+    pub fn handle_claim_deferred(&mut self, _now: Instant) {
+        if self.state == State::Master && !self.stopped {
+            self.claim_pending = true;
+            self.master_since = None;
+            self.adv_at = None;
+        }
+    }
+
     /// Handles the outcome of sending the advert of the oldest [`Action::SendAdvert`]
     /// (SPEC.md §5.8): three failures in a row suppress preemption, three successes
     /// lift it.
@@ -952,6 +969,7 @@ impl Carp {
             leaving,
             until: now.checked_add(bound).unwrap_or(now),
             next_bow_out: now,
+            bow_out: None,
         });
         self.send_bow_out(now);
     }
@@ -961,7 +979,21 @@ impl Carp {
     fn send_bow_out(&mut self, now: Instant) {
         let bound = handover_bound(self.cfg.advbase, self.cfg.advskew, self.cfg.deadratio);
         let repeat = (bound / 4).min(BOW_OUT_REPEAT_MAX);
-        self.send_advert_as(now, BOW_OUT, BOW_OUT, false);
+        match self.handover.and_then(|h| h.bow_out) {
+            Some(advert) => {
+                self.actions.push_back(Action::SendAdvert {
+                    advert,
+                    after_scripts: false,
+                });
+                self.stats.adverts_sent += 1;
+            }
+            None => {
+                let advert = self.send_advert_as(now, BOW_OUT, BOW_OUT, false);
+                if let Some(h) = self.handover.as_mut() {
+                    h.bow_out = Some(advert);
+                }
+            }
+        }
         self.adv_at = None;
         if let Some(h) = self.handover.as_mut() {
             h.next_bow_out = now.checked_add(repeat).unwrap_or(h.until);
@@ -1086,7 +1118,13 @@ impl Carp {
         self.send_advert_as(now, self.cfg.advbase, self.local_advskew(), false);
     }
 
-    fn send_advert_as(&mut self, now: Instant, advbase: u8, advskew: u8, after_scripts: bool) {
+    fn send_advert_as(
+        &mut self,
+        now: Instant,
+        advbase: u8,
+        advskew: u8,
+        after_scripts: bool,
+    ) -> Advert {
         // §3.3: random until synchronised, then adopted value plus one per send.
         self.counter = if self.counter_synced {
             self.counter.wrapping_add(1)
@@ -1123,6 +1161,7 @@ impl Carp {
             }
             None => {}
         }
+        advert
     }
 
     /// Split brain (another authenticated master that loses the election, typically

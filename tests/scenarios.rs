@@ -525,13 +525,16 @@ fn shutdown_of_a_lone_master_releases_at_the_bound() {
             t + bound
         );
         assert!(matches!(sim.nodes[a].did.last(), Some((_, Did::Exit))));
-        // Bow-outs were repeated while waiting, at most every 100 ms.
-        let bow_outs = sim.nodes[a]
+        // Bow-outs were repeated while waiting, at most every 100 ms, as retransmissions
+        // of the first: one counter, so a successor that missed some is in sequence.
+        let bow_outs: Vec<u64> = sim.nodes[a]
             .adverts()
             .iter()
             .filter(|(at, a)| *at >= t && a.advbase == 255)
-            .count();
-        assert!(bow_outs >= 4, "{bow_outs}");
+            .map(|(_, a)| a.counter)
+            .collect();
+        assert!(bow_outs.len() >= 4, "{bow_outs:?}");
+        assert!(bow_outs.iter().all(|c| *c == bow_outs[0]), "{bow_outs:?}");
     }
 }
 
@@ -988,8 +991,11 @@ fn replay_protection_does_not_change_normal_failover() {
     sim.settle(a);
     sim.run_for(secs(10.0));
     assert_eq!(sim.masters(), vec![a]);
-    assert_eq!(sim.nodes[b].rejects.get(ucarp::rx::RejectReason::Replay), 0);
-    assert_eq!(sim.nodes[a].rejects.get(ucarp::rx::RejectReason::Replay), 0);
+    // Under 5 % loss one advert per move may look out of sequence: when the stepping-
+    // down master's last advert (counter c + 1) is lost, the new master's next advert
+    // carries c + 1 too. The one after it is in sequence again.
+    assert!(sim.nodes[b].rejects.get(ucarp::rx::RejectReason::Replay) <= 1);
+    assert!(sim.nodes[a].rejects.get(ucarp::rx::RejectReason::Replay) <= 1);
 }
 
 /// Split brain after a partition heals: the winning master logs the other master once
@@ -1328,4 +1334,48 @@ fn interface_gone_is_one_story() {
     });
     assert_eq!(down, Some(Reason::LinkDown));
     assert!(matches!(sim.nodes[a].did.last(), Some((_, Did::Exit))));
+}
+
+/// A takeover from a dead master while our own down script still runs: the daemon
+/// holds the claim (the up script waits behind the down) and says so. Until it goes
+/// out, nothing else is sent, and another backup that took over meanwhile is not a
+/// split brain; the advert timer starts from the claim.
+#[test]
+fn a_deferred_claim_is_pending_like_a_preemption() {
+    let mut sim = Sim::new(86);
+    let a = sim.start(Spec::host(1));
+    sim.run_for(secs(5.0));
+    assert_eq!(sim.masters(), vec![a]);
+    // As if the claim had been held: the daemon reports it deferred.
+    let first = sim.nodes[a].adverts().len();
+    sim.nodes[a].carp.handle_claim_deferred(sim.now);
+    sim.settle(a);
+    let other = Ipv4Addr::new(198, 51, 100, 9);
+    for i in 0..10 {
+        sim.inject(frame_from(other, signed_advert(1, 100, 500 + i), 1));
+        sim.run_for(secs(1.0));
+    }
+    assert_eq!(
+        sim.nodes[a].adverts().len(),
+        first,
+        "nothing sent meanwhile"
+    );
+    assert_eq!(
+        logged(&sim, a, |e| matches!(
+            e,
+            Event::SplitBrain { .. } | Event::NonPreferredMaster { .. }
+        )),
+        0
+    );
+    assert_eq!(sim.nodes[a].state(), State::Master);
+    // The claim goes out: the timer runs from then.
+    let now = sim.now;
+    sim.nodes[a].carp.handle_send_result(now, true);
+    sim.settle(a);
+    sim.run_for(secs(1.5));
+    assert_eq!(sim.nodes[a].adverts().len(), first + 1);
+    assert_eq!(
+        sim.nodes[a].adverts().last().unwrap().0,
+        sim.elapsed() - secs(0.5)
+    );
 }

@@ -311,17 +311,20 @@ impl Sim {
             return;
         }
         let verdict = node.rx.accept(frame).and_then(|v| match &mut node.replay {
-            Some(g) => g
-                .check(v.src(), v.advert().counter)
-                .map(|()| v)
-                .map_err(|_| ucarp::rx::Reject::Replay {
+            Some(g) => match g.check(v.src(), v.advert().counter) {
+                Ok(()) => Ok(Some(v)),
+                // As the daemon: a repeated bow-out is a retransmission, dropped quietly.
+                Err(ucarp::replay::Replay::Repeated) if v.advert().is_bow_out() => Ok(None),
+                Err(_) => Err(ucarp::rx::Reject::Replay {
                     src: v.src(),
                     counter: v.advert().counter,
                 }),
-            None => Ok(v),
+            },
+            None => Ok(Some(v)),
         });
         match verdict {
-            Ok(v) => {
+            Ok(None) => {}
+            Ok(Some(v)) => {
                 let t = now - self.t0;
                 node.did.push((t, Did::Heard(v.src())));
                 node.carp.handle_advert(now, &v);
