@@ -700,7 +700,12 @@ impl Daemon {
                         ));
                     }
                 }
-                log::log!(event.level(), "{event}");
+                let level = match event.level() {
+                    crate::event::Level::Error => log::Level::Error,
+                    crate::event::Level::Warn => log::Level::Warn,
+                    crate::event::Level::Info => log::Level::Info,
+                };
+                log::log!(level, "{event}");
             }
             Action::Exit => {
                 self.exiting = true;

@@ -5,44 +5,39 @@
 //! interval is master and runs the up script, which adds the address. The behaviour and
 //! wire format follow the project's `SPEC.md`, section by section.
 //!
-//! The crate is split along one line:
-//! * a pure, sans-IO core — [`checksum`], [`packet`], [`frame`], [`arp`], [`ndp`],
-//!   [`auth`], [`rx`], [`replay`], [`state`] and [`event`] — that never opens a socket, never reads the clock
-//!   and never spawns a process. Time and randomness come in as arguments, so the core is
-//!   tested with a virtual clock;
-//! * the I/O layer that drives it: [`cli`] and [`config`] (the command line),
+//! The code is split along one line, between two crates:
+//! * the pure, sans-IO core, the `carp` crate (`carp/`): the wire format ([`wire`]),
+//!   [`auth`], [`rx`], [`replay`], [`state`] and [`event`], re-exported here. It never
+//!   opens a socket, never reads the clock and never spawns a process, and its
+//!   dependencies and lints make sure of it. Time and randomness come in as arguments,
+//!   so the core is tested with a virtual clock;
+//! * this crate, the I/O layer that drives it: [`cli`] and [`config`] (the command line),
 //!   [`net`] (sockets), [`hooks`] (scripts), [`check`] (the health check),
 //!   [`service`] (pid file, systemd), [`status`] (the state file), [`logger`], and
 //!   [`daemon`], the one `ppoll` loop. [`ratelimit`] is pure but serves only the
 //!   daemon's logging.
 //!
-//! `clippy.toml` forbids `Instant::now` and `SystemTime::now` so the core cannot read
-//! the clock by accident.
+//! ARCHITECTURE.md at the repository root is the map.
 
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+// The sans-IO core lives in its own crate, `carp/`; these re-exports keep the paths
+// the daemon and the tests use (`ucarp::state`, `crate::rx`, ...).
+pub use carp::wire::{arp, checksum, frame, ndp, packet};
+pub use carp::{auth, event, replay, rx, state, wire};
+
 pub mod argv;
-pub mod arp;
-pub mod auth;
 pub mod check;
-pub mod checksum;
 pub mod cli;
 pub mod config;
 pub mod daemon;
-pub mod event;
-pub mod frame;
 pub mod hooks;
 pub mod logger;
-pub mod ndp;
 pub mod net;
-pub mod packet;
 pub mod preflight;
 pub mod ratelimit;
-pub mod replay;
-pub mod rx;
 pub mod service;
-pub mod state;
 pub mod status;
 
 #[cfg(test)]

@@ -1,53 +1,7 @@
-//! Helpers shared by the unit tests: hex fixtures and a hex-printing assertion.
+//! Helpers shared by the daemon's unit tests: polling and writing scripts. The golden
+//! frames and hex helpers are the core's (`carp::testutil`).
 
-/// SPEC.md §2.3: advert captured from real ucarp (password `secret`, vhid 7,
-/// VIP 10.9.0.100, srcip 10.9.0.1, default group).
-pub const GOLDEN_ADVERT_FRAME: &str = "01005e000012 00005e000007 0800
-    45 10 0038 9413 4000 ff 70 fd15 0a090001 e0000012
-    21 07 00 07 00 01 1c14 3d0e479ccf9f13d4 004412d3cd302a583bd59d5bec8350092bdb0e85";
-
-/// SPEC.md §6: gratuitous ARP captured from real ucarp (NIC MAC fa:bd:4f:4d:e3:43,
-/// VIP 10.9.0.100).
-pub const GOLDEN_GARP_FRAME: &str = "ffffffffffff fabd4f4de343 0806 0001 0800 06 04 0001
-    fabd4f4de343 0a090064 fabd4f4de343 0a090064";
-
-/// The advert inside [`GOLDEN_ADVERT_FRAME`].
-pub fn golden_advert() -> crate::packet::Advert {
-    crate::packet::Advert {
-        vhid: 7,
-        advbase: 1,
-        advskew: 0,
-        counter: 0x3d0e_479c_cf9f_13d4,
-        md: hex("004412d3cd302a583bd59d5bec8350092bdb0e85")
-            .try_into()
-            .unwrap(),
-    }
-}
-
-/// Decodes hex digits, ignoring whitespace.
-pub fn hex(s: &str) -> Vec<u8> {
-    let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    digits
-        .chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
-        .collect()
-}
-
-/// Asserts equality, printing both sides as hex on failure.
-#[track_caller]
-pub fn assert_eq_hex(got: &[u8], want: &[u8]) {
-    if got != want {
-        panic!(
-            "bytes differ\n got: {}\nwant: {}",
-            to_hex(got),
-            to_hex(want)
-        );
-    }
-}
-
-fn to_hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+pub use carp::testutil::*;
 
 /// Polls `cond` every 10 ms for up to 5 s; returns whether it became true.
 pub fn wait_for(mut cond: impl FnMut() -> bool) -> bool {

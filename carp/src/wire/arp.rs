@@ -10,7 +10,7 @@ use pnet_base::MacAddr;
 use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPacket};
 use pnet_packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
 
-use crate::frame::{BROADCAST_MAC, ETHERNET_HEADER_LEN};
+use crate::wire::frame::{BROADCAST_MAC, ETHERNET_HEADER_LEN};
 
 /// Length of an ARP payload for IPv4 over Ethernet.
 const ARP_LEN: usize = 28;

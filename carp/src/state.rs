@@ -50,8 +50,8 @@ use std::time::{Duration, Instant};
 
 use crate::auth::Signer;
 use crate::event::Event;
-use crate::packet::Advert;
 use crate::rx::VerifiedAdvert;
+use crate::wire::packet::Advert;
 
 /// The advbase and advskew of a bow-out advert: "I am leaving, take over now".
 pub const BOW_OUT: u8 = 255;

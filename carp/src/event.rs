@@ -4,15 +4,25 @@
 //! decisions, the SIGUSR1 status; SPEC.md §5, §8) the wording and level are ucarp's, so
 //! log watchers written for ucarp keep matching; the link, send-error and demotion
 //! messages are this project's own. This module never writes anything itself; the
-//! daemon sends each event to its logger.
+//! daemon sends each event to its logger at the [`Level`] given here.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use log::Level;
-
 use crate::state::{Demotion, Demotions, State, Transition};
+
+/// How much an event matters, as ucarp logs it; the daemon maps it to its logger's
+/// levels (this crate depends on no logging crate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// Something failed.
+    Error,
+    /// A state change or a decision an operator should see.
+    Warn,
+    /// Routine.
+    Info,
+}
 
 /// Something the state machine decided or noticed, for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,7 +26,7 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::checksum;
+use crate::wire::checksum;
 
 /// IP protocol number of CARP (and of VRRP, which shares it).
 pub const CARP_PROTO: u8 = 112;

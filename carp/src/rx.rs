@@ -27,9 +27,9 @@ use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::ipv6::Ipv6Packet;
 
 use crate::auth::{DigestMismatch, Signer};
-use crate::checksum;
-use crate::frame::{ETHERNET_HEADER_LEN, IPV4_HEADER_LEN, IPV6_HEADER_LEN};
-use crate::packet::{self, Advert, CarpPacket, CARP_PROTO, CARP_TTL, CARP_VERSION};
+use crate::wire::checksum;
+use crate::wire::frame::{ETHERNET_HEADER_LEN, IPV4_HEADER_LEN, IPV6_HEADER_LEN};
+use crate::wire::packet::{self, Advert, CarpPacket, CARP_PROTO, CARP_TTL, CARP_VERSION};
 
 /// Why a received frame was dropped, in the order the checks run (SPEC.md §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -623,10 +623,10 @@ mod tests {
     fn golden6() -> Vec<u8> {
         let mut advert = crate::testutil::golden_advert();
         advert.md = receiver6().signer.sign(&advert.counter.to_be_bytes());
-        let mut buf = vec![0u8; crate::frame::ADVERT6_FRAME_LEN];
-        crate::frame::Advert6Frame {
-            dst_mac: crate::frame::multicast_mac6(packet::CARP_MCAST_V6),
-            src_mac: crate::frame::advert_source_mac(7),
+        let mut buf = vec![0u8; crate::wire::frame::ADVERT6_FRAME_LEN];
+        crate::wire::frame::Advert6Frame {
+            dst_mac: crate::wire::frame::multicast_mac6(packet::CARP_MCAST_V6),
+            src_mac: crate::wire::frame::advert_source_mac(7),
             src: "2001:db8::1".parse().unwrap(),
             dst: packet::CARP_MCAST_V6,
             advert,

@@ -1,5 +1,5 @@
 //! The unsolicited neighbour advertisement a new master sends for an IPv6 virtual
-//! address: IPv6's counterpart of the gratuitous ARP in [`crate::arp`] (RFC 4861 §7.2.6).
+//! address: IPv6's counterpart of the gratuitous ARP in [`crate::wire::arp`] (RFC 4861 §7.2.6).
 //!
 //! Pure: never opens a socket, never reads the clock. Built with pnet's Ethernet and
 //! IPv6 views; the ICMPv6 message is small and fixed, so its bytes are written here.
@@ -16,8 +16,8 @@ use pnet_packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
 use pnet_packet::ip::IpNextHeaderProtocols;
 use pnet_packet::ipv6::{Ipv6Packet, MutableIpv6Packet};
 
-use crate::checksum;
-use crate::frame::{multicast_mac6, ETHERNET_HEADER_LEN, IPV6_HEADER_LEN};
+use crate::wire::checksum;
+use crate::wire::frame::{multicast_mac6, ETHERNET_HEADER_LEN, IPV6_HEADER_LEN};
 
 /// The all-nodes link-local group, destination of unsolicited advertisements.
 pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);

@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
-use crate::packet::{CARP_TYPE_ADVERTISEMENT, CARP_VERSION, DIGEST_LEN};
+use crate::wire::packet::{CARP_TYPE_ADVERTISEMENT, CARP_VERSION, DIGEST_LEN};
 
 type HmacSha1 = Hmac<Sha1>;
 

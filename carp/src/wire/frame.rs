@@ -1,6 +1,6 @@
 //! The whole Ethernet frame that carries an advert: ucarp's 70-byte IPv4 frame
 //! (SPEC.md §2.1–2.3) and the 90-byte IPv6 frame of BSD carp (SPEC.md §11), built and
-//! read with pnet's Ethernet, IPv4 and IPv6 views plus [`crate::packet`] for the CARP
+//! read with pnet's Ethernet, IPv4 and IPv6 views plus [`crate::wire::packet`] for the CARP
 //! part.
 //!
 //! Pure: never opens a socket, never reads the clock. Everything that varies between two
@@ -17,8 +17,8 @@ use pnet_packet::ip::IpNextHeaderProtocol;
 use pnet_packet::ipv4::{Ipv4Packet, MutableIpv4Packet};
 use pnet_packet::ipv6::{Ipv6Packet, MutableIpv6Packet};
 
-use crate::checksum;
-use crate::packet::{self, Advert, CarpPacket, CARP_PROTO, CARP_TTL};
+use crate::wire::checksum;
+use crate::wire::packet::{self, Advert, CarpPacket, CARP_PROTO, CARP_TTL};
 
 /// Length of an Ethernet II header without a VLAN tag.
 pub const ETHERNET_HEADER_LEN: usize = 14;
