@@ -42,6 +42,7 @@ impl Checker {
     }
 
     /// Returns the current verdict.
+    #[cfg(test)]
     pub fn is_healthy(&self) -> bool {
         self.healthy
     }

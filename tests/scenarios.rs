@@ -379,7 +379,10 @@ fn three_send_failures_suppress_preemption_and_three_successes_lift_it() {
     assert_eq!(sim.nodes[a].state(), State::Master);
     sim.nodes[a].send_fails = true;
     sim.run_for(secs(3.5));
-    assert!(sim.nodes[a].carp.is_preempt_suppressed());
+    assert_eq!(
+        logged(&sim, a, |e| matches!(e, Event::SendErrors { .. })),
+        1
+    );
     let ads = sim.nodes[a].adverts();
     // The third failure sends one more advert at once, already with advskew 240.
     let (t3, third) = ads[ads.len() - 2];
@@ -389,7 +392,7 @@ fn three_send_failures_suppress_preemption_and_three_successes_lift_it() {
     assert_eq!(t3, t4);
     sim.nodes[a].send_fails = false;
     sim.run_for(secs(10.0));
-    assert!(!sim.nodes[a].carp.is_preempt_suppressed());
+    assert_eq!(logged(&sim, a, |e| matches!(e, Event::SendRecovered)), 1);
     assert_eq!(sim.nodes[a].adverts().last().unwrap().1.advskew, 10);
 }
 
@@ -582,7 +585,10 @@ fn maintenance_hands_over_and_never_preempts_back() {
         t + Duration::from_millis(1) + bow_out_delay(1, 50)
     );
     assert_eq!(sim.nodes[a].ups().len(), 1, "A took the address back");
-    assert!(sim.nodes[a].carp.is_in_maintenance());
+    assert!(sim.nodes[a]
+        .carp
+        .demotions()
+        .contains(ucarp::state::Demotion::Maintenance));
     let reason = sim.nodes[a].did.iter().rev().find_map(|(_, d)| match d {
         Did::Down(t) => Some(t.reason),
         _ => None,

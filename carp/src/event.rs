@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::state::{Demotion, Demotions, State, Transition};
+use crate::types::{Demotion, Demotions, State, Transition};
 
 /// How much an event matters, as ucarp logs it; the daemon maps it to its logger's
 /// levels (this crate depends on no logging crate).

@@ -6,7 +6,9 @@
 //! This crate decides; it never acts. It owns the CARP wire format ([`wire`]), the
 //! HMAC-SHA1 authentication ([`auth`]), the checks a received frame must pass, in
 //! ucarp's order ([`rx`]), the optional replay guard ([`replay`]) and the state machine
-//! of one virtual host ([`state`]), with what it reports for the log ([`event`]).
+//! of one virtual host ([`state`]), with what it reports for the log ([`event`]). The
+//! state machine is a one-way chain: [`types`] (its vocabulary) → [`timing`] (the
+//! formulas) → [`event`] → [`state`] (the machine, which re-exports the first two).
 //!
 //! It never opens a socket, reads the clock, sleeps, touches a file or the environment,
 //! spawns a process or logs. Time comes in as an `Instant` argument, randomness as a
@@ -36,6 +38,8 @@ pub mod event;
 pub mod replay;
 pub mod rx;
 pub mod state;
+pub mod timing;
+pub mod types;
 pub mod wire;
 
 #[cfg(any(test, feature = "test-fixtures"))]

@@ -44,27 +44,18 @@
 //! every handler alike, and costs no allocation per call.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::auth::Signer;
 use crate::event::Event;
 use crate::rx::VerifiedAdvert;
 use crate::wire::packet::Advert;
 
-/// The advbase and advskew of a bow-out advert: "I am leaving, take over now".
-pub const BOW_OUT: u8 = 255;
-/// The advskew of a demoted node: the least preferred.
-pub const DEMOTED_ADVSKEW: u8 = 255;
-/// How late Debian's ucarp may see a frame: libpcap hands it packets in blocks that a
-/// 1 s kernel timer releases (SPEC.md §4.1). Our backups wait at least this long after
-/// a bow-out, so that a ucarp backup, which takes over on it at once, is never raced;
-/// and a step-down of a ucarp master can take this long too.
-pub const UCARP_RX_LAG: Duration = Duration::from_secs(1);
-/// Added to [`UCARP_RX_LAG`] after a bow-out: the time a ucarp backup's up script and
-/// its first advert take to follow, for a usual `ip addr add` script.
-pub const BOW_OUT_GUARD: Duration = Duration::from_millis(250);
+// The vocabulary and the formulas live in their own modules (`types`, `timing`); they
+// are re-exported so that the machine's API reads as one.
+pub use crate::timing::*;
+pub use crate::types::*;
+
 /// The longest gap between two bow-out adverts during a handover, so that one lost
 /// frame does not cost a dead-time outage.
 pub const BOW_OUT_REPEAT_MAX: Duration = Duration::from_millis(100);
@@ -75,101 +66,6 @@ const MAX_RIVALS: usize = 8;
 pub const SEND_ERRORS_MAX: u32 = 3;
 /// Consecutive successful sends that lift the suppression again.
 pub const SEND_SUCCESSES_MIN: u32 = 3;
-/// The advskew advertised, and used locally, while preemption is suppressed.
-pub const SUPPRESSED_ADVSKEW: u8 = 240;
-
-/// A node's CARP state, named as in ucarp's logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum State {
-    /// Before the first transition; only seen during construction.
-    Init,
-    /// Listening for a master, ready to take over.
-    Backup,
-    /// Holding the virtual address and advertising.
-    Master,
-}
-
-impl State {
-    /// Returns the name ucarp logs: `INIT`, `BACKUP` or `MASTER`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Init => "INIT",
-            State::Backup => "BACKUP",
-            State::Master => "MASTER",
-        }
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Why a state change or a script run happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Reason {
-    /// The INIT → BACKUP transition at start.
-    Startup,
-    /// No advert from a master within the master-down interval.
-    MasterDown,
-    /// With `-P`, an advert from a worse master: we took over.
-    Preempt,
-    /// As master, an advert from a better master: we stepped down.
-    Preempted,
-    /// An advert whose interval exceeds our dead time, e.g. a 255/255 bow-out.
-    BowOut,
-    /// The carrier was lost.
-    LinkDown,
-    /// SIGUSR2: maintenance mode.
-    Maintenance,
-    /// The health check failed.
-    CheckFailed,
-    /// A tracked interface lost its carrier.
-    TrackedLinkDown,
-    /// The up script failed (`--up-must-succeed`).
-    UpFailed,
-    /// TERM, INT, QUIT or HUP with `-z`.
-    Shutdown,
-}
-
-impl Reason {
-    /// Returns a stable lowercase name, for logs and the scripts' `UCARP_REASON`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Reason::Startup => "startup",
-            Reason::MasterDown => "master-down",
-            Reason::Preempt => "preempt",
-            Reason::Preempted => "preempted",
-            Reason::BowOut => "bow-out",
-            Reason::LinkDown => "link-down",
-            Reason::Maintenance => "maintenance",
-            Reason::CheckFailed => "check-failed",
-            Reason::TrackedLinkDown => "link-down",
-            Reason::UpFailed => "up-failed",
-            Reason::Shutdown => "signal",
-        }
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A change of state, with what caused it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transition {
-    /// State before.
-    pub from: State,
-    /// State after.
-    pub to: State,
-    /// Cause.
-    pub reason: Reason,
-    /// Source address of the advert that caused it, when an advert did.
-    pub peer: Option<IpAddr>,
-}
 
 /// Something the caller must do, in queue order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,145 +94,6 @@ pub enum Action {
     Exit,
 }
 
-/// Why a configuration cannot run; worded as ucarp's errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfigError {
-    /// vhid 0.
-    ZeroVhid,
-    /// advbase and advskew both 0: the advert interval would be zero.
-    ZeroInterval,
-    /// deadratio 0.
-    ZeroDeadRatio,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::ZeroVhid => write!(f, "vhid must be between 1 and 255."),
-            ConfigError::ZeroInterval => {
-                write!(f, "You must supply an advertisement time base")
-            }
-            ConfigError::ZeroDeadRatio => write!(f, "Dead ratio can't be zero"),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// What the state machine needs to know about this node.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Interface name; used only in the SIGUSR1 status line.
-    pub iface: String,
-    /// Virtual host id, 1–255.
-    pub vhid: u8,
-    /// Base advert interval, in seconds.
-    pub advbase: u8,
-    /// Skew added to the interval, in 1/256 s; lower is preferred.
-    pub advskew: u8,
-    /// Multiplier of `advbase` in the master-down interval.
-    pub deadratio: u32,
-    /// `-P`: take over from a worse master at once.
-    pub preempt: bool,
-    /// `-n`: no downscript on the INIT → BACKUP transition at start.
-    pub neutral: bool,
-    /// Our source address: the tie-break between equal intervals.
-    pub srcip: IpAddr,
-    /// The key bound to the vhid and the virtual addresses the digest covers.
-    pub signer: Signer,
-    /// Count adverts from a random start even before any advert was heard, instead of
-    /// a fresh random counter each time (ucarp, SPEC.md §3.3), so that peers with
-    /// replay protection can follow the sequence. Receivers without it ignore counters.
-    pub sequential_counters: bool,
-}
-
-/// Counts since start, for status output.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Adverts handed to the caller to send.
-    pub adverts_sent: u64,
-    /// Adverts whose sending failed.
-    pub send_errors: u64,
-    /// Authenticated adverts received.
-    pub adverts_received: u64,
-    /// State changes, the startup one included.
-    pub transitions: u64,
-}
-
-/// Returns ucarp's interval `T(base, skew)`: `base` s + `skew`/256 s, truncated to whole
-/// microseconds (SPEC.md §5).
-pub fn advert_interval(advbase: u8, advskew: u8) -> Duration {
-    Duration::from_micros(u64::from(advbase) * 1_000_000 + skew_micros(advskew))
-}
-
-/// Returns the master-down interval: `advbase × deadratio` s + `advskew`/256 s, as
-/// ucarp: only the base is multiplied (SPEC.md §5.1, §12 item 6).
-///
-/// With advbase 0 (a sub-second interval of `advskew`/256 s) it is `deadratio` whole
-/// intervals instead. ucarp's formula gives one interval there, so a single late or lost
-/// advert makes the backup take over, and pairs flap; this is a deliberate deviation.
-pub fn master_down_interval(advbase: u8, advskew: u8, deadratio: u32) -> Duration {
-    if advbase == 0 {
-        return Duration::from_micros(skew_micros(advskew).saturating_mul(u64::from(deadratio)));
-    }
-    Duration::from_secs(u64::from(advbase) * u64::from(deadratio))
-        + Duration::from_micros(skew_micros(advskew))
-}
-
-/// Returns how long a backup waits after a bow-out (or any advert slower than its own
-/// dead time) before it takes over, so that backups take over one at a time, in
-/// preference order: the best one's first advert reaches the others before their own
-/// wait ends, and they stay backups.
-///
-/// With advbase ≥ 1 it is [`UCARP_RX_LAG`] + [`BOW_OUT_GUARD`] + `advskew`/256 s: the
-/// skew orders our backups (3.9 ms per step of advskew), the fixed part lets a Debian
-/// ucarp backup, which takes over at once but sees the bow-out up to a second late,
-/// win the race it would otherwise start. The leaving master keeps the address until a
-/// successor advertises, so the wait costs no outage. With advbase 0 (sub-second
-/// intervals, which ucarp cannot follow) it is the node's own interval, `advskew`/256 s.
-pub fn bow_out_delay(advbase: u8, advskew: u8) -> Duration {
-    let skew = Duration::from_micros(skew_micros(advskew));
-    if advbase == 0 {
-        skew
-    } else {
-        UCARP_RX_LAG + BOW_OUT_GUARD + skew
-    }
-}
-
-/// Returns how long a master handing over keeps the address while waiting for the
-/// successor's first advert: the group's dead time (the master-down interval its
-/// backups compute from its adverts), but never less than the longest any of our
-/// backups waits after a bow-out, plus [`BOW_OUT_GUARD`] for its up script.
-pub fn handover_bound(advbase: u8, advskew: u8, deadratio: u32) -> Duration {
-    master_down_interval(advbase, advskew, deadratio)
-        .max(bow_out_delay(advbase, DEMOTED_ADVSKEW) + BOW_OUT_GUARD)
-}
-
-/// Returns how long after becoming master a rival master is still expected: the master
-/// we preempted (or that was frozen) steps down on our first advert, which a ucarp
-/// master may see [`UCARP_RX_LAG`] late, and may send an advert of its own meanwhile.
-/// Only a rival still heard after that is a split brain. `slower` is the slower of the
-/// two advert intervals.
-pub fn step_down_grace(slower: Duration) -> Duration {
-    UCARP_RX_LAG + slower.saturating_mul(2)
-}
-
-fn skew_micros(advskew: u8) -> u64 {
-    u64::from(advskew) * 1_000_000 / 256
-}
-
-/// The tie-break key of an address: its bytes read as a little-endian integer, as
-/// ucarp on x86 and arm64 compares IPv4 addresses (SPEC.md §5.4, §12 item 1). The last
-/// octet counts most: 10.9.1.1 beats 10.9.0.2. IPv6 (no ucarp to agree with) follows
-/// the same rule over its 16 bytes, so 2001:db8::1:1 beats 2001:db8::2; a node only
-/// ever compares addresses of its own family.
-pub fn tie_break_key(ip: IpAddr) -> u128 {
-    match ip {
-        IpAddr::V4(ip) => u128::from(u32::from_le_bytes(ip.octets())),
-        IpAddr::V6(ip) => u128::from_le_bytes(ip.octets()),
-    }
-}
-
 /// SplitMix64: a tiny, well-mixed generator for the pre-synchronisation counters. It
 /// only needs to be unpredictable to peers, which the caller's seed provides.
 #[derive(Debug, Clone)]
@@ -349,104 +106,6 @@ impl SplitMix64 {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
-    }
-}
-
-/// What can make a node least preferred.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Demotion {
-    /// SIGUSR2's maintenance mode.
-    Maintenance,
-    /// The health check fails.
-    CheckFailed,
-    /// A tracked interface has no carrier.
-    TrackedLinkDown,
-    /// The up script failed, with `--up-must-succeed`.
-    UpFailed,
-}
-
-impl Demotion {
-    /// Every demotion, in display order.
-    pub const ALL: [Demotion; 4] = [
-        Demotion::Maintenance,
-        Demotion::CheckFailed,
-        Demotion::TrackedLinkDown,
-        Demotion::UpFailed,
-    ];
-
-    /// Returns a stable lowercase name, for logs and the state file.
-    pub fn name(self) -> &'static str {
-        match self {
-            Demotion::Maintenance => "maintenance",
-            Demotion::CheckFailed => "check-failed",
-            Demotion::TrackedLinkDown => "tracked-link-down",
-            Demotion::UpFailed => "up-failed",
-        }
-    }
-
-    /// Returns the reason a state change caused by this demotion carries.
-    pub fn reason(self) -> Reason {
-        match self {
-            Demotion::Maintenance => Reason::Maintenance,
-            Demotion::CheckFailed => Reason::CheckFailed,
-            Demotion::TrackedLinkDown => Reason::TrackedLinkDown,
-            Demotion::UpFailed => Reason::UpFailed,
-        }
-    }
-
-    fn bit(self) -> u8 {
-        1 << self as u8
-    }
-}
-
-impl fmt::Display for Demotion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// The set of active demotions.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct Demotions(u8);
-
-impl Demotions {
-    /// Returns true when any demotion is active.
-    pub fn any(self) -> bool {
-        self.0 != 0
-    }
-
-    /// Returns true when `d` is active.
-    pub fn contains(self, d: Demotion) -> bool {
-        self.0 & d.bit() != 0
-    }
-
-    /// Iterates over the active demotions.
-    pub fn iter(self) -> impl Iterator<Item = Demotion> {
-        Demotion::ALL.into_iter().filter(move |d| self.contains(*d))
-    }
-
-    fn set(&mut self, d: Demotion, on: bool) -> bool {
-        let before = self.0;
-        if on {
-            self.0 |= d.bit();
-        } else {
-            self.0 &= !d.bit();
-        }
-        before != self.0
-    }
-}
-
-impl fmt::Display for Demotions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut first = true;
-        for d in self.iter() {
-            if !first {
-                f.write_str(", ")?;
-            }
-            first = false;
-            f.write_str(d.name())?;
-        }
-        Ok(())
     }
 }
 
@@ -592,16 +251,6 @@ impl Carp {
         self.stats
     }
 
-    /// Returns true while preemption is suppressed after send failures (SPEC.md §5.8).
-    pub fn is_preempt_suppressed(&self) -> bool {
-        self.suppress_preempt
-    }
-
-    /// Returns true in maintenance mode (toggled by SIGUSR2).
-    pub fn is_in_maintenance(&self) -> bool {
-        self.demotions.contains(Demotion::Maintenance)
-    }
-
     /// Returns the active demotions.
     pub fn demotions(&self) -> Demotions {
         self.demotions
@@ -619,11 +268,6 @@ impl Carp {
     /// Returns the last state change, with its reason.
     pub fn last_transition(&self) -> Option<Transition> {
         self.last_transition
-    }
-
-    /// Returns true while a master hands the address over.
-    pub fn is_handing_over(&self) -> bool {
-        self.handover.is_some()
     }
 
     /// Returns true while actions are queued.
@@ -1241,35 +885,6 @@ impl Carp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
-
-    #[test]
-    fn intervals_truncate_to_microseconds() {
-        assert_eq!(advert_interval(1, 0), Duration::from_secs(1));
-        // 50/256 s = 195312.5 µs, truncated.
-        assert_eq!(advert_interval(1, 50), Duration::from_micros(1_195_312));
-        assert_eq!(advert_interval(0, 20), Duration::from_micros(78_125));
-        assert_eq!(
-            master_down_interval(1, 50, 3),
-            Duration::from_micros(3_195_312)
-        );
-        assert_eq!(
-            master_down_interval(255, 255, u32::MAX),
-            Duration::from_secs(255 * u64::from(u32::MAX)) + Duration::from_micros(996_093)
-        );
-    }
-
-    #[test]
-    fn tie_break_is_little_endian() {
-        let a = IpAddr::from([10, 9, 1, 1]);
-        let b = IpAddr::from([10, 9, 0, 2]);
-        assert!(tie_break_key(a) < tie_break_key(b));
-        assert!(Ipv4Addr::new(10, 9, 1, 1) > Ipv4Addr::new(10, 9, 0, 2));
-        // IPv6 follows the same rule: the last byte counts most.
-        let a: IpAddr = "2001:db8::1:1".parse().unwrap();
-        let b: IpAddr = "2001:db8::2".parse().unwrap();
-        assert!(tie_break_key(a) < tie_break_key(b));
-    }
 
     #[test]
     fn splitmix_is_deterministic_and_mixes() {

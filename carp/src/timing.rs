@@ -1,0 +1,126 @@
+//! The timing formulas (SPEC.md §5): advert and master-down intervals, the bow-out
+//! wait, the handover hold, the step-down grace, and the tie-break between equal
+//! intervals. The state machine, the daemon and `--preflight` all use these, so each
+//! lives here once.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::types::DEMOTED_ADVSKEW;
+
+/// How late Debian's ucarp may see a frame: libpcap hands it packets in blocks that a
+/// 1 s kernel timer releases (SPEC.md §4.1). Our backups wait at least this long after
+/// a bow-out, so that a ucarp backup, which takes over on it at once, is never raced;
+/// and a step-down of a ucarp master can take this long too.
+pub const UCARP_RX_LAG: Duration = Duration::from_secs(1);
+/// Added to [`UCARP_RX_LAG`] after a bow-out: the time a ucarp backup's up script and
+/// its first advert take to follow, for a usual `ip addr add` script.
+pub const BOW_OUT_GUARD: Duration = Duration::from_millis(250);
+
+/// Returns ucarp's interval `T(base, skew)`: `base` s + `skew`/256 s, truncated to whole
+/// microseconds (SPEC.md §5).
+pub fn advert_interval(advbase: u8, advskew: u8) -> Duration {
+    Duration::from_micros(u64::from(advbase) * 1_000_000 + skew_micros(advskew))
+}
+
+/// Returns the master-down interval: `advbase × deadratio` s + `advskew`/256 s, as
+/// ucarp: only the base is multiplied (SPEC.md §5.1, §12 item 6).
+///
+/// With advbase 0 (a sub-second interval of `advskew`/256 s) it is `deadratio` whole
+/// intervals instead. ucarp's formula gives one interval there, so a single late or lost
+/// advert makes the backup take over, and pairs flap; this is a deliberate deviation.
+pub fn master_down_interval(advbase: u8, advskew: u8, deadratio: u32) -> Duration {
+    if advbase == 0 {
+        return Duration::from_micros(skew_micros(advskew).saturating_mul(u64::from(deadratio)));
+    }
+    Duration::from_secs(u64::from(advbase) * u64::from(deadratio))
+        + Duration::from_micros(skew_micros(advskew))
+}
+
+/// Returns how long a backup waits after a bow-out (or any advert slower than its own
+/// dead time) before it takes over, so that backups take over one at a time, in
+/// preference order: the best one's first advert reaches the others before their own
+/// wait ends, and they stay backups.
+///
+/// With advbase ≥ 1 it is [`UCARP_RX_LAG`] + [`BOW_OUT_GUARD`] + `advskew`/256 s: the
+/// skew orders our backups (3.9 ms per step of advskew), the fixed part lets a Debian
+/// ucarp backup, which takes over at once but sees the bow-out up to a second late,
+/// win the race it would otherwise start. The leaving master keeps the address until a
+/// successor advertises, so the wait costs no outage. With advbase 0 (sub-second
+/// intervals, which ucarp cannot follow) it is the node's own interval, `advskew`/256 s.
+pub fn bow_out_delay(advbase: u8, advskew: u8) -> Duration {
+    let skew = Duration::from_micros(skew_micros(advskew));
+    if advbase == 0 {
+        skew
+    } else {
+        UCARP_RX_LAG + BOW_OUT_GUARD + skew
+    }
+}
+
+/// Returns how long a master handing over keeps the address while waiting for the
+/// successor's first advert: the group's dead time (the master-down interval its
+/// backups compute from its adverts), but never less than the longest any of our
+/// backups waits after a bow-out, plus [`BOW_OUT_GUARD`] for its up script.
+pub fn handover_bound(advbase: u8, advskew: u8, deadratio: u32) -> Duration {
+    master_down_interval(advbase, advskew, deadratio)
+        .max(bow_out_delay(advbase, DEMOTED_ADVSKEW) + BOW_OUT_GUARD)
+}
+
+/// Returns how long after becoming master a rival master is still expected: the master
+/// we preempted (or that was frozen) steps down on our first advert, which a ucarp
+/// master may see [`UCARP_RX_LAG`] late, and may send an advert of its own meanwhile.
+/// Only a rival still heard after that is a split brain. `slower` is the slower of the
+/// two advert intervals.
+pub fn step_down_grace(slower: Duration) -> Duration {
+    UCARP_RX_LAG + slower.saturating_mul(2)
+}
+
+fn skew_micros(advskew: u8) -> u64 {
+    u64::from(advskew) * 1_000_000 / 256
+}
+
+/// The tie-break key of an address: its bytes read as a little-endian integer, as
+/// ucarp on x86 and arm64 compares IPv4 addresses (SPEC.md §5.4, §12 item 1). The last
+/// octet counts most: 10.9.1.1 beats 10.9.0.2. IPv6 (no ucarp to agree with) follows
+/// the same rule over its 16 bytes, so 2001:db8::1:1 beats 2001:db8::2; a node only
+/// ever compares addresses of its own family.
+pub fn tie_break_key(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(ip) => u128::from(u32::from_le_bytes(ip.octets())),
+        IpAddr::V6(ip) => u128::from_le_bytes(ip.octets()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn intervals_truncate_to_microseconds() {
+        assert_eq!(advert_interval(1, 0), Duration::from_secs(1));
+        // 50/256 s = 195312.5 µs, truncated.
+        assert_eq!(advert_interval(1, 50), Duration::from_micros(1_195_312));
+        assert_eq!(advert_interval(0, 20), Duration::from_micros(78_125));
+        assert_eq!(
+            master_down_interval(1, 50, 3),
+            Duration::from_micros(3_195_312)
+        );
+        assert_eq!(
+            master_down_interval(255, 255, u32::MAX),
+            Duration::from_secs(255 * u64::from(u32::MAX)) + Duration::from_micros(996_093)
+        );
+    }
+
+    #[test]
+    fn tie_break_is_little_endian() {
+        let a = IpAddr::from([10, 9, 1, 1]);
+        let b = IpAddr::from([10, 9, 0, 2]);
+        assert!(tie_break_key(a) < tie_break_key(b));
+        assert!(Ipv4Addr::new(10, 9, 1, 1) > Ipv4Addr::new(10, 9, 0, 2));
+        // IPv6 follows the same rule: the last byte counts most.
+        let a: IpAddr = "2001:db8::1:1".parse().unwrap();
+        let b: IpAddr = "2001:db8::2".parse().unwrap();
+        assert!(tie_break_key(a) < tie_break_key(b));
+    }
+}
