@@ -7,13 +7,10 @@
 //! counts as a failure. Checks never overlap: the next starts one interval after the
 //! previous one started, or when it ends if it ran longer. The node starts healthy.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Instant;
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
-use std::os::unix::process::CommandExt;
+use nix::sys::signal::Signal;
 
 use crate::config::CheckConfig;
 
@@ -67,8 +64,7 @@ impl Checker {
                     self.cfg.script.display(),
                     self.cfg.timeout.as_secs_f64()
                 );
-                let pgid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
-                let _ = killpg(pgid, Signal::SIGKILL);
+                crate::process::signal_group(child, Signal::SIGKILL);
                 // Wait for the reap; do not kill again.
                 *deadline = now + self.cfg.interval;
                 None
@@ -82,18 +78,10 @@ impl Checker {
     fn start(&mut self, now: Instant) -> Option<bool> {
         self.next_at = now + self.cfg.interval;
         let path = &self.cfg.script;
-        // execve, not execvp: a bare name must not be looked up in PATH.
-        let program = if path.as_os_str().as_encoded_bytes().contains(&b'/') {
-            path.clone()
-        } else {
-            Path::new(".").join(path)
-        };
-        let spawned = Command::new(program)
-            .arg0(path)
+        let spawned = crate::process::command(path)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .process_group(0)
             .spawn();
         match spawned {
             Ok(child) => {

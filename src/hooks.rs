@@ -27,13 +27,12 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use crate::config::Config;
 use crate::packet::Advert;
@@ -273,7 +272,6 @@ impl Hooks {
         let Some(r) = &mut self.running else {
             return;
         };
-        let pgid = Pid::from_raw(i32::try_from(r.child.id()).unwrap_or(i32::MAX));
         if r.term_at.is_some_and(|t| t <= now) {
             r.term_at = None;
             r.timed_out = true;
@@ -283,11 +281,11 @@ impl Hooks {
                 "[{}] still running after {secs} s: terminating its process group",
                 r.shown
             );
-            let _ = killpg(pgid, Signal::SIGTERM);
+            crate::process::signal_group(&r.child, Signal::SIGTERM);
         } else if r.kill_at.is_some_and(|t| t <= now) {
             r.kill_at = None;
             log::warn!("[{}] ignored SIGTERM: killing its process group", r.shown);
-            let _ = killpg(pgid, Signal::SIGKILL);
+            crate::process::signal_group(&r.child, Signal::SIGKILL);
         }
     }
 
@@ -349,15 +347,8 @@ impl Hooks {
             shown.push_str(&x.to_string_lossy());
         }
         log::warn!("Spawning [{shown}]");
-        // execve, not execvp: a bare name must not be looked up in PATH.
-        let program = if path.as_os_str().as_encoded_bytes().contains(&b'/') {
-            path.clone()
-        } else {
-            Path::new(".").join(path)
-        };
-        let mut cmd = Command::new(program);
-        cmd.arg0(path)
-            .arg(&self.iface)
+        let mut cmd = crate::process::command(path);
+        cmd.arg(&self.iface)
             .arg(vaddr_arg)
             .args(self.xparam.as_ref())
             .env("UCARP_STATE", t.to.as_str())
@@ -366,8 +357,7 @@ impl Hooks {
             .env(
                 "UCARP_VIPS",
                 self.vaddr_args.join(std::ffi::OsStr::new(" ")),
-            )
-            .process_group(0);
+            );
         match t.peer {
             Some(peer) => cmd.env("UCARP_PEER", peer.to_string()),
             None => cmd.env_remove("UCARP_PEER"),

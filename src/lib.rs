@@ -12,7 +12,8 @@
 //!   dependencies and lints make sure of it. Time and randomness come in as arguments,
 //!   so the core is tested with a virtual clock;
 //! * this crate, the I/O layer that drives it: [`cli`] and [`config`] (the command line),
-//!   [`net`] (sockets), [`hooks`] (scripts), [`check`] (the health check),
+//!   [`net`] (sockets), [`hooks`] (scripts), [`check`] (the health check), [`process`]
+//!   (how both start and kill their children),
 //!   [`service`] (pid file, systemd), [`status`] (the state file), [`logger`], and
 //!   [`daemon`], the one `ppoll` loop. [`ratelimit`] is pure but serves only the
 //!   daemon's logging.
@@ -36,6 +37,7 @@ pub mod hooks;
 pub mod logger;
 pub mod net;
 pub mod preflight;
+pub mod process;
 pub mod ratelimit;
 pub mod service;
 pub mod status;

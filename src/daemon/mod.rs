@@ -1,0 +1,547 @@
+//! The daemon: sets up the sockets, then one single-threaded `ppoll` loop that feeds the
+//! state machine its inputs and carries out its actions.
+//!
+//! ```text
+//!   packet socket ──frames──▶ rx::Receiver ──VerifiedAdvert──┐
+//!   netlink ──────link up/down/gone──────────────────────────┤
+//!   signalfd ─────USR1 / USR2 / TERM… / CHLD────────────────┤
+//!   clock ────────now, at state::Carp::poll_timeout()────────┴▶ state::Carp
+//!                                                                  │ actions
+//!   packet socket ◀── adverts, GARPs and claims (after scripts) ◀─┤
+//!   hooks::Hooks ◀── up/down scripts, one at a time, never waited ◀┘
+//! ```
+//!
+//! The loop sleeps until the next deadline (the state machine's, a script's timeout,
+//! the health check, the state file, a down script's retry), a frame for our vhid, a
+//! signal, or a link event. Deadlines come from a timerfd, which fires on time: a poll
+//! timeout may run late by 0.1 % of its length, 3 ms on a 3 s master-down wait. This
+//! module and the logger are the only ones that read the clock.
+//!
+//! Each job is a small part the loop owns, in its own file: `setup` (sockets, then
+//! run), `send` (adverts and GARPs), `receive` (judging frames), `links` (carrier and
+//! tracked interfaces), `scripts` (what a script's outcome means), `state_file`.
+//! This file is the loop itself: the next deadline, the actions, the signals.
+
+mod links;
+mod receive;
+mod scripts;
+mod send;
+mod setup;
+mod state_file;
+
+pub use setup::run;
+
+use std::fmt;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::poll::{ppoll, PollFd, PollFlags};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::SignalFd;
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{Expiration, TimerFd, TimerSetTimeFlags};
+
+use crate::check::Checker;
+use crate::config::Config;
+use crate::hooks::{Due, Hooks, Job, Outcome as ScriptOutcome, Script};
+use crate::net::{self, ControlSocket, Ipv6Membership, LinkMonitor, PacketSocket};
+use crate::packet::Advert;
+use crate::service::Notifier;
+use crate::state::{Action, Carp, State, Transition};
+use links::Tracked;
+use receive::Intake;
+use scripts::ScriptWatch;
+use send::Sender;
+use state_file::{StateFile, View};
+
+/// ARPHRD_ETHER and ARPHRD_IEEE802: the hardware types ucarp expects.
+pub(crate) const ARPHRD_ETHER: u16 = 1;
+pub(crate) const ARPHRD_IEEE802: u16 = 6;
+/// Frames read per wake-up (one recvmmsg) before timers get a look in, so a flood can
+/// neither starve them nor cost a system call per frame.
+const FRAMES_PER_WAKE: usize = 64;
+/// A wake-up that finds this many frames means a flood (a real peer sends one a
+/// second): the loop then naps [`FLOOD_NAP`] before polling again, so that frames are
+/// read by the batch instead of a wake-up each.
+const FLOOD_BATCH: usize = 8;
+/// See [`FLOOD_NAP`]'s use; never longer than the time to the next deadline.
+const FLOOD_NAP: Duration = Duration::from_millis(2);
+/// The packet socket's receive buffer: room for a flood's frames during a nap.
+pub(crate) const RCVBUF: usize = 1 << 20;
+/// Receive buffer for netlink: a link message with all its attributes can exceed 2 KiB
+/// (bridges, bonds). A truncated one is detected and the flags are read directly.
+const NETLINK_BUF: usize = 32 * 1024;
+
+/// A fatal error: one line, and the exit code ucarp uses for it (SPEC.md §1.1).
+#[derive(Debug)]
+pub struct Error {
+    /// What failed.
+    pub message: String,
+    /// The process exit code.
+    pub exit_code: u8,
+}
+
+impl Error {
+    /// A protocol setup failure: exit code 2, as in ucarp.
+    pub(crate) fn setup(message: String) -> Error {
+        Error {
+            message,
+            exit_code: 2,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// How the daemon ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit with status 0.
+    Exit,
+    /// An exit signal arrived without `-z`: after cleaning up, the caller must die of
+    /// it with the default action, as ucarp does (status 128 + n, no script).
+    Killed(Signal),
+}
+
+/// The signals the loop takes through its signalfd. TERM, INT, QUIT and HUP are taken
+/// with `-z`, and also when a pid file or state file must be cleaned up at exit (the
+/// daemon then dies of the signal itself, as it would have); otherwise they keep their
+/// default action and kill the process, as in ucarp.
+pub(crate) fn handled_signals(exit_signals: bool) -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGCHLD] {
+        set.add(s);
+    }
+    if exit_signals {
+        for s in [
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGQUIT,
+            Signal::SIGHUP,
+        ] {
+            set.add(s);
+        }
+    }
+    set
+}
+
+/// The loop's state: the core, the sockets, and one small part per job, each in its
+/// own module.
+struct Daemon {
+    cfg: Config,
+    carp: Carp,
+    /// Our AF_PACKET socket: adverts and GARPs out, filtered frames in.
+    packet: PacketSocket,
+    sender: Sender,
+    intake: Intake,
+    /// An IPv6 node's group membership, held for the daemon's life.
+    _membership: Option<Ipv6Membership>,
+    control: ControlSocket,
+    links: LinkMonitor,
+    signals: SignalFd,
+    /// Fires at the next deadline. A timerfd, not a poll timeout: the kernel lets a
+    /// poll timeout run late by 0.1 % of its length (3 ms on a 3 s master-down wait),
+    /// a timerfd fires on time.
+    timer: TimerFd,
+    /// The deadline the timer is armed for, so it is only re-armed when it changes.
+    armed: Option<Instant>,
+    hooks: Hooks,
+    scripts: ScriptWatch,
+    ifindex: i32,
+    /// The interface went down or away: stop reading the packet socket.
+    gone: bool,
+    /// The state machine said Exit: finish the scripts, then return.
+    exiting: bool,
+    /// Return at once, without waiting for scripts (the interface went away without
+    /// `-z`, or a second exit signal arrived).
+    exit_now: bool,
+    /// Set when an exit signal arrived without `-z`.
+    killed_by: Option<Signal>,
+    /// The health check, with `--check-script`.
+    checker: Option<Checker>,
+    /// The `--track-iface` interfaces and their carrier.
+    tracked: Vec<Tracked>,
+    /// systemd's notification socket.
+    notifier: Option<Notifier>,
+    state_file: StateFile,
+}
+
+impl Daemon {
+    fn run(&mut self) {
+        let mut frame_bufs = vec![[0u8; net::FRAME_SNAP]; FRAMES_PER_WAKE];
+        let mut frame_lens = [0usize; FRAMES_PER_WAKE];
+        let mut link_buf = vec![0u8; NETLINK_BUF];
+        let mut flooded = false;
+        loop {
+            #[allow(clippy::disallowed_methods)]
+            let now = Instant::now();
+            self.perform(now);
+            let view = View {
+                cfg: &self.cfg,
+                carp: &self.carp,
+                rejects: &self.intake.rejects,
+                script_failed: self.scripts.failed,
+            };
+            self.state_file.update(now, &view);
+            if self.exit_now
+                || (self.exiting && self.hooks.is_idle() && self.scripts.retry_at.is_none())
+            {
+                return;
+            }
+            if std::mem::take(&mut flooded) {
+                self.nap();
+            }
+            let fallback = self.arm_timer();
+            // Once exiting, only signals and the timer matter (scripts, a second TERM).
+            let listening = if !self.exiting && !self.gone { 4 } else { 2 };
+            let (packet_ev, links_ev, signals_ev, timer_ev) = {
+                let mut fds = [
+                    PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.timer.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.packet.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.links.as_fd(), PollFlags::POLLIN),
+                ];
+                let fds = &mut fds[..listening];
+                match ppoll(fds, fallback, None) {
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => {
+                        log::error!("poll() error: {e}");
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                }
+                let ev = |i: usize| {
+                    fds.get(i)
+                        .and_then(|f| f.revents())
+                        .unwrap_or(PollFlags::empty())
+                };
+                (ev(2), ev(3), ev(0), ev(1))
+            };
+            #[allow(clippy::disallowed_methods)]
+            let now = Instant::now();
+            if !timer_ev.is_empty() {
+                // Expired: read it, so it stops being readable, and arm it afresh.
+                let _ = self.timer.wait();
+                self.armed = None;
+            }
+            if !signals_ev.is_empty() {
+                self.on_signals(now);
+            }
+            if packet_ev.intersects(PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL) {
+                let err = self.packet.take_error();
+                self.interface_gone(now, &format!("{err} (revents={:#x})", packet_ev.bits()));
+            } else if packet_ev.contains(PollFlags::POLLIN) {
+                flooded = self.on_frames(now, &mut frame_bufs, &mut frame_lens) >= FLOOD_BATCH;
+            }
+            if !links_ev.is_empty() && !self.gone {
+                self.on_links(now, &mut link_buf);
+            }
+            if let Some(healthy) = self.checker.as_mut().and_then(|c| c.handle_timeout(now)) {
+                self.carp.handle_health(now, healthy);
+            }
+            self.hooks.handle_timeout(now);
+            self.retry_down(now);
+            self.carp.handle_timeout(now);
+        }
+    }
+
+    /// Arms the timer for the next deadline, or disarms it, when that changed (a
+    /// system call saved on every wake-up of a flood). Returns a poll timeout to use
+    /// instead if the timer could not be armed.
+    fn arm_timer(&mut self) -> Option<TimeSpec> {
+        let next = [
+            self.carp.poll_timeout(),
+            self.hooks.poll_timeout(),
+            self.checker.as_ref().map(Checker::poll_timeout),
+            self.state_file.next_at,
+            self.scripts.retry_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if next == self.armed {
+            return None;
+        }
+        self.armed = next;
+        let result = match next {
+            Some(at) => {
+                #[allow(clippy::disallowed_methods)]
+                let left = at.saturating_duration_since(Instant::now());
+                // Zero would disarm the timer; a due deadline fires at once instead.
+                let left = left.max(Duration::from_nanos(1));
+                self.timer.set(
+                    Expiration::OneShot(TimeSpec::from_duration(left)),
+                    TimerSetTimeFlags::empty(),
+                )
+            }
+            None => self.timer.unset(),
+        };
+        match result {
+            Ok(()) => None,
+            Err(e) => {
+                // Not expected with valid arguments; fall back to a poll timeout.
+                log::error!("timerfd_settime: {e}");
+                self.armed = None;
+                Some(TimeSpec::from_duration(Duration::from_millis(10)))
+            }
+        }
+    }
+
+    /// Carries out the state machine's actions, then whatever scripts and frames can go,
+    /// until neither has anything more (a send result can queue another advert, a
+    /// script's outcome can change the state).
+    fn perform(&mut self, now: Instant) {
+        loop {
+            while let Some(action) = self.carp.poll_action() {
+                self.carry_out(now, action);
+            }
+            let due = self.hooks.advance(now);
+            if due.is_empty() && !self.carp.has_actions() {
+                return;
+            }
+            for due in due {
+                match due {
+                    Due::Garp => self.sender.announce(&self.packet),
+                    Due::Advert(advert) => self.send_and_report(now, &advert),
+                    Due::Done {
+                        script,
+                        outcome,
+                        transition,
+                    } => self.script_done(now, script, outcome, transition),
+                }
+            }
+        }
+    }
+
+    /// Acts on how a script ended (see the man page, "Scripts that fail").
+    fn script_done(&mut self, now: Instant, script: Script, outcome: ScriptOutcome, t: Transition) {
+        match script {
+            Script::Up => {
+                if let Some(ok) = self.scripts.up_done(outcome, self.cfg.up_must_succeed) {
+                    self.carp.handle_up_result(now, ok);
+                }
+            }
+            Script::Down => {
+                let master_again = self.carp.state() == State::Master;
+                self.scripts.down_done(
+                    now,
+                    outcome,
+                    t,
+                    master_again,
+                    self.exiting,
+                    &self.cfg.vaddrs,
+                );
+            }
+        }
+    }
+
+    /// Runs a failed down script again when its pause is over, unless another script
+    /// has taken over the question (the node became master again, say).
+    fn retry_down(&mut self, now: Instant) {
+        let Some(t) = self.scripts.due(now) else {
+            return;
+        };
+        // Exiting, the down script is the last word whatever the state says.
+        if self.hooks.is_idle() && (self.exiting || self.carp.state() != State::Master) {
+            self.hooks.push(Job::Run(Script::Down, t));
+            self.perform(now);
+        }
+    }
+
+    fn carry_out(&mut self, now: Instant, action: Action) {
+        match action {
+            // A claim from a live master waits for the up script and the GARP before it
+            // (make-before-break); the script timeout bounds it.
+            Action::SendAdvert {
+                advert,
+                after_scripts: true,
+            } if !self.hooks.is_idle() => self.hooks.push(Job::Advert(advert)),
+            // While the up script has not even started (another script still runs),
+            // the address is not ours to claim: hold this advert as the claim, until
+            // the up script has run, as ucarp blocked in that script would.
+            Action::SendAdvert { advert, .. } if self.hooks.is_up_waiting() => {
+                log::debug!("advert held until the up script has run: {advert}");
+                if !self.hooks.has_claim() {
+                    self.carp.handle_claim_deferred(now);
+                }
+                self.hooks.drop_adverts();
+                self.hooks.push(Job::Advert(advert));
+            }
+            Action::SendAdvert { advert, .. } => {
+                self.hooks.drop_adverts();
+                self.send_and_report(now, &advert);
+            }
+            Action::SendGratuitousArp => self.hooks.push(Job::Garp),
+            Action::RunUp(t) => {
+                self.scripts.master_again();
+                self.hooks.push(Job::Run(Script::Up, t))
+            }
+            Action::RunDown(t) => self.hooks.push(Job::Run(Script::Down, t)),
+            Action::Log(event) => {
+                if let crate::event::Event::StateChange(t) = &event {
+                    #[allow(clippy::disallowed_methods)] // wall-clock time for the state file
+                    let wall = SystemTime::now();
+                    self.state_file.since = wall;
+                    if let Some(n) = &self.notifier {
+                        n.notify(&format!(
+                            "STATUS={} on {} id {}",
+                            t.to, self.cfg.iface, self.cfg.vhid
+                        ));
+                    }
+                }
+                let level = match event.level() {
+                    crate::event::Level::Error => log::Level::Error,
+                    crate::event::Level::Warn => log::Level::Warn,
+                    crate::event::Level::Info => log::Level::Info,
+                };
+                log::log!(level, "{event}");
+            }
+            Action::Exit => {
+                self.exiting = true;
+                // The exit does not wait out a failed down script's pause.
+                self.scripts.exiting(now);
+            }
+        }
+    }
+
+    fn send_and_report(&mut self, now: Instant, advert: &Advert) {
+        self.intake.note_sent(advert.counter);
+        let ok = self.sender.advert(&self.packet, now, advert);
+        self.carp.handle_send_result(now, ok);
+    }
+
+    /// Under a flood, waits a little so that the next wake-up reads a whole batch; not
+    /// past the next deadline, so timing stays exact.
+    fn nap(&self) {
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        let until_deadline = [self.carp.poll_timeout(), self.hooks.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+            .map_or(FLOOD_NAP, |t| t.saturating_duration_since(now));
+        std::thread::sleep(FLOOD_NAP.min(until_deadline));
+    }
+
+    /// Reads and judges one batch of frames; returns how many there were.
+    fn on_frames(
+        &mut self,
+        now: Instant,
+        bufs: &mut [[u8; net::FRAME_SNAP]],
+        lens: &mut [usize],
+    ) -> usize {
+        let count = match self.packet.recv_batch(bufs, lens) {
+            Ok(n) => n,
+            Err(e) => {
+                self.interface_gone(now, &e.to_string());
+                return 0;
+            }
+        };
+        for (buf, &len) in bufs.iter().zip(lens.iter()).take(count) {
+            if let Some(adv) = self.intake.judge(now, &buf[..len]) {
+                self.carp.handle_advert(now, &adv);
+            }
+        }
+        count
+    }
+
+    /// What the state file is written from.
+    fn view(&self) -> View<'_> {
+        View {
+            cfg: &self.cfg,
+            carp: &self.carp,
+            rejects: &self.intake.rejects,
+            script_failed: self.scripts.failed,
+        }
+    }
+
+    /// Logs the counters since start, after the SIGUSR1 status line.
+    fn log_counters(&self) {
+        let st = self.carp.stats();
+        let mut line = format!(
+            "adverts sent={} send_errors={} received={} transitions={} rejected={}",
+            st.adverts_sent,
+            st.send_errors,
+            st.adverts_received,
+            st.transitions,
+            self.intake.rejects.total()
+        );
+        for (reason, n) in self.intake.rejects.iter().filter(|(_, n)| *n > 0) {
+            line.push_str(&format!(" {}={n}", reason.name()));
+        }
+        log::info!("{line}");
+    }
+
+    /// The interface was set down or deleted: exit 0, after the downscript when master
+    /// and `-z` (SPEC.md §5.3 step 4, §5.6).
+    fn interface_gone(&mut self, now: Instant, why: &str) {
+        if self.gone {
+            return;
+        }
+        self.gone = true;
+        log::error!("exiting: interface [{}] is gone: {why}", self.cfg.iface);
+        if self.cfg.shutdown {
+            // Nobody can hear a bow-out on a dead interface: no handover, just the
+            // down script if master, then exit.
+            self.carp.handle_interface_gone(now);
+        } else {
+            // As ucarp: exit at once, no script, nothing more from the state machine.
+            self.hooks.clear();
+            self.exit_now = true;
+        }
+    }
+
+    /// Collects whatever child exited: a script, the health check, or both.
+    fn reap_children(&mut self, now: Instant) {
+        self.hooks.reap();
+        if let Some(healthy) = self.checker.as_mut().and_then(|c| c.reap(now)) {
+            self.carp.handle_health(now, healthy);
+        }
+    }
+
+    fn on_signals(&mut self, now: Instant) {
+        loop {
+            let sig = match self.signals.read_signal() {
+                Ok(Some(info)) => info.ssi_signo,
+                Ok(None) => return,
+                Err(e) => {
+                    log::warn!("signalfd: {e}");
+                    return;
+                }
+            };
+            match Signal::try_from(sig as i32) {
+                Ok(Signal::SIGUSR1) => {
+                    self.carp.handle_status(now);
+                    self.perform(now);
+                    self.log_counters();
+                    self.scripts.log_status();
+                }
+                Ok(Signal::SIGUSR2) => self.carp.handle_demote(now),
+                Ok(Signal::SIGCHLD) => self.reap_children(now),
+                // A second exit signal while waiting for the downscript: leave now.
+                Ok(s) if self.exiting => {
+                    log::warn!("{s} again: exiting without waiting for the script");
+                    self.exit_now = true;
+                }
+                Ok(s) if self.cfg.shutdown => {
+                    log::debug!("{s}: handing over if master, then exiting");
+                    self.carp.handle_shutdown(now);
+                }
+                // Taken only to clean up the pid and state files: die of it, as
+                // without those files (no script).
+                Ok(s) => {
+                    self.killed_by = Some(s);
+                    self.exit_now = true;
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}

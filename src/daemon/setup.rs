@@ -1,0 +1,248 @@
+//! Setup: every socket, the signal mask and the timer, before `-B` detaches, so that a
+//! failure still reaches the caller with its exit code; then the daemon runs. Also the
+//! detaching itself.
+
+use std::io;
+use std::net::IpAddr;
+use std::time::{Instant, SystemTime};
+
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::timerfd::{ClockId, TimerFd, TimerFlags};
+
+use super::links::Tracked;
+use super::receive::Intake;
+use super::scripts::ScriptWatch;
+use super::send::Sender;
+use super::state_file::StateFile;
+use super::{handled_signals, Daemon, Error, Outcome, ARPHRD_ETHER, ARPHRD_IEEE802, RCVBUF};
+use crate::check::Checker;
+use crate::config::Config;
+use crate::frame::{group_mac, BROADCAST_MAC};
+use crate::hooks::Hooks;
+use crate::net::{self, ControlSocket, LinkMonitor, PacketSocket, RawIpSocket};
+use crate::ratelimit::{Budget, RateLimit, DEFAULT_PERIOD};
+use crate::replay::ReplayGuard;
+use crate::service::{Notifier, PidFile};
+use crate::state::Carp;
+
+/// Sets everything up, then runs until an exit signal or the interface going away.
+///
+/// Every setup step that can fail runs before `-B` detaches, so its error still
+/// reaches the caller and the exit code (ucarp's parent always exits 0).
+///
+/// # Errors
+/// A setup failure, with ucarp's message where it has one and exit code 2.
+pub fn run(cfg: Config) -> Result<Outcome, Error> {
+    let iface = cfg.iface.clone();
+    let control = ControlSocket::open()
+        .map_err(|e| Error::setup(format!("Unable to open a control socket: {e}")))?;
+    let no_mac =
+        |e: io::Error| Error::setup(format!("Unable to find MAC address of [{iface}]: {e}"));
+    let ifindex = net::interface_index(&iface).map_err(no_mac)?;
+    let (mac, hwtype) = control.hardware_address(&iface).map_err(no_mac)?;
+    if hwtype != ARPHRD_ETHER && hwtype != ARPHRD_IEEE802 {
+        log::error!("Unknown hardware type [{hwtype}]");
+    }
+    log::info!("Local advertised ethernet address is [{mac}]");
+    let packet = PacketSocket::open(
+        ifindex,
+        &net::advert_filter(cfg.srcip, cfg.vhid),
+        net::ethertype_of(cfg.srcip),
+    )
+    .map_err(|e| Error::setup(format!("Unable to open a packet socket on [{iface}]: {e}")))?;
+    packet.set_receive_buffer(RCVBUF);
+    let links = LinkMonitor::open()
+        .map_err(|e| Error::setup(format!("Unable to watch the link state: {e}")))?;
+    let mask = handled_signals(cfg.shutdown || cfg.pidfile.is_some() || cfg.state_file.is_some());
+    mask.thread_block()
+        .map_err(|e| Error::setup(format!("Unable to block signals: {e}")))?;
+    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| Error::setup(format!("Unable to open a signalfd: {e}")))?;
+    let timer = TimerFd::new(
+        ClockId::CLOCK_MONOTONIC,
+        TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+    )
+    .map_err(|e| Error::setup(format!("Unable to open a timerfd: {e}")))?;
+    let unicast = if cfg.peers.is_empty() {
+        None
+    } else {
+        Some(RawIpSocket::open(&iface, ifindex, cfg.srcip).map_err(|e| {
+            Error::setup(format!("Unable to open a raw IP socket on [{iface}]: {e}"))
+        })?)
+    };
+    let mut membership = None;
+    let dst_mac = if cfg.nomcast || unicast.is_some() {
+        BROADCAST_MAC
+    } else {
+        let (group, srcip) = (cfg.group, cfg.srcip);
+        membership = control
+            .join_group(group, srcip, ifindex)
+            .map_err(|e| match srcip {
+                IpAddr::V4(_) => Error::setup(format!(
+                    "Can't do IP_ADD_MEMBERSHIP errno={e} (is {srcip} a local address?)"
+                )),
+                IpAddr::V6(_) => Error::setup(format!(
+                    "Can't join {group} on [{iface}] from {srcip}: {e} (is {srcip} a local address, past duplicate address detection?)"
+                )),
+            })?;
+        let group_mac = group_mac(cfg.group);
+        // The IP join above goes through srcip's interface; this makes sure the group
+        // MAC is also accepted on -i when srcip lives elsewhere (SPEC.md §12 item 13).
+        if let Err(e) = packet.add_multicast_mac(group_mac) {
+            log::warn!("Unable to add multicast MAC {group_mac} on [{iface}]: {e}");
+        }
+        group_mac
+    };
+    let flags = control
+        .flags(&iface)
+        .map_err(|e| Error::setup(format!("Unable to read the flags of [{iface}]: {e}")))?;
+    if flags & libc::IFF_UP as u32 == 0 {
+        return Err(Error::setup(format!("Interface [{iface}] is down")));
+    }
+    let random =
+        || net::random_u64().map_err(|e| Error::setup(format!("Unable to read /dev/urandom: {e}")));
+    // Separate draws: the counters' generator is invertible, so sharing a seed would let
+    // one IP id tell about the counters.
+    let seed = random()?;
+    let ip_id_seed = random()?;
+
+    let tracked: Vec<Tracked> = cfg
+        .track
+        .iter()
+        .map(|name| {
+            let t = Tracked::read(&control, name);
+            if t.ifindex.is_none() {
+                log::warn!("Tracked interface [{name}] does not exist (yet): counted as down");
+            }
+            t
+        })
+        .collect();
+
+    if cfg.daemonize {
+        daemonize().map_err(|e| Error::setup(format!("Unable to daemonize: {e}")))?;
+    }
+    // After detaching: the file holds the daemon's own pid. Removed when dropped, on
+    // every way out of this function.
+    let _pidfile = match &cfg.pidfile {
+        Some(path) => Some(PidFile::create(path).map_err(|e| {
+            Error::setup(format!("Unable to write pid file {}: {e}", path.display()))
+        })?),
+        None => None,
+    };
+
+    if cfg.advbase == 0 {
+        log::warn!(
+            "advbase 0: the master is declared dead after {} ms ({} intervals), not after one interval as in ucarp",
+            crate::state::master_down_interval(0, cfg.advskew, cfg.deadratio).as_millis(),
+            cfg.deadratio
+        );
+    }
+    #[allow(clippy::disallowed_methods)] // the daemon owns the clock
+    let now = Instant::now();
+    let carp = Carp::new(cfg.carp(), now, seed).map_err(|e| Error {
+        message: e.to_string(),
+        exit_code: 1,
+    })?;
+    let rx = cfg.receiver();
+    let cfg_replay = cfg.replay_window;
+    let cfg_peers = cfg.peers.len();
+    let checker = cfg.check.clone().map(|c| Checker::new(c, now));
+    #[allow(clippy::disallowed_methods)] // wall-clock time for the state file
+    let since = SystemTime::now();
+    let sender = Sender {
+        unicast,
+        mac,
+        dst_mac,
+        real_mac: cfg.real_mac,
+        vhid: cfg.vhid,
+        srcip: cfg.srcip,
+        group: cfg.group,
+        peers: cfg.peers.clone(),
+        vaddrs: cfg.vaddrs.clone(),
+        peer_send_limit: vec![Budget::default(); cfg_peers],
+        ip_id: ip_id_seed | 1,
+    };
+    let intake = Intake {
+        rx,
+        replay: cfg_replay.map(ReplayGuard::new),
+        rejects: Default::default(),
+        limit: RateLimit::new(DEFAULT_PERIOD),
+    };
+    let state_file = StateFile::new(cfg.state_file.clone(), since);
+    let mut daemon = Daemon {
+        hooks: Hooks::new(&cfg),
+        cfg,
+        carp,
+        packet,
+        sender,
+        intake,
+        _membership: membership,
+        control,
+        links,
+        signals,
+        timer,
+        armed: None,
+        ifindex: i32::try_from(ifindex).unwrap_or(-1),
+        gone: false,
+        exiting: false,
+        exit_now: false,
+        scripts: ScriptWatch::default(),
+        killed_by: None,
+        checker,
+        tracked,
+        notifier: Notifier::from_env(),
+        state_file,
+    };
+    if flags & libc::IFF_RUNNING as u32 == 0 && !daemon.cfg.ignoreifstate {
+        daemon.carp.handle_link(now, false);
+    }
+    if !daemon.tracked.is_empty() {
+        let all_up = daemon.tracked.iter().all(|t| t.up);
+        daemon.carp.handle_tracked_links(now, all_up);
+    }
+    if let Some(n) = &daemon.notifier {
+        n.notify(&format!(
+            "READY=1\nMAINPID={}\nSTATUS=BACKUP",
+            std::process::id()
+        ));
+    }
+    daemon.run();
+    if let Some(n) = &daemon.notifier {
+        n.notify("STOPPING=1");
+    }
+    daemon.state_file.write(&daemon.view(), true);
+    Ok(match daemon.killed_by {
+        Some(sig) => Outcome::Killed(sig),
+        None => Outcome::Exit,
+    })
+}
+
+/// Detaches like ucarp (SPEC.md §1 `-B`): fork, setsid, fork again, chdir `/`, stdio to
+/// /dev/null. The parents exit 0.
+#[allow(unsafe_code)]
+fn daemonize() -> io::Result<()> {
+    use nix::unistd::{fork, setsid, ForkResult};
+    let devnull = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    for round in 0..2 {
+        // SAFETY: the process is single-threaded here (no thread is ever spawned), so
+        // the child may run any code after fork.
+        match unsafe { fork() }.map_err(io::Error::from)? {
+            ForkResult::Parent { .. } => std::process::exit(0),
+            ForkResult::Child => {}
+        }
+        // The first child leads a new session; the second fork leaves a process that
+        // is no session leader, so it can never get a controlling terminal.
+        if round == 0 {
+            setsid().map_err(io::Error::from)?;
+        }
+    }
+    nix::unistd::chdir("/").map_err(io::Error::from)?;
+    crate::logger::detach_stderr();
+    nix::unistd::dup2_stdin(&devnull).map_err(io::Error::from)?;
+    nix::unistd::dup2_stdout(&devnull).map_err(io::Error::from)?;
+    nix::unistd::dup2_stderr(&devnull).map_err(io::Error::from)?;
+    Ok(())
+}
