@@ -72,6 +72,36 @@ pub(crate) const RCVBUF: usize = 1 << 20;
 /// (bridges, bonds). A truncated one is detected and the flags are read directly.
 const NETLINK_BUF: usize = 32 * 1024;
 
+/// The monotonic clock as the timerfd reads it, paired once with `Instant`: on Linux
+/// both are `CLOCK_MONOTONIC`, so a deadline can be armed as an absolute time
+/// (`TFD_TIMER_ABSTIME`) without reading the clock again, and without the drift of a
+/// relative time computed from a `now` read earlier.
+#[derive(Debug, Clone, Copy)]
+struct Monotonic {
+    base: Instant,
+    base_time: Duration,
+}
+
+impl Monotonic {
+    /// Reads both clocks, back to back.
+    fn new() -> nix::Result<Monotonic> {
+        #[allow(clippy::disallowed_methods)] // the pairing, once at start
+        let base = Instant::now();
+        let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)?;
+        Ok(Monotonic {
+            base,
+            base_time: Duration::from(ts),
+        })
+    }
+
+    /// The absolute time of `at` on `CLOCK_MONOTONIC`. An instant before the pairing
+    /// maps to the pairing itself, which is past: the timer fires at once.
+    fn timespec(&self, at: Instant) -> TimeSpec {
+        let t = self.base_time + at.saturating_duration_since(self.base);
+        TimeSpec::from_duration(t)
+    }
+}
+
 /// A fatal error: one line, and the exit code ucarp uses for it (SPEC.md §1.1).
 #[derive(Debug)]
 pub struct Error {
@@ -151,6 +181,8 @@ struct Daemon {
     timer: TimerFd,
     /// The deadline the timer is armed for, so it is only re-armed when it changes.
     armed: Option<Instant>,
+    /// Turns an `Instant` into the timer's absolute time.
+    clock: Monotonic,
     hooks: Hooks,
     scripts: ScriptWatch,
     ifindex: i32,
@@ -178,9 +210,11 @@ impl Daemon {
         let mut frame_lens = [0usize; FRAMES_PER_WAKE];
         let mut link_buf = vec![0u8; NETLINK_BUF];
         let mut flooded = false;
+        // The clock is read once per pass, when the poll returns (and after a nap):
+        // every input of the pass, and the actions they lead to, share that `now`.
+        #[allow(clippy::disallowed_methods)]
+        let mut now = Instant::now();
         loop {
-            #[allow(clippy::disallowed_methods)]
-            let now = Instant::now();
             self.perform(now);
             let view = View {
                 cfg: &self.cfg,
@@ -208,7 +242,12 @@ impl Daemon {
                     PollFd::new(self.links.as_fd(), PollFlags::POLLIN),
                 ];
                 let fds = &mut fds[..listening];
-                match ppoll(fds, fallback, None) {
+                let polled = ppoll(fds, fallback, None);
+                #[allow(clippy::disallowed_methods)]
+                {
+                    now = Instant::now();
+                }
+                match polled {
                     Ok(_) => {}
                     Err(nix::errno::Errno::EINTR) => continue,
                     Err(e) => {
@@ -224,8 +263,6 @@ impl Daemon {
                 };
                 (ev(2), ev(3), ev(0), ev(1))
             };
-            #[allow(clippy::disallowed_methods)]
-            let now = Instant::now();
             if !timer_ev.is_empty() {
                 // Expired: read it, so it stops being readable, and arm it afresh.
                 let _ = self.timer.wait();
@@ -252,11 +289,10 @@ impl Daemon {
         }
     }
 
-    /// Arms the timer for the next deadline, or disarms it, when that changed (a
-    /// system call saved on every wake-up of a flood). Returns a poll timeout to use
-    /// instead if the timer could not be armed.
-    fn arm_timer(&mut self) -> Option<TimeSpec> {
-        let next = [
+    /// The next instant at which something must happen without an input: the one
+    /// place that gathers every part's deadline.
+    fn next_deadline(&self) -> Option<Instant> {
+        [
             self.carp.poll_timeout(),
             self.hooks.poll_timeout(),
             self.checker.as_ref().map(Checker::poll_timeout),
@@ -265,22 +301,24 @@ impl Daemon {
         ]
         .into_iter()
         .flatten()
-        .min();
+        .min()
+    }
+
+    /// Arms the timer for the next deadline, or disarms it, when that changed (a
+    /// system call saved on every wake-up of a flood). The timer is armed with the
+    /// deadline's absolute time, so it fires on time however long ago `now` was read.
+    /// Returns a poll timeout to use instead if the timer could not be armed.
+    fn arm_timer(&mut self) -> Option<TimeSpec> {
+        let next = self.next_deadline();
         if next == self.armed {
             return None;
         }
         self.armed = next;
         let result = match next {
-            Some(at) => {
-                #[allow(clippy::disallowed_methods)]
-                let left = at.saturating_duration_since(Instant::now());
-                // Zero would disarm the timer; a due deadline fires at once instead.
-                let left = left.max(Duration::from_nanos(1));
-                self.timer.set(
-                    Expiration::OneShot(TimeSpec::from_duration(left)),
-                    TimerSetTimeFlags::empty(),
-                )
-            }
+            Some(at) => self.timer.set(
+                Expiration::OneShot(self.clock.timespec(at)),
+                TimerSetTimeFlags::TFD_TIMER_ABSTIME,
+            ),
             None => self.timer.unset(),
         };
         match result {
@@ -420,12 +458,10 @@ impl Daemon {
     /// Under a flood, waits a little so that the next wake-up reads a whole batch; not
     /// past the next deadline, so timing stays exact.
     fn nap(&self) {
-        #[allow(clippy::disallowed_methods)]
+        #[allow(clippy::disallowed_methods)] // the flood path: `now` may be stale by a batch
         let now = Instant::now();
-        let until_deadline = [self.carp.poll_timeout(), self.hooks.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        let until_deadline = self
+            .next_deadline()
             .map_or(FLOOD_NAP, |t| t.saturating_duration_since(now));
         std::thread::sleep(FLOOD_NAP.min(until_deadline));
     }
@@ -543,5 +579,35 @@ impl Daemon {
                 Err(_) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The timer's absolute time follows `Instant` one for one, and an instant before
+    /// the pairing is in the past (fires at once), never zero (which would disarm).
+    #[test]
+    fn deadlines_map_to_monotonic_time() {
+        let clock = Monotonic::new().unwrap();
+        let at = clock.base + Duration::from_millis(1500);
+        let ts = Duration::from(clock.timespec(at));
+        assert_eq!(ts - clock.base_time, Duration::from_millis(1500));
+        let before = clock
+            .base
+            .checked_sub(Duration::from_secs(1))
+            .unwrap_or(clock.base);
+        assert_eq!(Duration::from(clock.timespec(before)), clock.base_time);
+        assert!(clock.base_time > Duration::ZERO);
+        // The pairing agrees with a fresh reading of the kernel's clock.
+        let kernel =
+            Duration::from(nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).unwrap());
+        #[allow(clippy::disallowed_methods)]
+        let mapped = Duration::from(clock.timespec(Instant::now()));
+        assert!(
+            mapped.abs_diff(kernel) < Duration::from_millis(50),
+            "{mapped:?} {kernel:?}"
+        );
     }
 }

@@ -14,7 +14,9 @@ use super::receive::Intake;
 use super::scripts::ScriptWatch;
 use super::send::Sender;
 use super::state_file::StateFile;
-use super::{handled_signals, Daemon, Error, Outcome, ARPHRD_ETHER, ARPHRD_IEEE802, RCVBUF};
+use super::{
+    handled_signals, Daemon, Error, Monotonic, Outcome, ARPHRD_ETHER, ARPHRD_IEEE802, RCVBUF,
+};
 use crate::check::Checker;
 use crate::config::Config;
 use crate::frame::{group_mac, BROADCAST_MAC};
@@ -169,6 +171,8 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         limit: RateLimit::new(DEFAULT_PERIOD),
     };
     let state_file = StateFile::new(cfg.state_file.clone(), since);
+    let clock = Monotonic::new()
+        .map_err(|e| Error::setup(format!("Unable to read the monotonic clock: {e}")))?;
     let mut daemon = Daemon {
         hooks: Hooks::new(&cfg),
         cfg,
@@ -182,6 +186,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         signals,
         timer,
         armed: None,
+        clock,
         ifindex: i32::try_from(ifindex).unwrap_or(-1),
         gone: false,
         exiting: false,
