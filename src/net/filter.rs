@@ -1,0 +1,264 @@
+//! The classic BPF programs the kernel runs on every frame before it reaches the packet
+//! socket: keep CARP adverts of our family for our vhid from other sources
+//! ([`advert_filter`]), or every CARP/VRRP frame but ours for `--preflight`
+//! ([`carp_filter`]); drop the rest in the kernel, so foreign traffic never wakes the
+//! daemon. Pure: builds instruction lists; [`super::PacketSocket`] attaches them. The
+//! tests run each program on real frames with a small BPF interpreter.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+/// Classic BPF opcodes used by [`advert_filter`].
+mod bpf {
+    pub const LD_H_ABS: u16 = 0x28;
+    pub const LD_B_ABS: u16 = 0x30;
+    pub const LD_W_ABS: u16 = 0x20;
+    pub const LD_B_IND: u16 = 0x50;
+    pub const LDX_B_MSH: u16 = 0xb1;
+    pub const JEQ_K: u16 = 0x15;
+    pub const RET_K: u16 = 0x06;
+}
+
+/// How much of a kept frame the kernel copies to the daemon: Ethernet, the longest IPv4
+/// header (60 bytes) and the CARP header fit; the rest is never read.
+pub const FRAME_SNAP: usize = 14 + 60 + 36 + 18;
+
+/// Builds the kernel filter: keep CARP frames of `srcip`'s family whose source is not
+/// `srcip` and whose CARP vhid byte is `vhid`; drop everything else before it is
+/// queued. For IPv4, protocol 112 with any header length; for IPv6, next header 112
+/// right after the fixed header. VRRP adverts for a VRID equal to our vhid pass (same
+/// byte), so ucarp's `Bad version` warning for them still shows.
+pub fn advert_filter(srcip: IpAddr, vhid: u8) -> Vec<libc::sock_filter> {
+    let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    let vhid = u32::from(vhid);
+    match srcip {
+        // Instruction 9 drops; `jf`/`jt` offsets count from the next instruction.
+        IpAddr::V4(srcip) => vec![
+            ins(bpf::LD_H_ABS, 0, 0, 12),             // 0: ethertype
+            ins(bpf::JEQ_K, 0, 7, 0x0800),            // 1: IPv4, else drop
+            ins(bpf::LD_B_ABS, 0, 0, 23),             // 2: IP protocol
+            ins(bpf::JEQ_K, 0, 5, 112),               // 3: CARP, else drop
+            ins(bpf::LD_W_ABS, 0, 0, 26),             // 4: IP source
+            ins(bpf::JEQ_K, 3, 0, u32::from(srcip)),  // 5: ours: drop
+            ins(bpf::LDX_B_MSH, 0, 0, 14),            // 6: X = IP header length
+            ins(bpf::LD_B_IND, 0, 0, 14 + 1),         // 7: CARP byte 1, the vhid
+            ins(bpf::JEQ_K, 1, 0, vhid),              // 8: ours: keep
+            ins(bpf::RET_K, 0, 0, 0),                 // 9: drop
+            ins(bpf::RET_K, 0, 0, FRAME_SNAP as u32), // 10: keep the headers
+        ],
+        // Instruction 14 drops. The source is ours only when all four words match.
+        IpAddr::V6(srcip) => {
+            let w = source_words(srcip);
+            vec![
+                ins(bpf::LD_H_ABS, 0, 0, 12),             // 0: ethertype
+                ins(bpf::JEQ_K, 0, 12, 0x86dd),           // 1: IPv6, else drop
+                ins(bpf::LD_B_ABS, 0, 0, 20),             // 2: next header
+                ins(bpf::JEQ_K, 0, 10, 112),              // 3: CARP, else drop
+                ins(bpf::LD_W_ABS, 0, 0, 22),             // 4: source, word 0
+                ins(bpf::JEQ_K, 0, 6, w[0]),              // 5: differs: not ours
+                ins(bpf::LD_W_ABS, 0, 0, 26),             // 6: word 1
+                ins(bpf::JEQ_K, 0, 4, w[1]),              // 7
+                ins(bpf::LD_W_ABS, 0, 0, 30),             // 8: word 2
+                ins(bpf::JEQ_K, 0, 2, w[2]),              // 9
+                ins(bpf::LD_W_ABS, 0, 0, 34),             // 10: word 3
+                ins(bpf::JEQ_K, 2, 0, w[3]),              // 11: ours: drop
+                ins(bpf::LD_B_ABS, 0, 0, 14 + 40 + 1),    // 12: CARP byte 1, the vhid
+                ins(bpf::JEQ_K, 1, 0, vhid),              // 13: ours: keep
+                ins(bpf::RET_K, 0, 0, 0),                 // 14: drop
+                ins(bpf::RET_K, 0, 0, FRAME_SNAP as u32), // 15: keep the headers
+            ]
+        }
+    }
+}
+
+/// The four big-endian words of an IPv6 address, as BPF word loads read them.
+fn source_words(ip: Ipv6Addr) -> [u32; 4] {
+    let o = ip.octets();
+    [0, 4, 8, 12].map(|i| u32::from_be_bytes([o[i], o[i + 1], o[i + 2], o[i + 3]]))
+}
+
+/// Builds a kernel filter for `--preflight`: every protocol-112 frame (CARP and VRRP,
+/// any id) of `srcip`'s family whose source is not `srcip`.
+pub fn carp_filter(srcip: IpAddr) -> Vec<libc::sock_filter> {
+    let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    match srcip {
+        IpAddr::V4(srcip) => vec![
+            ins(bpf::LD_H_ABS, 0, 0, 12),             // 0: ethertype
+            ins(bpf::JEQ_K, 0, 4, 0x0800),            // 1: IPv4, else drop
+            ins(bpf::LD_B_ABS, 0, 0, 23),             // 2: IP protocol
+            ins(bpf::JEQ_K, 0, 2, 112),               // 3: CARP/VRRP, else drop
+            ins(bpf::LD_W_ABS, 0, 0, 26),             // 4: IP source
+            ins(bpf::JEQ_K, 0, 1, u32::from(srcip)),  // 5: ours: drop, else keep
+            ins(bpf::RET_K, 0, 0, 0),                 // 6: drop
+            ins(bpf::RET_K, 0, 0, FRAME_SNAP as u32), // 7: keep the headers
+        ],
+        IpAddr::V6(srcip) => {
+            let w = source_words(srcip);
+            vec![
+                ins(bpf::LD_H_ABS, 0, 0, 12),             // 0: ethertype
+                ins(bpf::JEQ_K, 0, 10, 0x86dd),           // 1: IPv6, else drop
+                ins(bpf::LD_B_ABS, 0, 0, 20),             // 2: next header
+                ins(bpf::JEQ_K, 0, 8, 112),               // 3: CARP/VRRP, else drop
+                ins(bpf::LD_W_ABS, 0, 0, 22),             // 4: source, word 0
+                ins(bpf::JEQ_K, 0, 7, w[0]),              // 5: differs: keep
+                ins(bpf::LD_W_ABS, 0, 0, 26),             // 6
+                ins(bpf::JEQ_K, 0, 5, w[1]),              // 7
+                ins(bpf::LD_W_ABS, 0, 0, 30),             // 8
+                ins(bpf::JEQ_K, 0, 3, w[2]),              // 9
+                ins(bpf::LD_W_ABS, 0, 0, 34),             // 10
+                ins(bpf::JEQ_K, 0, 1, w[3]),              // 11: ours: drop, else keep
+                ins(bpf::RET_K, 0, 0, 0),                 // 12: drop
+                ins(bpf::RET_K, 0, 0, FRAME_SNAP as u32), // 13: keep the headers
+            ]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the few classic-BPF instructions `advert_filter` uses, as the kernel would:
+    /// returns the number of bytes kept (0 = dropped). Loads past the end drop.
+    fn run_bpf(prog: &[libc::sock_filter], pkt: &[u8]) -> u32 {
+        let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
+        let byte = |i: usize| pkt.get(i).copied().map(u32::from);
+        loop {
+            let ins = prog[pc];
+            let k = ins.k as usize;
+            pc += 1;
+            match ins.code {
+                bpf::LD_H_ABS => match (byte(k), byte(k + 1)) {
+                    (Some(h), Some(l)) => a = h << 8 | l,
+                    _ => return 0,
+                },
+                bpf::LD_W_ABS => match pkt.get(k..k + 4) {
+                    Some(w) => a = u32::from_be_bytes([w[0], w[1], w[2], w[3]]),
+                    None => return 0,
+                },
+                bpf::LD_B_ABS => match byte(k) {
+                    Some(b) => a = b,
+                    None => return 0,
+                },
+                bpf::LD_B_IND => match byte(x as usize + k) {
+                    Some(b) => a = b,
+                    None => return 0,
+                },
+                bpf::LDX_B_MSH => match byte(k) {
+                    Some(b) => x = 4 * (b & 0xf),
+                    None => return 0,
+                },
+                bpf::JEQ_K => pc += usize::from(if a == ins.k { ins.jt } else { ins.jf }),
+                bpf::RET_K => return ins.k,
+                other => panic!("opcode {other:#x} not modelled"),
+            }
+        }
+    }
+
+    #[test]
+    fn filter_keeps_only_peer_adverts_for_our_vhid() {
+        // The golden frame of SPEC.md §2.3: vhid 7 from 10.9.0.1.
+        let golden = crate::testutil::hex(crate::testutil::GOLDEN_ADVERT_FRAME);
+        let keep = |srcip, vhid, frame: &[u8]| run_bpf(&advert_filter(srcip, vhid), frame) > 0;
+        let me = IpAddr::from([10, 9, 0, 2]);
+        assert!(keep(me, 7, &golden));
+        assert!(!keep(IpAddr::from([10, 9, 0, 1]), 7, &golden), "own source");
+        assert!(!keep(me, 8, &golden), "other vhid");
+        let mut udp = golden.clone();
+        udp[23] = 17;
+        assert!(!keep(me, 7, &udp));
+        let mut arp = golden.clone();
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert!(!keep(me, 7, &arp));
+        // With 4 bytes of IP options the vhid is read 4 bytes further on.
+        let mut opts = golden[..34].to_vec();
+        opts.extend_from_slice(&[1, 1, 1, 0]);
+        opts.extend_from_slice(&golden[34..]);
+        opts[14] = 0x46;
+        assert!(keep(me, 7, &opts));
+        assert!(!keep(me, 7, &golden[..20]), "runt");
+        let garp = crate::testutil::hex(crate::testutil::GOLDEN_GARP_FRAME);
+        assert!(!keep(me, 7, &garp));
+    }
+
+    #[test]
+    fn preflight_filter_keeps_every_vhid_but_not_ours_or_other_protocols() {
+        let golden = crate::testutil::hex(crate::testutil::GOLDEN_ADVERT_FRAME);
+        let keep = |srcip: [u8; 4], frame: &[u8]| run_bpf(&carp_filter(srcip.into()), frame) > 0;
+        assert!(keep([10, 9, 0, 2], &golden));
+        assert!(!keep([10, 9, 0, 1], &golden), "own source");
+        let mut other_vhid = golden.clone();
+        other_vhid[35] = 99;
+        assert!(keep([10, 9, 0, 2], &other_vhid));
+        let mut udp = golden.clone();
+        udp[23] = 17;
+        assert!(!keep([10, 9, 0, 2], &udp));
+    }
+
+    #[test]
+    fn filter_jumps_stay_inside_the_program() {
+        let v4 = IpAddr::from([192, 0, 2, 1]);
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        for prog in [
+            advert_filter(v4, 7),
+            advert_filter(v6, 7),
+            carp_filter(v4),
+            carp_filter(v6),
+        ] {
+            for (i, ins) in prog.iter().enumerate() {
+                if ins.code == bpf::JEQ_K {
+                    assert!(i + 1 + usize::from(ins.jt) < prog.len());
+                    assert!(i + 1 + usize::from(ins.jf) < prog.len());
+                }
+            }
+            assert_eq!(prog.last().unwrap().code, bpf::RET_K);
+            assert_eq!(prog[prog.len() - 2].k, 0, "the drop");
+        }
+    }
+
+    /// An IPv6 advert frame for vhid 7 from 2001:db8::1.
+    fn advert6(src: &str) -> Vec<u8> {
+        let mut buf = vec![0u8; crate::frame::ADVERT6_FRAME_LEN];
+        crate::frame::Advert6Frame {
+            dst_mac: crate::frame::multicast_mac6(crate::packet::CARP_MCAST_V6),
+            src_mac: crate::frame::advert_source_mac(7),
+            src: src.parse().unwrap(),
+            dst: crate::packet::CARP_MCAST_V6,
+            advert: crate::testutil::golden_advert(),
+        }
+        .emit(&mut buf);
+        buf
+    }
+
+    #[test]
+    fn ipv6_filter_keeps_only_peer_adverts_for_our_vhid() {
+        let me: IpAddr = "2001:db8::2".parse().unwrap();
+        let keep = |srcip, vhid, frame: &[u8]| run_bpf(&advert_filter(srcip, vhid), frame) > 0;
+        let frame = advert6("2001:db8::1");
+        assert!(keep(me, 7, &frame));
+        assert!(!keep(me, 8, &frame), "other vhid");
+        assert!(
+            !keep("2001:db8::1".parse().unwrap(), 7, &frame),
+            "own source"
+        );
+        // Sources that share three of our four words are not ours.
+        for other in [
+            "2001:db8::2:2",
+            "2001:db8:0:1::2",
+            "2001:db9::2",
+            "3001:db8::2",
+        ] {
+            assert!(keep(me, 7, &advert6(other)), "{other}");
+            assert!(run_bpf(&carp_filter(me), &advert6(other)) > 0, "{other}");
+        }
+        assert!(run_bpf(&carp_filter(me), &advert6("2001:db8::2")) == 0);
+        let mut hop_by_hop = frame.clone();
+        hop_by_hop[20] = 0;
+        assert!(!keep(me, 7, &hop_by_hop));
+        assert!(run_bpf(&carp_filter(me), &hop_by_hop) == 0);
+        // An IPv4 node's filter drops IPv6 frames and the reverse.
+        let golden = crate::testutil::hex(crate::testutil::GOLDEN_ADVERT_FRAME);
+        assert!(!keep(me, 7, &golden));
+        assert!(!keep(IpAddr::from([10, 9, 0, 2]), 7, &frame));
+        assert!(run_bpf(&carp_filter(me), &golden) == 0);
+    }
+}
