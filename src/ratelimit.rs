@@ -5,12 +5,27 @@
 //! ucarp logs every bad packet (SPEC.md §4.3), so another VRRP speaker on the group, or
 //! a flood, fills the log. Pure: time comes in as an argument.
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::rx::RejectReason;
 
 /// The default period: one line per reason per 10 s.
 pub const DEFAULT_PERIOD: Duration = Duration::from_secs(10);
+
+/// The end of a rate-limited line: ` (N more suppressed)` when lines like it were left
+/// out since the last one, nothing otherwise. The one wording of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Suppressed(pub u64);
+
+impl fmt::Display for Suppressed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 => Ok(()),
+            n => write!(f, " ({n} more suppressed)"),
+        }
+    }
+}
 
 /// The budget of one kind of line: when it was last logged, and how many were
 /// suppressed since.
@@ -64,6 +79,12 @@ impl RateLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_suppressed_note_appears_only_after_suppression() {
+        assert_eq!(format!("x{}", Suppressed(0)), "x");
+        assert_eq!(format!("x{}", Suppressed(3)), "x (3 more suppressed)");
+    }
 
     #[test]
     fn one_line_per_reason_per_period() {

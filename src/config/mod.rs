@@ -7,7 +7,6 @@
 //! [`Config::notes`] for the caller to log once logging is set up.
 
 use std::ffi::{OsStr, OsString};
-use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -45,39 +44,12 @@ pub const DEFAULT_SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// ucarp reads at most this many bytes of the password file's first line.
 pub const MAX_PASSFILE_LINE: usize = 511;
 
-/// A configuration that cannot run: a one-line message and the exit code ucarp uses
-/// (SPEC.md §1.1): 1 for option errors, 2 for protocol setup errors.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// What is wrong, worded as ucarp words it where ucarp has a message.
-    pub message: String,
-    /// The process exit code.
-    pub exit_code: u8,
-}
+/// A configuration error: the crate's one error type, with ucarp's exit code.
+pub type ConfigError = crate::error::Error;
 
-impl ConfigError {
-    fn usage(message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            message: message.into(),
-            exit_code: 1,
-        }
-    }
-
-    fn setup(message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            message: message.into(),
-            exit_code: 2,
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
+/// The configurations the state machine refuses, with ucarp's wording: checked here,
+/// in ucarp's order, with the core's own messages, so each is written once.
+use crate::state::ConfigError as Invalid;
 
 /// Everything the daemon needs, validated.
 #[derive(Debug, Clone)]
@@ -264,9 +236,7 @@ impl Config {
             return Err(ConfigError::usage("You must supply a password"));
         }
         if advbase == 0 && advskew == 0 {
-            return Err(ConfigError::usage(
-                "You must supply an advertisement time base",
-            ));
+            return Err(ConfigError::usage(Invalid::ZeroInterval.to_string()));
         }
         let srcip = srcip
             .filter(|ip: &IpAddr| !ip.is_unspecified())
@@ -338,7 +308,7 @@ impl Config {
             None => 3,
         };
         if deadratio == 0 {
-            return Err(ConfigError::usage("Dead ratio can't be zero"));
+            return Err(ConfigError::usage(Invalid::ZeroDeadRatio.to_string()));
         }
 
         let script_timeout = match args.last(Opt::ScriptTimeout) {

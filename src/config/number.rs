@@ -102,5 +102,5 @@ pub(super) fn vhid_value(s: &OsStr) -> Result<u8, ConfigError> {
         .filter(|_| !negative)
         .and_then(|v| u8::try_from(v).ok())
         .filter(|&v| v != 0)
-        .ok_or_else(|| ConfigError::usage("vhid must be between 1 and 255."))
+        .ok_or_else(|| ConfigError::usage(crate::state::ConfigError::ZeroVhid.to_string()))
 }

@@ -29,9 +29,9 @@ mod send;
 mod setup;
 mod state_file;
 
+pub use crate::error::Error;
 pub use setup::run;
 
-use std::fmt;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -101,33 +101,6 @@ impl Monotonic {
         TimeSpec::from_duration(t)
     }
 }
-
-/// A fatal error: one line, and the exit code ucarp uses for it (SPEC.md §1.1).
-#[derive(Debug)]
-pub struct Error {
-    /// What failed.
-    pub message: String,
-    /// The process exit code.
-    pub exit_code: u8,
-}
-
-impl Error {
-    /// A protocol setup failure: exit code 2, as in ucarp.
-    pub(crate) fn setup(message: String) -> Error {
-        Error {
-            message,
-            exit_code: 2,
-        }
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Error {}
 
 /// How the daemon ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use crate::ratelimit::RateLimit;
+use crate::ratelimit::{RateLimit, Suppressed};
 use crate::replay::{Replay, ReplayGuard};
 use crate::rx::{Receiver, Reject, RejectCounters, VerifiedAdvert};
 
@@ -57,11 +57,7 @@ impl Intake {
                     } else {
                         log::Level::Debug
                     };
-                    if suppressed > 0 {
-                        log::log!(level, "{reject} ({suppressed} more suppressed)");
-                    } else {
-                        log::log!(level, "{reject}");
-                    }
+                    log::log!(level, "{reject}{}", Suppressed(suppressed));
                 }
                 None
             }

@@ -13,7 +13,7 @@ use crate::frame::{advert_source_mac, emit_advert, ETHERNET_HEADER_LEN, MAX_ADVE
 use crate::ndp::UnsolicitedNa;
 use crate::net::{PacketSocket, RawIpSocket};
 use crate::packet::Advert;
-use crate::ratelimit::{Budget, DEFAULT_PERIOD};
+use crate::ratelimit::{Budget, Suppressed, DEFAULT_PERIOD};
 
 /// Everything needed to put our frames on the wire.
 #[derive(Debug)]
@@ -87,12 +87,8 @@ impl Sender {
                     // Logged at most once per period per peer: a peer that stays
                     // unreachable would otherwise log at every advert.
                     let budget = self.peer_send_limit.get_mut(i);
-                    match budget.and_then(|b| b.check(now, DEFAULT_PERIOD)) {
-                        Some(0) => log::warn!("write() to {peer} has failed: {e}"),
-                        Some(n) => {
-                            log::warn!("write() to {peer} has failed: {e} ({n} more suppressed)")
-                        }
-                        None => {}
+                    if let Some(n) = budget.and_then(|b| b.check(now, DEFAULT_PERIOD)) {
+                        log::warn!("write() to {peer} has failed: {e}{}", Suppressed(n));
                     }
                 }
             }
