@@ -1,0 +1,217 @@
+//! The AF_PACKET socket: bound to the interface, it sends whole Ethernet frames and
+//! receives, in batches, what its kernel filter keeps.
+
+#![allow(unsafe_code)]
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use pnet_base::MacAddr;
+
+use super::*;
+
+/// An AF_PACKET raw socket bound to one interface.
+#[derive(Debug)]
+pub struct PacketSocket {
+    fd: OwnedFd,
+    ifindex: i32,
+}
+
+fn link_address(ifindex: i32, protocol: u16) -> libc::sockaddr_ll {
+    // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
+    let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = protocol.to_be();
+    sll.sll_ifindex = ifindex;
+    sll
+}
+
+impl PacketSocket {
+    /// Opens the socket, attaches `filter`, then binds to `ifindex` for frames of
+    /// Ethernet type `ethertype` (see [`ethertype_of`]).
+    ///
+    /// The socket is created with protocol 0, which receives nothing, and bound only
+    /// after the filter is in place, so no unfiltered frame is ever queued.
+    ///
+    /// # Errors
+    /// Any failing syscall; `EPERM` without CAP_NET_RAW.
+    pub fn open(
+        ifindex: u32,
+        filter: &[libc::sock_filter],
+        ethertype: u16,
+    ) -> io::Result<PacketSocket> {
+        let fd = socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
+        let ifindex =
+            i32::try_from(ifindex).map_err(|_| io::Error::from_raw_os_error(libc::ENODEV))?;
+        let prog = libc::sock_fprog {
+            len: u16::try_from(filter.len())
+                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
+            filter: filter.as_ptr().cast_mut(),
+        };
+        setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            &prog,
+        )?;
+        // Older kernels lack it; the filter drops our own frames by source anyway.
+        let _ = setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            PACKET_IGNORE_OUTGOING,
+            &1 as &libc::c_int,
+        );
+        let sll = link_address(ifindex, ethertype);
+        // SAFETY: `sll` is a valid sockaddr_ll and the length is its size.
+        check(unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        })?;
+        Ok(PacketSocket { fd, ifindex })
+    }
+
+    /// Sets the receive buffer to `bytes`, above the system maximum when privileged
+    /// (SO_RCVBUFFORCE), else as far as it allows.
+    pub fn set_receive_buffer(&self, bytes: usize) {
+        let size = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        let fd = self.fd.as_raw_fd();
+        if setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &size).is_err() {
+            let _ = setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &size);
+        }
+    }
+
+    /// Asks the interface to accept frames for a multicast MAC (no promiscuous mode).
+    ///
+    /// # Errors
+    /// The failing setsockopt's errno.
+    pub fn add_multicast_mac(&self, mac: MacAddr) -> io::Result<()> {
+        // SAFETY: packet_mreq is plain data; all-zero is valid.
+        let mut mreq: libc::packet_mreq = unsafe { zeroed() };
+        mreq.mr_ifindex = self.ifindex;
+        mreq.mr_type = libc::PACKET_MR_MULTICAST as u16;
+        mreq.mr_alen = 6;
+        mreq.mr_address[..6].copy_from_slice(&mac.octets());
+        setsockopt(
+            self.fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_ADD_MEMBERSHIP,
+            &mreq,
+        )
+    }
+
+    /// Sends one whole Ethernet frame. The protocol for the kernel is read from the
+    /// frame's own Ethernet type. EINTR is retried.
+    ///
+    /// # Errors
+    /// The errno of send(2), or `EMSGSIZE` for a partial write or a runt frame.
+    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
+        let Some(&[hi, lo]) = frame.get(12..14) else {
+            return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
+        };
+        let sll = link_address(self.ifindex, u16::from_be_bytes([hi, lo]));
+        loop {
+            // SAFETY: `frame` and `sll` are valid for the lengths passed.
+            let ret = unsafe {
+                libc::sendto(
+                    self.fd.as_raw_fd(),
+                    frame.as_ptr().cast(),
+                    frame.len(),
+                    0,
+                    (&sll as *const libc::sockaddr_ll).cast(),
+                    size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+                )
+            };
+            match check_size(ret) {
+                Ok(n) if n == frame.len() => return Ok(()),
+                Ok(_) => return Err(io::Error::from_raw_os_error(libc::EMSGSIZE)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Receives up to `bufs.len()` frames with one recvmmsg(2), without blocking,
+    /// storing each frame's length in `lens`. Returns how many were received (0 when
+    /// none was queued). A frame longer than its buffer is cut to its length.
+    ///
+    /// # Errors
+    /// The errno of recvmmsg(2), e.g. `ENETDOWN` once the interface is set down.
+    pub fn recv_batch<const N: usize>(
+        &self,
+        bufs: &mut [[u8; N]],
+        lens: &mut [usize],
+    ) -> io::Result<usize> {
+        let count = bufs.len().min(lens.len()).min(64);
+        // SAFETY: iovec and mmsghdr are plain data; all-zero is valid.
+        let mut iovs: [libc::iovec; 64] = unsafe { zeroed() };
+        let mut msgs: [libc::mmsghdr; 64] = unsafe { zeroed() };
+        for i in 0..count {
+            iovs[i].iov_base = bufs[i].as_mut_ptr().cast();
+            iovs[i].iov_len = N;
+            msgs[i].msg_hdr.msg_iov = &mut iovs[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        loop {
+            // SAFETY: each of the first `count` headers points to one iovec, which
+            // points to a live buffer of N bytes; the kernel writes only inside them
+            // and into the headers' msg_len.
+            let ret = unsafe {
+                libc::recvmmsg(
+                    self.fd.as_raw_fd(),
+                    msgs.as_mut_ptr(),
+                    count as libc::c_uint,
+                    // c_int in glibc, c_uint in musl.
+                    libc::MSG_DONTWAIT as _,
+                    std::ptr::null_mut(),
+                )
+            };
+            match usize::try_from(ret) {
+                Ok(n) => {
+                    for i in 0..n {
+                        lens[i] = (msgs[i].msg_len as usize).min(N);
+                    }
+                    return Ok(n);
+                }
+                Err(_) => {
+                    let e = io::Error::last_os_error();
+                    match e.kind() {
+                        io::ErrorKind::Interrupted => continue,
+                        io::ErrorKind::WouldBlock => return Ok(0),
+                        _ => return Err(e),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads and clears the socket's pending error (after POLLERR).
+    pub fn take_error(&self) -> io::Error {
+        let mut err: libc::c_int = 0;
+        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `err` and `len` are valid for writing, `len` holds err's size.
+        let ret = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&mut err as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        if ret < 0 {
+            io::Error::last_os_error()
+        } else {
+            io::Error::from_raw_os_error(err)
+        }
+    }
+}
+
+impl AsFd for PacketSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
