@@ -39,6 +39,10 @@
 //!   adds the skew once, so its dead time collapses to one interval (no loss
 //!   tolerance).
 //!
+//! The machine's parts are `impl Carp` blocks in files of their own: `election` (an
+//! authenticated advert), `handover` (bow-outs, make-before-break), `demote`
+//! (demotions), `rivals` (the split-brain watch), `adverts` (counters and sending).
+//!
 //! The shape of the API follows quinn-proto: inputs are `handle_*`, outputs are drained
 //! with [`Carp::poll_action`]. One queue serves the constructor's startup actions and
 //! every handler alike, and costs no allocation per call.
@@ -55,6 +59,16 @@ use crate::wire::packet::Advert;
 // are re-exported so that the machine's API reads as one.
 pub use crate::timing::*;
 pub use crate::types::*;
+
+mod adverts;
+mod demote;
+mod election;
+mod handover;
+mod rivals;
+
+use adverts::SplitMix64;
+use handover::{Handover, Leaving};
+use rivals::Rival;
 
 /// The longest gap between two bow-out adverts during a handover, so that one lost
 /// frame does not cost a dead-time outage.
@@ -92,55 +106,6 @@ pub enum Action {
     Log(Event),
     /// Exit once the scripts already queued have run. Nothing follows it.
     Exit,
-}
-
-/// SplitMix64: a tiny, well-mixed generator for the pre-synchronisation counters. It
-/// only needs to be unpredictable to peers, which the caller's seed provides.
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
-/// Why a handover started, and so what happens when it ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Leaving {
-    /// Shutdown under `-z`: exit once the successor is heard (or at the bound).
-    Exit,
-    /// Demoted: stay as a backup once the successor is heard; stay master, least
-    /// preferred, when nobody answers.
-    Demoted(Demotion),
-}
-
-/// A master handing the address over (make-before-break).
-#[derive(Debug, Clone, Copy)]
-struct Handover {
-    leaving: Leaving,
-    /// Give up waiting for a successor at this instant.
-    until: Instant,
-    /// Send the next bow-out advert at this instant.
-    next_bow_out: Instant,
-    /// The first bow-out: repeats are retransmissions of it, with its counter, so a
-    /// successor that missed some still continues the count where we stand (a peer's
-    /// replay guard accepts its claim), and a repeat is no new advert.
-    bow_out: Option<Advert>,
-}
-
-/// Another master heard during a split-brain episode.
-#[derive(Debug, Clone, Copy)]
-struct Rival {
-    ip: IpAddr,
-    /// When its last advert came.
-    last: Instant,
-    /// How long it must stay silent for its episode to end.
-    quiet: Duration,
 }
 
 /// One CARP virtual host: ucarp's `sc` and the logic of `carp.c`, without the I/O.
@@ -342,76 +307,6 @@ impl Carp {
         self.elect(now, adv);
     }
 
-    fn elect(&mut self, now: Instant, adv: &VerifiedAdvert) {
-        let peer = adv.src();
-        let remote = advert_interval(adv.advert().advbase, adv.advert().advskew);
-        let local = advert_interval(self.cfg.advbase, self.local_advskew());
-        match self.state {
-            State::Init => {}
-            State::Master => {
-                let ours = tie_break_key(self.cfg.srcip);
-                let theirs = tie_break_key(peer);
-                if local > remote || (local == remote && theirs < ours) {
-                    // One more advert so the new master surely hears us, then step down;
-                    // a claim still waiting for the up script was never heard: drop it.
-                    self.master = Some(peer);
-                    if !self.claim_pending {
-                        self.send_advert(now);
-                    }
-                    self.set_state(State::Backup, Reason::Preempted, Some(peer));
-                    self.adv_at = None;
-                    self.arm_master_down(now);
-                    self.log(Event::PreferredMaster { peer });
-                } else if self.claim_pending {
-                    // The master we are taking over from serves the address until it
-                    // hears our claim: nothing to re-announce, no rival.
-                } else if local < remote || (local == remote && theirs > ours) {
-                    // Re-announce the address, as ucarp does (SPEC.md §5.4).
-                    self.actions.push_back(Action::SendGratuitousArp);
-                    self.delayed_arp = Some(2);
-                    let adv = adv.advert();
-                    // A bow-out is a node leaving, not a rival: the leaver of a handover
-                    // we just took over repeats it until it hears our first advert.
-                    if adv.advbase != BOW_OUT || adv.advskew != BOW_OUT {
-                        self.watch_split_brain(now, peer, local.max(remote));
-                        self.log(Event::NonPreferredMaster { peer });
-                    }
-                }
-            }
-            State::Backup => {
-                let dead = master_down_interval(
-                    self.cfg.advbase,
-                    self.local_advskew(),
-                    self.cfg.deadratio,
-                );
-                self.master = Some(peer);
-                let leaving = adv.advert().advbase == BOW_OUT && adv.advert().advskew == BOW_OUT;
-                // A demoted node never preempts. A bow-out is no master to preempt, even
-                // with -P: it is the one takeover where backups must wait their turn.
-                if self.cfg.preempt && !self.demotions.any() && local < remote && !leaving {
-                    self.become_master(now, Reason::Preempt, Some(peer));
-                    self.log(Event::Preemption { peer });
-                } else if (dead < remote || leaving) && !self.demotions.any() {
-                    // The master is leaving (or will time out anyway): take over after
-                    // the wait of `bow_out_delay`, unless a better backup advertises
-                    // first. A repeated bow-out does not push the takeover back.
-                    // A demoted node leaves bow-outs to healthy nodes and takes over
-                    // only when its own timer says nobody is left: two demoted nodes
-                    // must not pass the address back and forth.
-                    let delay = bow_out_delay(self.cfg.advbase, self.local_advskew());
-                    let at = now.checked_add(delay);
-                    self.master_down_at = match (self.master_down_at, at) {
-                        (Some(armed), Some(at)) => Some(armed.min(at)),
-                        (armed, at) => at.or(armed),
-                    };
-                    self.bowed_out = Some(peer);
-                } else {
-                    self.arm_master_down(now);
-                }
-            }
-        }
-    }
-
     /// Handles the caller holding back a claim the machine asked to send at once (a
     /// takeover from a dead master) because our own up script waits behind another
     /// script: the address is not ours yet. The claim is then pending as after a
@@ -516,167 +411,6 @@ impl Carp {
         });
     }
 
-    /// Handles SIGUSR2: toggles maintenance mode. Leaving it also forgets a failed up
-    /// script (the operator says it is fixed).
-    pub fn handle_demote(&mut self, now: Instant) {
-        let on = !self.demotions.contains(Demotion::Maintenance);
-        if !on {
-            self.set_demotion(now, Demotion::UpFailed, false);
-        }
-        self.set_demotion(now, Demotion::Maintenance, on);
-    }
-
-    /// Handles the health check's verdict: a failing check demotes the node.
-    pub fn handle_health(&mut self, now: Instant, healthy: bool) {
-        self.set_demotion(now, Demotion::CheckFailed, !healthy);
-    }
-
-    /// Handles the carrier of the tracked interfaces: any without carrier demotes.
-    pub fn handle_tracked_links(&mut self, now: Instant, all_up: bool) {
-        self.set_demotion(now, Demotion::TrackedLinkDown, !all_up);
-    }
-
-    /// Handles the outcome of an up script under `--up-must-succeed`: a failure (or a
-    /// timeout) demotes the node, which hands the address back rather than sit as a
-    /// master that holds none; a later success clears it.
-    pub fn handle_up_result(&mut self, now: Instant, ok: bool) {
-        self.set_demotion(now, Demotion::UpFailed, !ok);
-    }
-
-    /// Turns one demotion on or off. The first one on makes a master hand over (see the
-    /// module documentation) and a backup least preferred; the last one off lets the
-    /// node compete normally again, and with `-P` take the address back.
-    fn set_demotion(&mut self, now: Instant, d: Demotion, on: bool) {
-        if self.stopped {
-            return;
-        }
-        let was = self.demotions.any();
-        if !self.demotions.set(d, on) {
-            return;
-        }
-        self.log(Event::Demotion { demotion: d, on });
-        match (was, self.demotions.any()) {
-            (false, true) => match self.state {
-                // Our claim never went out: the master we were taking over from still
-                // serves the address. Step back quietly.
-                State::Master if self.claim_pending => {
-                    self.set_state(State::Backup, d.reason(), None);
-                    self.arm_master_down(now);
-                }
-                State::Master if self.handover.is_none() && self.link_up => {
-                    self.start_handover(now, Leaving::Demoted(d))
-                }
-                // Least preferred from now on, in the timer as in the comparison.
-                State::Backup if self.link_up => self.arm_master_down(now),
-                _ => {}
-            },
-            (true, false) => {
-                if self.handover.is_some_and(|h| h.leaving != Leaving::Exit) {
-                    // Not gone yet: keep the address and advertise normally again.
-                    self.handover = None;
-                    self.send_advert(now);
-                } else if self.state == State::Backup && self.link_up {
-                    self.arm_master_down(now);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Handles TERM, INT, QUIT or HUP under `-z`. A backup exits at once, with no script
-    /// (SPEC.md §5.7). A master hands over first: it sends a bow-out advert and keeps
-    /// the address until the successor's first advert, or [`handover_bound`], then runs
-    /// its down script and exits ([`Action::Exit`]). Nothing happens afterwards.
-    pub fn handle_shutdown(&mut self, now: Instant) {
-        if self.stopped {
-            return;
-        }
-        match self.handover.as_mut() {
-            Some(h) => h.leaving = Leaving::Exit,
-            // A claim still waiting for the up script was never heard: nobody needs a
-            // bow-out, the master we were taking over from still serves the address.
-            None if self.state == State::Master && self.link_up && !self.claim_pending => {
-                self.start_handover(now, Leaving::Exit)
-            }
-            None => {
-                self.leave_master(Reason::Shutdown, None);
-                self.stop();
-            }
-        }
-    }
-
-    fn start_handover(&mut self, now: Instant, leaving: Leaving) {
-        let bound = handover_bound(self.cfg.advbase, self.cfg.advskew, self.cfg.deadratio);
-        self.log(Event::HandoverStarted { bound });
-        self.adv_at = None;
-        self.handover = Some(Handover {
-            leaving,
-            until: now.checked_add(bound).unwrap_or(now),
-            next_bow_out: now,
-            bow_out: None,
-        });
-        self.send_bow_out(now);
-    }
-
-    /// Sends a bow-out advert and schedules the next one: several fractions of the
-    /// bound apart, so a lost frame costs little.
-    fn send_bow_out(&mut self, now: Instant) {
-        let bound = handover_bound(self.cfg.advbase, self.cfg.advskew, self.cfg.deadratio);
-        let repeat = (bound / 4).min(BOW_OUT_REPEAT_MAX);
-        match self.handover.and_then(|h| h.bow_out) {
-            Some(advert) => {
-                self.actions.push_back(Action::SendAdvert {
-                    advert,
-                    after_scripts: false,
-                });
-                self.stats.adverts_sent += 1;
-            }
-            None => {
-                let advert = self.send_advert_as(now, BOW_OUT, BOW_OUT, false);
-                if let Some(h) = self.handover.as_mut() {
-                    h.bow_out = Some(advert);
-                }
-            }
-        }
-        self.adv_at = None;
-        if let Some(h) = self.handover.as_mut() {
-            h.next_bow_out = now.checked_add(repeat).unwrap_or(h.until);
-        }
-    }
-
-    /// The successor advertised: it holds the address now, so drop ours.
-    fn handover_answered(&mut self, now: Instant, leaving: Leaving, peer: IpAddr) {
-        self.handover = None;
-        self.master = Some(peer);
-        self.log(Event::HandoverDone { peer });
-        let reason = match leaving {
-            Leaving::Exit => Reason::Shutdown,
-            Leaving::Demoted(d) => d.reason(),
-        };
-        self.set_state(State::Backup, reason, Some(peer));
-        match leaving {
-            Leaving::Exit => self.stop(),
-            Leaving::Demoted(_) => self.arm_master_down(now),
-        }
-    }
-
-    /// Nobody took over within the bound.
-    fn handover_unanswered(&mut self, now: Instant, leaving: Leaving) {
-        self.handover = None;
-        self.log(Event::HandoverUnanswered {
-            staying: leaving != Leaving::Exit,
-        });
-        match leaving {
-            Leaving::Exit => {
-                self.set_state(State::Backup, Reason::Shutdown, None);
-                self.stop();
-            }
-            // The address must stay somewhere: keep it, least preferred, so that any
-            // node that appears takes over.
-            Leaving::Demoted(_) => self.send_advert(now),
-        }
-    }
-
     /// Runs the down script of a master that leaves without a state change to log
     /// (ucarp's `-z` exit path).
     fn leave_master(&mut self, reason: Reason, peer: Option<IpAddr>) {
@@ -749,105 +483,6 @@ impl Carp {
         }
     }
 
-    fn send_advert(&mut self, now: Instant) {
-        if self.demotions.any() && self.state == State::Master {
-            // A demoted master keeps offering the address: every advert is a bow-out,
-            // so a healthy node that appears takes over at once (and steps us down
-            // make-before-break with its first advert). It still goes out every
-            // interval, so the address is never without an advertising master.
-            self.send_advert_as(now, BOW_OUT, BOW_OUT, false);
-            self.adv_at = now.checked_add(advert_interval(self.cfg.advbase, DEMOTED_ADVSKEW));
-            return;
-        }
-        self.send_advert_as(now, self.cfg.advbase, self.local_advskew(), false);
-    }
-
-    fn send_advert_as(
-        &mut self,
-        now: Instant,
-        advbase: u8,
-        advskew: u8,
-        after_scripts: bool,
-    ) -> Advert {
-        // §3.3: random until synchronised, then adopted value plus one per send.
-        self.counter = if self.counter_synced {
-            self.counter.wrapping_add(1)
-        } else {
-            self.rng.next_u64()
-        };
-        // With sequential counters the random draw is only the starting point.
-        self.counter_synced |= self.cfg.sequential_counters;
-        let advert = Advert {
-            vhid: self.cfg.vhid,
-            advbase,
-            advskew,
-            counter: self.counter,
-            md: self.cfg.signer.sign(&self.counter.to_be_bytes()),
-        };
-        self.actions.push_back(Action::SendAdvert {
-            advert,
-            after_scripts,
-        });
-        self.stats.adverts_sent += 1;
-        // §5.2 step 6; 255/255 is BSD's bow-out: send once, do not re-arm.
-        self.adv_at = if advbase == BOW_OUT && advskew == BOW_OUT {
-            None
-        } else {
-            now.checked_add(advert_interval(advbase, advskew))
-        };
-        match self.delayed_arp {
-            Some(n) if n > 1 => self.delayed_arp = Some(n - 1),
-            Some(_) => {
-                self.delayed_arp = None;
-                if self.state == State::Master {
-                    self.actions.push_back(Action::SendGratuitousArp);
-                }
-            }
-            None => {}
-        }
-        advert
-    }
-
-    /// Split brain (another authenticated master that loses the election, typically
-    /// after a partition heals): logs `peer` once per episode. An episode ends after
-    /// `deadratio` of the slower of the two intervals without hearing it, so a rival
-    /// advertising more slowly than we do is still one episode.
-    ///
-    /// A rival heard within [`step_down_grace`] of our claim is the master we took over
-    /// from, stepping down as it should (a ucarp master needs up to a second to hear
-    /// us): not reported.
-    fn watch_split_brain(&mut self, now: Instant, peer: IpAddr, slower: Duration) {
-        let settling = self
-            .master_since
-            .and_then(|t| t.checked_add(step_down_grace(slower)))
-            .is_some_and(|end| now < end);
-        if settling {
-            return;
-        }
-        let quiet = slower
-            .checked_mul(self.cfg.deadratio)
-            .unwrap_or(Duration::MAX);
-        self.rivals
-            .retain(|r| now.saturating_duration_since(r.last) <= r.quiet);
-        if let Some(rival) = self.rivals.iter_mut().find(|r| r.ip == peer) {
-            rival.last = now;
-            rival.quiet = quiet;
-            return;
-        }
-        if self.rivals.len() == MAX_RIVALS {
-            self.rivals.remove(0);
-        }
-        self.rivals.push(Rival {
-            ip: peer,
-            last: now,
-            quiet,
-        });
-        self.log(Event::SplitBrain {
-            peer,
-            vhid: self.cfg.vhid,
-        });
-    }
-
     /// The one place a state changes: logs it and queues the script (§5.5). Setting the
     /// state it already has does nothing.
     fn set_state(&mut self, to: State, reason: Reason, peer: Option<IpAddr>) {
@@ -879,19 +514,5 @@ impl Carp {
 
     fn log(&mut self, event: Event) {
         self.actions.push_back(Action::Log(event));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splitmix_is_deterministic_and_mixes() {
-        let mut a = SplitMix64(1);
-        let mut b = SplitMix64(1);
-        let x = a.next_u64();
-        assert_eq!(x, b.next_u64());
-        assert_ne!(x, a.next_u64());
     }
 }

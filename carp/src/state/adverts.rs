@@ -1,0 +1,97 @@
+//! Sending adverts: the counter (random until synchronised, then adopted + 1), the
+//! signature, the next advert's deadline, and the delayed gratuitous ARP.
+
+use std::time::Instant;
+
+use super::{advert_interval, Action, Carp, State, BOW_OUT, DEMOTED_ADVSKEW};
+use crate::wire::packet::Advert;
+
+/// SplitMix64: a tiny, well-mixed generator for the pre-synchronisation counters. It
+/// only needs to be unpredictable to peers, which the caller's seed provides.
+#[derive(Debug, Clone)]
+pub(super) struct SplitMix64(pub(super) u64);
+
+impl SplitMix64 {
+    pub(super) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+impl Carp {
+    pub(super) fn send_advert(&mut self, now: Instant) {
+        if self.demotions.any() && self.state == State::Master {
+            // A demoted master keeps offering the address: every advert is a bow-out,
+            // so a healthy node that appears takes over at once (and steps us down
+            // make-before-break with its first advert). It still goes out every
+            // interval, so the address is never without an advertising master.
+            self.send_advert_as(now, BOW_OUT, BOW_OUT, false);
+            self.adv_at = now.checked_add(advert_interval(self.cfg.advbase, DEMOTED_ADVSKEW));
+            return;
+        }
+        self.send_advert_as(now, self.cfg.advbase, self.local_advskew(), false);
+    }
+
+    pub(super) fn send_advert_as(
+        &mut self,
+        now: Instant,
+        advbase: u8,
+        advskew: u8,
+        after_scripts: bool,
+    ) -> Advert {
+        // §3.3: random until synchronised, then adopted value plus one per send.
+        self.counter = if self.counter_synced {
+            self.counter.wrapping_add(1)
+        } else {
+            self.rng.next_u64()
+        };
+        // With sequential counters the random draw is only the starting point.
+        self.counter_synced |= self.cfg.sequential_counters;
+        let advert = Advert {
+            vhid: self.cfg.vhid,
+            advbase,
+            advskew,
+            counter: self.counter,
+            md: self.cfg.signer.sign(&self.counter.to_be_bytes()),
+        };
+        self.actions.push_back(Action::SendAdvert {
+            advert,
+            after_scripts,
+        });
+        self.stats.adverts_sent += 1;
+        // §5.2 step 6; 255/255 is BSD's bow-out: send once, do not re-arm.
+        self.adv_at = if advbase == BOW_OUT && advskew == BOW_OUT {
+            None
+        } else {
+            now.checked_add(advert_interval(advbase, advskew))
+        };
+        match self.delayed_arp {
+            Some(n) if n > 1 => self.delayed_arp = Some(n - 1),
+            Some(_) => {
+                self.delayed_arp = None;
+                if self.state == State::Master {
+                    self.actions.push_back(Action::SendGratuitousArp);
+                }
+            }
+            None => {}
+        }
+        advert
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    pub(super) fn splitmix_is_deterministic_and_mixes() {
+        let mut a = SplitMix64(1);
+        let mut b = SplitMix64(1);
+        let x = a.next_u64();
+        assert_eq!(x, b.next_u64());
+        assert_ne!(x, a.next_u64());
+    }
+}
