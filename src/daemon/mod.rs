@@ -22,11 +22,13 @@
 //! tracked interfaces), `scripts` (what a script's outcome means), `state_file`.
 //! This file is the loop itself: the next deadline, the actions, the signals.
 
+mod clock;
 mod links;
 mod receive;
 mod scripts;
 mod send;
 mod setup;
+mod signals;
 mod state_file;
 
 pub use crate::error::Error;
@@ -36,7 +38,7 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::poll::{ppoll, PollFd, PollFlags};
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{Expiration, TimerFd, TimerSetTimeFlags};
@@ -48,10 +50,12 @@ use crate::net::{self, ControlSocket, Ipv6Membership, LinkMonitor, PacketSocket}
 use crate::packet::Advert;
 use crate::service::Notifier;
 use crate::state::{Action, Carp, State, Transition};
+use clock::Monotonic;
 use links::Tracked;
 use receive::Intake;
 use scripts::ScriptWatch;
 use send::Sender;
+use signals::handled_signals;
 use state_file::{StateFile, View};
 
 /// ARPHRD_ETHER and ARPHRD_IEEE802: the hardware types ucarp expects.
@@ -72,36 +76,6 @@ pub(crate) const RCVBUF: usize = 1 << 20;
 /// (bridges, bonds). A truncated one is detected and the flags are read directly.
 const NETLINK_BUF: usize = 32 * 1024;
 
-/// The monotonic clock as the timerfd reads it, paired once with `Instant`: on Linux
-/// both are `CLOCK_MONOTONIC`, so a deadline can be armed as an absolute time
-/// (`TFD_TIMER_ABSTIME`) without reading the clock again, and without the drift of a
-/// relative time computed from a `now` read earlier.
-#[derive(Debug, Clone, Copy)]
-struct Monotonic {
-    base: Instant,
-    base_time: Duration,
-}
-
-impl Monotonic {
-    /// Reads both clocks, back to back.
-    fn new() -> nix::Result<Monotonic> {
-        #[allow(clippy::disallowed_methods)] // the pairing, once at start
-        let base = Instant::now();
-        let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)?;
-        Ok(Monotonic {
-            base,
-            base_time: Duration::from(ts),
-        })
-    }
-
-    /// The absolute time of `at` on `CLOCK_MONOTONIC`. An instant before the pairing
-    /// maps to the pairing itself, which is past: the timer fires at once.
-    fn timespec(&self, at: Instant) -> TimeSpec {
-        let t = self.base_time + at.saturating_duration_since(self.base);
-        TimeSpec::from_duration(t)
-    }
-}
-
 /// How the daemon ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -110,28 +84,6 @@ pub enum Outcome {
     /// An exit signal arrived without `-z`: after cleaning up, the caller must die of
     /// it with the default action, as ucarp does (status 128 + n, no script).
     Killed(Signal),
-}
-
-/// The signals the loop takes through its signalfd. TERM, INT, QUIT and HUP are taken
-/// with `-z`, and also when a pid file or state file must be cleaned up at exit (the
-/// daemon then dies of the signal itself, as it would have); otherwise they keep their
-/// default action and kill the process, as in ucarp.
-pub(crate) fn handled_signals(exit_signals: bool) -> SigSet {
-    let mut set = SigSet::empty();
-    for s in [Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGCHLD] {
-        set.add(s);
-    }
-    if exit_signals {
-        for s in [
-            Signal::SIGTERM,
-            Signal::SIGINT,
-            Signal::SIGQUIT,
-            Signal::SIGHUP,
-        ] {
-            set.add(s);
-        }
-    }
-    set
 }
 
 /// The loop's state: the core, the sockets, and one small part per job, each in its
@@ -513,74 +465,5 @@ impl Daemon {
         if let Some(healthy) = self.checker.as_mut().and_then(|c| c.reap(now)) {
             self.carp.handle_health(now, healthy);
         }
-    }
-
-    fn on_signals(&mut self, now: Instant) {
-        loop {
-            let sig = match self.signals.read_signal() {
-                Ok(Some(info)) => info.ssi_signo,
-                Ok(None) => return,
-                Err(e) => {
-                    log::warn!("signalfd: {e}");
-                    return;
-                }
-            };
-            match Signal::try_from(sig as i32) {
-                Ok(Signal::SIGUSR1) => {
-                    self.carp.handle_status(now);
-                    self.perform(now);
-                    self.log_counters();
-                    self.scripts.log_status();
-                }
-                Ok(Signal::SIGUSR2) => self.carp.handle_demote(now),
-                Ok(Signal::SIGCHLD) => self.reap_children(now),
-                // A second exit signal while waiting for the downscript: leave now.
-                Ok(s) if self.exiting => {
-                    log::warn!("{s} again: exiting without waiting for the script");
-                    self.exit_now = true;
-                }
-                Ok(s) if self.cfg.shutdown => {
-                    log::debug!("{s}: handing over if master, then exiting");
-                    self.carp.handle_shutdown(now);
-                }
-                // Taken only to clean up the pid and state files: die of it, as
-                // without those files (no script).
-                Ok(s) => {
-                    self.killed_by = Some(s);
-                    self.exit_now = true;
-                }
-                Err(_) => {}
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The timer's absolute time follows `Instant` one for one, and an instant before
-    /// the pairing is in the past (fires at once), never zero (which would disarm).
-    #[test]
-    fn deadlines_map_to_monotonic_time() {
-        let clock = Monotonic::new().unwrap();
-        let at = clock.base + Duration::from_millis(1500);
-        let ts = Duration::from(clock.timespec(at));
-        assert_eq!(ts - clock.base_time, Duration::from_millis(1500));
-        let before = clock
-            .base
-            .checked_sub(Duration::from_secs(1))
-            .unwrap_or(clock.base);
-        assert_eq!(Duration::from(clock.timespec(before)), clock.base_time);
-        assert!(clock.base_time > Duration::ZERO);
-        // The pairing agrees with a fresh reading of the kernel's clock.
-        let kernel =
-            Duration::from(nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).unwrap());
-        #[allow(clippy::disallowed_methods)]
-        let mapped = Duration::from(clock.timespec(Instant::now()));
-        assert!(
-            mapped.abs_diff(kernel) < Duration::from_millis(50),
-            "{mapped:?} {kernel:?}"
-        );
     }
 }

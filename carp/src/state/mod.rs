@@ -307,63 +307,6 @@ impl Carp {
         self.elect(now, adv);
     }
 
-    /// Handles the caller holding back a claim the machine asked to send at once (a
-    /// takeover from a dead master) because our own up script waits behind another
-    /// script: the address is not ours yet. The claim is then pending as after a
-    /// preemption: no other advert until it goes out, and a master heard meanwhile
-    /// (another backup that took over) is not re-announced against nor a split brain.
-    pub fn handle_claim_deferred(&mut self, _now: Instant) {
-        if self.state == State::Master && !self.stopped {
-            self.claim_pending = true;
-            self.master_since = None;
-            self.adv_at = None;
-        }
-    }
-
-    /// Handles the outcome of sending the advert of the oldest [`Action::SendAdvert`]
-    /// (SPEC.md §5.8): three failures in a row suppress preemption, three successes
-    /// lift it.
-    ///
-    /// The first result after a takeover whose claim waited for the up script says the
-    /// claim went out: the advert timer starts from then.
-    pub fn handle_send_result(&mut self, now: Instant, ok: bool) {
-        if std::mem::take(&mut self.claim_pending) && self.state == State::Master {
-            self.master_since = Some(now);
-            if self.handover.is_none() && !self.stopped {
-                self.adv_at =
-                    now.checked_add(advert_interval(self.cfg.advbase, self.local_advskew()));
-            }
-        }
-        if ok {
-            if self.send_errors >= SEND_ERRORS_MAX {
-                self.send_successes += 1;
-                if self.send_successes >= SEND_SUCCESSES_MIN {
-                    self.send_errors = 0;
-                    self.send_successes = 0;
-                    if self.suppress_preempt {
-                        self.suppress_preempt = false;
-                        self.log(Event::SendRecovered);
-                    }
-                }
-            } else {
-                self.send_errors = 0;
-            }
-            return;
-        }
-        self.stats.send_errors += 1;
-        self.send_successes = 0;
-        self.send_errors = self.send_errors.saturating_add(1);
-        if self.send_errors == SEND_ERRORS_MAX {
-            self.log(Event::SendErrors {
-                count: self.send_errors,
-            });
-            self.suppress_preempt = true;
-            if self.state == State::Master && !self.stopped && self.handover.is_none() {
-                self.send_advert(now);
-            }
-        }
-    }
-
     /// Handles a change of carrier (IFF_RUNNING). Down forces BACKUP and stops every
     /// timer; up starts the election over (SPEC.md §5.6). The caller does not report
     /// link changes under `-S`.
