@@ -88,6 +88,34 @@ pub(crate) fn setsockopt<T: Copy>(
     .map(drop)
 }
 
+/// Sends `data` in one datagram to the socket address `addr` of `T`'s type, retrying
+/// on EINTR: the one sendto(2) of every socket here.
+///
+/// # Errors
+/// The errno of sendto(2), or `EMSGSIZE` for a partial write.
+pub(crate) fn send_whole<T>(fd: &OwnedFd, data: &[u8], addr: &T) -> io::Result<()> {
+    loop {
+        // SAFETY: `data` is valid for its length, and `addr` for `size_of::<T>()` bytes,
+        // the socket address type the caller's socket expects.
+        let ret = unsafe {
+            libc::sendto(
+                fd.as_raw_fd(),
+                data.as_ptr().cast(),
+                data.len(),
+                0,
+                (addr as *const T).cast(),
+                size_of::<T>() as libc::socklen_t,
+            )
+        };
+        match check_size(ret) {
+            Ok(n) if n == data.len() => return Ok(()),
+            Ok(_) => return Err(io::Error::from_raw_os_error(libc::EMSGSIZE)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Returns the index of an interface.
 ///
 /// # Errors

@@ -113,25 +113,7 @@ impl PacketSocket {
             return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
         };
         let sll = link_address(self.ifindex, u16::from_be_bytes([hi, lo]));
-        loop {
-            // SAFETY: `frame` and `sll` are valid for the lengths passed.
-            let ret = unsafe {
-                libc::sendto(
-                    self.fd.as_raw_fd(),
-                    frame.as_ptr().cast(),
-                    frame.len(),
-                    0,
-                    (&sll as *const libc::sockaddr_ll).cast(),
-                    size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-                )
-            };
-            match check_size(ret) {
-                Ok(n) if n == frame.len() => return Ok(()),
-                Ok(_) => return Err(io::Error::from_raw_os_error(libc::EMSGSIZE)),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        send_whole(&self.fd, frame, &sll)
     }
 
     /// Receives up to `bufs.len()` frames with one recvmmsg(2), without blocking,

@@ -67,42 +67,21 @@ impl RawIpSocket {
     /// # Errors
     /// The errno of sendto(2), or `EMSGSIZE` for a partial write.
     pub fn send_to(&self, packet: &[u8], dst: IpAddr) -> io::Result<()> {
-        // SAFETY: both socket address types are plain data; all-zero is valid.
-        let mut sin: libc::sockaddr_in = unsafe { zeroed() };
-        let mut sin6: libc::sockaddr_in6 = unsafe { zeroed() };
-        let (addr, len): (*const libc::sockaddr, usize) = match dst {
+        match dst {
             IpAddr::V4(dst) => {
+                // SAFETY: a socket address is plain data; all-zero is valid.
+                let mut sin: libc::sockaddr_in = unsafe { zeroed() };
                 sin.sin_family = libc::AF_INET as libc::sa_family_t;
                 sin.sin_addr.s_addr = u32::from(dst).to_be();
-                ((&sin as *const libc::sockaddr_in).cast(), size_of_val(&sin))
+                send_whole(&self.fd, packet, &sin)
             }
             IpAddr::V6(dst) => {
+                // SAFETY: a socket address is plain data; all-zero is valid.
+                let mut sin6: libc::sockaddr_in6 = unsafe { zeroed() };
                 sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
                 sin6.sin6_addr.s6_addr = dst.octets();
                 sin6.sin6_scope_id = self.ifindex;
-                (
-                    (&sin6 as *const libc::sockaddr_in6).cast(),
-                    size_of_val(&sin6),
-                )
-            }
-        };
-        loop {
-            // SAFETY: `packet` and the address are valid for the lengths passed.
-            let ret = unsafe {
-                libc::sendto(
-                    self.fd.as_raw_fd(),
-                    packet.as_ptr().cast(),
-                    packet.len(),
-                    0,
-                    addr,
-                    len as libc::socklen_t,
-                )
-            };
-            match check_size(ret) {
-                Ok(n) if n == packet.len() => return Ok(()),
-                Ok(_) => return Err(io::Error::from_raw_os_error(libc::EMSGSIZE)),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                send_whole(&self.fd, packet, &sin6)
             }
         }
     }
