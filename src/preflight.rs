@@ -334,30 +334,21 @@ const MAX_SOURCES: usize = 256;
 /// Sorts one frame into what was heard from its source. Returns false when the source
 /// was new and [`MAX_SOURCES`] are already listed.
 fn classify(rx: &Receiver, frame: &[u8], vhid: u8, heard: &mut BTreeMap<IpAddr, Heard>) -> bool {
-    // The source and where the CARP/VRRP header starts, by the frame's own family.
-    let (src, carp_at) = match frame.get(12..14) {
-        Some([0x86, 0xdd]) => match frame.get(22..38).and_then(|b| <[u8; 16]>::try_from(b).ok()) {
-            Some(b) => (IpAddr::from(b), 14 + 40),
-            None => return true,
-        },
-        _ => match frame.get(26..30).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
-            Some(b) => (
-                IpAddr::from(b),
-                14 + usize::from(frame.get(14).map_or(5, |b| b & 0x0f)) * 4,
-            ),
-            None => return true,
-        },
+    // The source and where the CARP/VRRP header starts, as the receive path reads them.
+    let Some(at) = crate::rx::locate(frame) else {
+        return true;
     };
+    let src = at.src;
     if heard.len() >= MAX_SOURCES && !heard.contains_key(&src) {
         return false;
     }
-    let first = frame.get(carp_at).copied().unwrap_or(0);
-    let id = frame.get(carp_at + 1).copied().unwrap_or(0);
+    let first = at.header.first().copied().unwrap_or(0);
+    let id = at.header.get(1).copied().unwrap_or(0);
     let h = heard.entry(src).or_default();
     // Another id, or not CARP version 2: foreign, whatever else is wrong with it.
     if first >> 4 != 2 || id != vhid {
         let protocol = match first >> 4 {
-            2 if frame.len() >= carp_at + crate::packet::HEADER_LEN => "CARP".to_string(),
+            2 if at.header.len() >= crate::packet::HEADER_LEN => "CARP".to_string(),
             2 => "VRRPv2".to_string(),
             v => format!("VRRPv{v}"),
         };

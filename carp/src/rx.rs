@@ -261,6 +261,40 @@ impl VerifiedAdvert {
     }
 }
 
+/// Where a frame's CARP (or VRRP) header starts, and who sent it, read with the same
+/// packet views as [`Receiver::accept`] but judging nothing: for `--preflight`, which
+/// reports every CARP and VRRP speaker, including the frames the receive checks would
+/// refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Located<'a> {
+    /// The IP source address.
+    pub src: IpAddr,
+    /// Everything after the IP header (IPv4 options included), where the CARP or VRRP
+    /// header starts; empty when the IP header claims more than the frame holds.
+    pub header: &'a [u8],
+}
+
+/// Locates the CARP header of a frame of either family (IPv6 when the Ethernet type
+/// says so, IPv4 otherwise). `None` when the frame is too short to hold its source.
+pub fn locate(frame: &[u8]) -> Option<Located<'_>> {
+    let eth = EthernetPacket::new(frame)?;
+    let l3 = frame.get(ETHERNET_HEADER_LEN..)?;
+    if eth.get_ethertype() == EtherTypes::Ipv6 {
+        let ip = Ipv6Packet::new(l3)?;
+        let header = l3.get(IPV6_HEADER_LEN..).unwrap_or_default();
+        return Some(Located {
+            src: ip.get_source().into(),
+            header,
+        });
+    }
+    let ip = Ipv4Packet::new(l3)?;
+    let ihl = usize::from(ip.get_header_length()) * 4;
+    Some(Located {
+        src: ip.get_source().into(),
+        header: l3.get(ihl..).unwrap_or_default(),
+    })
+}
+
 /// What a node accepts: its own identity plus the shared secret.
 #[derive(Debug, Clone)]
 pub struct Receiver {
@@ -412,6 +446,23 @@ impl Receiver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locate_finds_the_source_and_the_header_of_either_family() {
+        let golden = hex(GOLDEN_ADVERT_FRAME);
+        let at = locate(&golden).unwrap();
+        assert_eq!(at.src, IpAddr::from([10, 9, 0, 1]));
+        assert_eq!(at.header, &golden[34..]);
+        // IHL 6: one word of options before the header.
+        let mut opts = golden.clone();
+        opts[14] = 0x46;
+        assert_eq!(locate(&opts).unwrap().header, &opts[38..]);
+        // IHL 15: the header would start past the end of this 70-byte frame.
+        let mut long = golden.clone();
+        long[14] = 0x4f;
+        assert!(locate(&long).unwrap().header.is_empty());
+        assert!(locate(&golden[..29]).is_none(), "no room for the source");
+    }
     use crate::testutil::{hex, GOLDEN_ADVERT_FRAME};
 
     /// A receiver that accepts the golden frame of SPEC.md §2.3.
