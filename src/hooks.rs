@@ -410,6 +410,20 @@ mod tests {
         }
     }
 
+    /// Runs everything queued, reaping as SIGCHLD would, until the hooks are idle;
+    /// returns all that became due, in order.
+    fn run_to_idle(h: &mut Hooks) -> Vec<Due> {
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        let mut due = Vec::new();
+        assert!(crate::testutil::wait_for(|| {
+            h.reap();
+            due.extend(h.advance(now));
+            h.is_idle()
+        }));
+        due
+    }
+
     fn kinds(h: &Hooks) -> Vec<&'static str> {
         h.queue
             .iter()
@@ -511,14 +525,7 @@ mod tests {
         let mut h = hooks();
         h.up = Some(PathBuf::from("/bin/false"));
         h.push(Job::Run(Script::Up, t()));
-        #[allow(clippy::disallowed_methods)]
-        let now = Instant::now();
-        let mut due = Vec::new();
-        assert!(crate::testutil::wait_for(|| {
-            h.reap();
-            due.extend(h.advance(now));
-            h.is_idle()
-        }));
+        let due = run_to_idle(&mut h);
         assert_eq!(
             due,
             vec![Due::Done {
@@ -564,14 +571,7 @@ mod tests {
         h.vaddr_args = vec!["192.0.2.100".into(), "192.0.2.101".into()];
         h.push(Job::Run(Script::Up, t()));
         h.push(Job::Garp);
-        #[allow(clippy::disallowed_methods)]
-        let now = Instant::now();
-        let mut due = Vec::new();
-        assert!(crate::testutil::wait_for(|| {
-            h.reap();
-            due.extend(h.advance(now));
-            h.is_idle()
-        }));
+        let due = run_to_idle(&mut h);
         assert_eq!(
             due,
             vec![

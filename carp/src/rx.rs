@@ -27,6 +27,7 @@ use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::ipv6::Ipv6Packet;
 
 use crate::auth::{DigestMismatch, Signer};
+use crate::replay::{Replay, ReplayGuard};
 use crate::wire::checksum;
 use crate::wire::frame::{ETHERNET_HEADER_LEN, IPV4_HEADER_LEN, IPV6_HEADER_LEN};
 use crate::wire::packet::{self, Advert, CarpPacket, CARP_PROTO, CARP_TTL, CARP_VERSION};
@@ -261,6 +262,30 @@ impl VerifiedAdvert {
     }
 }
 
+/// Passes an accepted advert through the replay guard, when there is one
+/// (`--replay-window`). `Ok(None)` is a leaver's repeated bow-out: it resends the first
+/// with the same counter, a retransmission of what was already heard, dropped without
+/// being reported as a replay.
+///
+/// # Errors
+/// [`Reject::Replay`] for a counter the guard refuses.
+pub fn admit(
+    guard: Option<&mut ReplayGuard>,
+    adv: VerifiedAdvert,
+) -> Result<Option<VerifiedAdvert>, Reject> {
+    let Some(guard) = guard else {
+        return Ok(Some(adv));
+    };
+    match guard.check(adv.src(), adv.advert().counter) {
+        Ok(()) => Ok(Some(adv)),
+        Err(Replay::Repeated) if adv.advert().is_bow_out() => Ok(None),
+        Err(_) => Err(Reject::Replay {
+            src: adv.src(),
+            counter: adv.advert().counter,
+        }),
+    }
+}
+
 /// Where a frame's CARP (or VRRP) header starts, and who sent it, read with the same
 /// packet views as [`Receiver::accept`] but judging nothing: for `--preflight`, which
 /// reports every CARP and VRRP speaker, including the frames the receive checks would
@@ -446,6 +471,43 @@ impl Receiver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The replay guard refuses a repeated advert, but a leaver's repeated bow-out (one
+    /// counter, resent) is dropped without being a replay.
+    #[test]
+    fn admit_drops_a_repeated_bow_out_quietly_and_refuses_other_repeats() {
+        use crate::wire::frame::{advert_source_mac, multicast_mac, AdvertFrame};
+        let rx = receiver();
+        let frame = |advbase: u8, advskew: u8| {
+            let mut advert = crate::testutil::golden_advert();
+            (advert.advbase, advert.advskew) = (advbase, advskew);
+            let mut buf = vec![0; AdvertFrame::LEN];
+            AdvertFrame {
+                dst_mac: multicast_mac(Ipv4Addr::new(224, 0, 0, 18)),
+                src_mac: advert_source_mac(7),
+                src: Ipv4Addr::new(10, 9, 0, 1),
+                dst: Ipv4Addr::new(224, 0, 0, 18),
+                ip_id: 1,
+                advert,
+            }
+            .emit(&mut buf);
+            buf
+        };
+        let mut guard = ReplayGuard::new(64);
+        let mut admit_frame =
+            |f: &[u8]| admit(Some(&mut guard), rx.accept(f).unwrap()).map(|a| a.is_some());
+        assert_eq!(admit_frame(&frame(255, 255)), Ok(true));
+        assert_eq!(admit_frame(&frame(255, 255)), Ok(false), "a retransmission");
+        let regular = frame(1, 0);
+        let mut guard = ReplayGuard::new(64);
+        assert!(admit(Some(&mut guard), rx.accept(&regular).unwrap()).is_ok());
+        assert!(matches!(
+            admit(Some(&mut guard), rx.accept(&regular).unwrap()),
+            Err(Reject::Replay { .. })
+        ));
+        // Without a guard every advert passes.
+        assert!(admit(None, rx.accept(&regular).unwrap()).unwrap().is_some());
+    }
 
     #[test]
     fn locate_finds_the_source_and_the_header_of_either_family() {

@@ -141,13 +141,9 @@ impl Daemon {
         let mut now = Instant::now();
         loop {
             self.perform(now);
-            let view = View {
-                cfg: &self.cfg,
-                carp: &self.carp,
-                rejects: &self.intake.rejects,
-                script_failed: self.scripts.failed,
-            };
-            self.state_file.update(now, &view);
+            if self.state_file.is_due(now, &self.carp, self.scripts.failed) {
+                self.state_file.write(&self.view(), false);
+            }
             if self.exit_now
                 || (self.exiting && self.hooks.is_idle() && self.scripts.retry_at.is_none())
             {

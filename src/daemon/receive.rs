@@ -7,8 +7,8 @@
 use std::time::Instant;
 
 use crate::ratelimit::{RateLimit, Suppressed};
-use crate::replay::{Replay, ReplayGuard};
-use crate::rx::{Receiver, Reject, RejectCounters, VerifiedAdvert};
+use crate::replay::ReplayGuard;
+use crate::rx::{Receiver, RejectCounters, VerifiedAdvert};
 
 /// The judge of received frames.
 #[derive(Debug)]
@@ -24,21 +24,10 @@ impl Intake {
     /// Judges one frame: the advert to hand to the state machine, or `None` (rejected,
     /// counted and logged within its budget; or a repeated bow-out, dropped quietly).
     pub(super) fn judge(&mut self, now: Instant, frame: &[u8]) -> Option<VerifiedAdvert> {
-        let verdict = self.rx.accept(frame).and_then(|adv| {
-            let Some(guard) = &mut self.replay else {
-                return Ok(Some(adv));
-            };
-            match guard.check(adv.src(), adv.advert().counter) {
-                Ok(()) => Ok(Some(adv)),
-                // A leaver repeats its bow-out with one counter: a retransmission of
-                // what we already heard, not a replay worth reporting.
-                Err(Replay::Repeated) if adv.advert().is_bow_out() => Ok(None),
-                Err(_) => Err(Reject::Replay {
-                    src: adv.src(),
-                    counter: adv.advert().counter,
-                }),
-            }
-        });
+        let verdict = self
+            .rx
+            .accept(frame)
+            .and_then(|adv| crate::rx::admit(self.replay.as_mut(), adv));
         match verdict {
             Ok(None) => {
                 log::debug!("<- a repeated bow-out");

@@ -50,25 +50,31 @@ impl StateFile {
         }
     }
 
-    /// Rewrites the file when what it says changed, or when its period is due.
-    pub(super) fn update(&mut self, now: Instant, view: &View) {
+    /// Returns true when the file must be rewritten now: what it says changed, or its
+    /// period is due. Counts it as written.
+    pub(super) fn is_due(
+        &mut self,
+        now: Instant,
+        carp: &Carp,
+        script_failed: Option<Script>,
+    ) -> bool {
         if self.path.is_none() {
-            return;
+            return false;
         }
-        let carp = view.carp;
         let key = (
             carp.state(),
             carp.demotions(),
             carp.current_master(),
             carp.stats().transitions,
-            view.script_failed,
+            script_failed,
         );
         let due = self.next_at.is_none_or(|at| at <= now);
-        if self.written != Some(key) || due {
-            self.write(view, false);
-            self.written = Some(key);
-            self.next_at = now.checked_add(PERIOD);
+        if self.written == Some(key) && !due {
+            return false;
         }
+        self.written = Some(key);
+        self.next_at = now.checked_add(PERIOD);
+        true
     }
 
     /// Writes the file now; `stopped` marks the daemon's exit.

@@ -88,6 +88,24 @@ pub(crate) fn setsockopt<T: Copy>(
     .map(drop)
 }
 
+/// Attaches a classic BPF program to a socket (SO_ATTACH_FILTER): the kernel runs it
+/// on every packet before queueing it.
+///
+/// # Errors
+/// `EINVAL` for a program too long for the kernel's count, or setsockopt's errno.
+pub(crate) fn attach_filter(fd: &OwnedFd, filter: &[libc::sock_filter]) -> io::Result<()> {
+    let prog = libc::sock_fprog {
+        len: u16::try_from(filter.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    setsockopt(
+        fd.as_raw_fd(),
+        libc::SOL_SOCKET,
+        libc::SO_ATTACH_FILTER,
+        &prog,
+    )
+}
+
 /// Sends `data` in one datagram to the socket address `addr` of `T`'s type, retrying
 /// on EINTR: the one sendto(2) of every socket here.
 ///

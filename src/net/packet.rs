@@ -44,17 +44,7 @@ impl PacketSocket {
         let fd = socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
         let ifindex =
             i32::try_from(ifindex).map_err(|_| io::Error::from_raw_os_error(libc::ENODEV))?;
-        let prog = libc::sock_fprog {
-            len: u16::try_from(filter.len())
-                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
-            filter: filter.as_ptr().cast_mut(),
-        };
-        setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_ATTACH_FILTER,
-            &prog,
-        )?;
+        attach_filter(&fd, filter)?;
         // Older kernels lack it; the filter drops our own frames by source anyway.
         let _ = setsockopt(
             fd.as_raw_fd(),

@@ -48,16 +48,7 @@ impl RawIpSocket {
             jf: 0,
             k: 0,
         }];
-        let prog = libc::sock_fprog {
-            len: 1,
-            filter: drop_all.as_ptr().cast_mut(),
-        };
-        setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_ATTACH_FILTER,
-            &prog,
-        )?;
+        attach_filter(&fd, &drop_all)?;
         bind_to_device(&fd, iface)?;
         Ok(RawIpSocket { fd, ifindex })
     }

@@ -310,18 +310,11 @@ impl Sim {
         if !node.alive {
             return;
         }
-        let verdict = node.rx.accept(frame).and_then(|v| match &mut node.replay {
-            Some(g) => match g.check(v.src(), v.advert().counter) {
-                Ok(()) => Ok(Some(v)),
-                // As the daemon: a repeated bow-out is a retransmission, dropped quietly.
-                Err(ucarp::replay::Replay::Repeated) if v.advert().is_bow_out() => Ok(None),
-                Err(_) => Err(ucarp::rx::Reject::Replay {
-                    src: v.src(),
-                    counter: v.advert().counter,
-                }),
-            },
-            None => Ok(Some(v)),
-        });
+        // As the daemon: the receive checks, then the replay guard.
+        let verdict = node
+            .rx
+            .accept(frame)
+            .and_then(|v| ucarp::rx::admit(node.replay.as_mut(), v));
         match verdict {
             Ok(None) => {}
             Ok(Some(v)) => {

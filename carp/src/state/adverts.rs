@@ -34,7 +34,6 @@ impl Carp {
     /// (another backup that took over) is not re-announced against nor a split brain.
     pub fn handle_claim_deferred(&mut self, _now: Instant) {
         if self.state == State::Master && !self.stopped {
-            self.claim_pending = true;
             self.master_since = None;
             self.adv_at = None;
         }
@@ -47,7 +46,7 @@ impl Carp {
     /// The first result after a takeover whose claim waited for the up script says the
     /// claim went out: the advert timer starts from then.
     pub fn handle_send_result(&mut self, now: Instant, ok: bool) {
-        if std::mem::take(&mut self.claim_pending) && self.state == State::Master {
+        if self.claim_pending() {
             self.master_since = Some(now);
             if self.handover.is_none() && !self.stopped {
                 self.adv_at =

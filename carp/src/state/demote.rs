@@ -52,7 +52,7 @@ impl Carp {
             (false, true) => match self.state {
                 // Our claim never went out: the master we were taking over from still
                 // serves the address. Step back quietly.
-                State::Master if self.claim_pending => {
+                State::Master if self.claim_pending() => {
                     self.set_state(State::Backup, d.reason(), None);
                     self.arm_master_down(now);
                 }

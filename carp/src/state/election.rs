@@ -24,14 +24,14 @@ impl Carp {
                     // One more advert so the new master surely hears us, then step down;
                     // a claim still waiting for the up script was never heard: drop it.
                     self.master = Some(peer);
-                    if !self.claim_pending {
+                    if !self.claim_pending() {
                         self.send_advert(now);
                     }
                     self.set_state(State::Backup, Reason::Preempted, Some(peer));
                     self.adv_at = None;
                     self.arm_master_down(now);
                     self.log(Event::PreferredMaster { peer });
-                } else if self.claim_pending {
+                } else if self.claim_pending() {
                     // The master we are taking over from serves the address until it
                     // hears our claim: nothing to re-announce, no rival.
                 } else if local < remote || (local == remote && theirs > ours) {

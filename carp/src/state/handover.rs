@@ -42,13 +42,12 @@ impl Carp {
         if self.stopped {
             return;
         }
+        // A claim still waiting for the up script was never heard: nobody needs a
+        // bow-out, the master we were taking over from still serves the address.
+        let claimed = self.state == State::Master && !self.claim_pending();
         match self.handover.as_mut() {
             Some(h) => h.leaving = Leaving::Exit,
-            // A claim still waiting for the up script was never heard: nobody needs a
-            // bow-out, the master we were taking over from still serves the address.
-            None if self.state == State::Master && self.link_up && !self.claim_pending => {
-                self.start_handover(now, Leaving::Exit)
-            }
+            None if claimed && self.link_up => self.start_handover(now, Leaving::Exit),
             None => {
                 self.leave_master(Reason::Shutdown, None);
                 self.stop();

@@ -119,13 +119,9 @@ pub struct Carp {
     master_down_at: Option<Instant>,
     /// Set while a master hands over.
     handover: Option<Handover>,
-    /// MASTER, but the first advert (the claim) waits for the up script: the master we
-    /// preempted, or that bowed out, still serves the address. Until the caller reports
-    /// it sent ([`Carp::handle_send_result`]) no other advert goes out, and that master's
-    /// adverts are expected, not a split brain.
-    claim_pending: bool,
-    /// When our claim went out: rivals heard within [`step_down_grace`] of it are the
-    /// master stepping down, not a split brain.
+    /// When our claim (our first advert as master) went out: rivals heard within
+    /// [`step_down_grace`] of it are the master stepping down, not a split brain. `None`
+    /// while MASTER means the claim is still pending (see [`Carp::claim_pending`]).
     master_since: Option<Instant>,
     /// BACKUP after a bow-out from this peer: the master-down timer is the short wait
     /// of [`bow_out_delay`], and its expiry is a takeover on a bow-out.
@@ -182,7 +178,6 @@ impl Carp {
             adv_at: None,
             master_down_at: None,
             handover: None,
-            claim_pending: false,
             master_since: None,
             bowed_out: None,
             demotions: Demotions::default(),
@@ -419,11 +414,19 @@ impl Carp {
         self.send_advert_as(now, self.cfg.advbase, self.local_advskew(), after_scripts);
         self.delayed_arp = Some(2);
         if after_scripts {
-            self.claim_pending = true;
+            // Pending: no advert before the claim has gone out.
             self.adv_at = None;
         } else {
             self.master_since = Some(now);
         }
+    }
+
+    /// MASTER, but the first advert (the claim) waits for the up script: the master we
+    /// preempted, or that bowed out, still serves the address. Until the caller reports
+    /// it sent ([`Carp::handle_send_result`]) no other advert goes out, and that master's
+    /// adverts are expected, not a split brain.
+    fn claim_pending(&self) -> bool {
+        self.state == State::Master && self.master_since.is_none()
     }
 
     /// The one place a state changes: logs it and queues the script (§5.5). Setting the
@@ -440,7 +443,6 @@ impl Carp {
         };
         if self.state == State::Master {
             self.rivals.clear();
-            self.claim_pending = false;
             self.master_since = None;
         }
         self.state = to;
