@@ -33,6 +33,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod decimal;
 pub mod error;
 pub mod hooks;
 pub mod logger;

@@ -49,7 +49,7 @@ fn main() -> ExitCode {
     }
     match daemon::run(*cfg) {
         Ok(Outcome::Exit) => ExitCode::SUCCESS,
-        Ok(Outcome::Killed(signal)) => die_of(signal),
+        Ok(Outcome::Killed(signal)) => ucarp::process::die_of(signal),
         Err(e) => {
             log::error!("{e}");
             ExitCode::from(e.exit_code)
@@ -65,18 +65,4 @@ fn fail(message: &str, code: u8, syslog: bool) -> ExitCode {
         logger::syslog_once(message);
     }
     ExitCode::from(code)
-}
-
-/// Dies of `signal` with its default action, as ucarp does without `-z`: the daemon
-/// only caught it to remove its pid file and mark its state file first.
-fn die_of(signal: nix::sys::signal::Signal) -> ExitCode {
-    use nix::sys::signal::{raise, signal as set_handler, SigHandler, SigSet, SigmaskHow};
-    // SAFETY: restoring the default disposition installs no handler code.
-    let _ = unsafe { set_handler(signal, SigHandler::SigDfl) };
-    let mut set = SigSet::empty();
-    set.add(signal);
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
-    let _ = raise(signal);
-    // Not reached for TERM, INT, QUIT or HUP; keep the conventional status otherwise.
-    ExitCode::from(128 + signal as u8)
 }

@@ -6,10 +6,17 @@
 //! as given. Unlike ucarp, each child leads its own process group, so that a timeout
 //! reaches whatever the script started too. Nothing here waits for a child: the callers
 //! reap on SIGCHLD.
+//!
+//! This process's own fate is here too: detaching for `-B` ([`daemonize`]) and dying of
+//! a signal ([`die_of`]). Those two hold the crate's only `unsafe` outside [`crate::net`]
+//! (the socket calls), [`crate::argv`] and [`crate::logger`]: a `fork` and a signal's
+//! default disposition, which nix marks unsafe. They are process calls, not network ones,
+//! so they live with the other process calls rather than in `net`.
 
+use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::{Child, Command, ExitCode};
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
@@ -32,6 +39,51 @@ pub fn command(path: &Path) -> Command {
 pub fn signal_group(child: &Child, signal: Signal) {
     let pgid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
     let _ = killpg(pgid, signal);
+}
+
+/// Detaches like ucarp (SPEC.md §1 `-B`): fork, setsid, fork again, chdir `/`, stdio to
+/// /dev/null. The parents exit 0.
+#[allow(unsafe_code)]
+pub fn daemonize() -> io::Result<()> {
+    use nix::unistd::{fork, setsid, ForkResult};
+    let devnull = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    for round in 0..2 {
+        // SAFETY: the process is single-threaded here (no thread is ever spawned), so
+        // the child may run any code after fork.
+        match unsafe { fork() }.map_err(io::Error::from)? {
+            ForkResult::Parent { .. } => std::process::exit(0),
+            ForkResult::Child => {}
+        }
+        // The first child leads a new session; the second fork leaves a process that
+        // is no session leader, so it can never get a controlling terminal.
+        if round == 0 {
+            setsid().map_err(io::Error::from)?;
+        }
+    }
+    nix::unistd::chdir("/").map_err(io::Error::from)?;
+    crate::logger::detach_stderr();
+    nix::unistd::dup2_stdin(&devnull).map_err(io::Error::from)?;
+    nix::unistd::dup2_stdout(&devnull).map_err(io::Error::from)?;
+    nix::unistd::dup2_stderr(&devnull).map_err(io::Error::from)?;
+    Ok(())
+}
+
+/// Dies of `signal` with its default action, as ucarp does without `-z`: the daemon
+/// only caught it to remove its pid file and mark its state file first.
+#[allow(unsafe_code)]
+pub fn die_of(signal: Signal) -> ExitCode {
+    use nix::sys::signal::{raise, signal as set_handler, SigHandler, SigSet, SigmaskHow};
+    // SAFETY: restoring the default disposition installs no handler code.
+    let _ = unsafe { set_handler(signal, SigHandler::SigDfl) };
+    let mut set = SigSet::empty();
+    set.add(signal);
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
+    let _ = raise(signal);
+    // Not reached for TERM, INT, QUIT or HUP; keep the conventional status otherwise.
+    ExitCode::from(128 + signal as u8)
 }
 
 #[cfg(test)]

@@ -81,17 +81,15 @@ pub(super) fn byte_option(s: &OsStr, what: &str) -> Result<u8, ConfigError> {
 /// Parses a duration in seconds (decimals allowed, at most a day); 0 means none.
 pub(super) fn seconds(s: &OsStr, what: &str) -> Result<Option<Duration>, ConfigError> {
     let t = s.to_str().unwrap_or("").trim();
-    let secs: f64 = t
-        .parse()
-        .ok()
-        .filter(|v: &f64| v.is_finite() && (0.0..=86_400.0).contains(v))
+    let secs = crate::decimal::Decimal::parse(t)
+        .and_then(|d| d.to_duration(Duration::from_secs(86_400)))
         .ok_or_else(|| {
             ConfigError::usage(format!(
                 "{what} must be a number of seconds from 0 to 86400, not [{}]",
                 text(s)
             ))
         })?;
-    Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs)))
+    Ok((!secs.is_zero()).then_some(secs))
 }
 
 /// Reads `-v` as ucarp does (`strtol`, base 0): 1 to 255, anything else is an error.

@@ -121,7 +121,8 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         .collect();
 
     if cfg.daemonize {
-        daemonize().map_err(|e| Error::setup(format!("Unable to daemonize: {e}")))?;
+        crate::process::daemonize()
+            .map_err(|e| Error::setup(format!("Unable to daemonize: {e}")))?;
     }
     // After detaching: the file holds the daemon's own pid. Removed when dropped, on
     // every way out of this function.
@@ -220,34 +221,4 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         Some(sig) => Outcome::Killed(sig),
         None => Outcome::Exit,
     })
-}
-
-/// Detaches like ucarp (SPEC.md §1 `-B`): fork, setsid, fork again, chdir `/`, stdio to
-/// /dev/null. The parents exit 0.
-#[allow(unsafe_code)]
-fn daemonize() -> io::Result<()> {
-    use nix::unistd::{fork, setsid, ForkResult};
-    let devnull = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")?;
-    for round in 0..2 {
-        // SAFETY: the process is single-threaded here (no thread is ever spawned), so
-        // the child may run any code after fork.
-        match unsafe { fork() }.map_err(io::Error::from)? {
-            ForkResult::Parent { .. } => std::process::exit(0),
-            ForkResult::Child => {}
-        }
-        // The first child leads a new session; the second fork leaves a process that
-        // is no session leader, so it can never get a controlling terminal.
-        if round == 0 {
-            setsid().map_err(io::Error::from)?;
-        }
-    }
-    nix::unistd::chdir("/").map_err(io::Error::from)?;
-    crate::logger::detach_stderr();
-    nix::unistd::dup2_stdin(&devnull).map_err(io::Error::from)?;
-    nix::unistd::dup2_stdout(&devnull).map_err(io::Error::from)?;
-    nix::unistd::dup2_stderr(&devnull).map_err(io::Error::from)?;
-    Ok(())
 }

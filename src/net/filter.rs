@@ -2,12 +2,14 @@
 //! socket: keep CARP adverts of our family for our vhid from other sources
 //! ([`advert_filter`]), or every CARP/VRRP frame but ours for `--preflight`
 //! ([`carp_filter`]); drop the rest in the kernel, so foreign traffic never wakes the
-//! daemon. Pure: builds instruction lists; [`super::PacketSocket`] attaches them. The
-//! tests run each program on real frames with a small BPF interpreter.
+//! daemon. Pure: both are built by one small builder whose jumps name their targets
+//! (the next check, drop, keep), so nobody counts offsets by hand;
+//! [`super::PacketSocket`] attaches them. The tests run each program on real frames
+//! with a small BPF interpreter.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 
-/// Classic BPF opcodes used by [`advert_filter`].
+/// Classic BPF opcodes used by the programs here.
 mod bpf {
     pub const LD_H_ABS: u16 = 0x28;
     pub const LD_B_ABS: u16 = 0x30;
@@ -22,95 +24,141 @@ mod bpf {
 /// header (60 bytes) and the CARP header fit; the rest is never read.
 pub const FRAME_SNAP: usize = 14 + 60 + 36 + 18;
 
-/// Builds the kernel filter: keep CARP frames of `srcip`'s family whose source is not
-/// `srcip` and whose CARP vhid byte is `vhid`; drop everything else before it is
-/// queued. For IPv4, protocol 112 with any header length; for IPv6, next header 112
-/// right after the fixed header. VRRP adverts for a VRID equal to our vhid pass (same
-/// byte), so ucarp's `Bad version` warning for them still shows.
-pub fn advert_filter(srcip: IpAddr, vhid: u8) -> Vec<libc::sock_filter> {
-    let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    let vhid = u32::from(vhid);
-    match srcip {
-        // Instruction 9 drops; `jf`/`jt` offsets count from the next instruction.
-        IpAddr::V4(srcip) => vec![
-            ins(bpf::LD_H_ABS, 0, 0, 12),             // 0: ethertype
-            ins(bpf::JEQ_K, 0, 7, 0x0800),            // 1: IPv4, else drop
-            ins(bpf::LD_B_ABS, 0, 0, 23),             // 2: IP protocol
-            ins(bpf::JEQ_K, 0, 5, 112),               // 3: CARP, else drop
-            ins(bpf::LD_W_ABS, 0, 0, 26),             // 4: IP source
-            ins(bpf::JEQ_K, 3, 0, u32::from(srcip)),  // 5: ours: drop
-            ins(bpf::LDX_B_MSH, 0, 0, 14),            // 6: X = IP header length
-            ins(bpf::LD_B_IND, 0, 0, 14 + 1),         // 7: CARP byte 1, the vhid
-            ins(bpf::JEQ_K, 1, 0, vhid),              // 8: ours: keep
-            ins(bpf::RET_K, 0, 0, 0),                 // 9: drop
-            ins(bpf::RET_K, 0, 0, FRAME_SNAP as u32), // 10: keep the headers
-        ],
-        // Instruction 14 drops. The source is ours only when all four words match.
-        IpAddr::V6(srcip) => {
-            let w = source_words(srcip);
-            vec![
-                ins(bpf::LD_H_ABS, 0, 0, 12),             // 0: ethertype
-                ins(bpf::JEQ_K, 0, 12, 0x86dd),           // 1: IPv6, else drop
-                ins(bpf::LD_B_ABS, 0, 0, 20),             // 2: next header
-                ins(bpf::JEQ_K, 0, 10, 112),              // 3: CARP, else drop
-                ins(bpf::LD_W_ABS, 0, 0, 22),             // 4: source, word 0
-                ins(bpf::JEQ_K, 0, 6, w[0]),              // 5: differs: not ours
-                ins(bpf::LD_W_ABS, 0, 0, 26),             // 6: word 1
-                ins(bpf::JEQ_K, 0, 4, w[1]),              // 7
-                ins(bpf::LD_W_ABS, 0, 0, 30),             // 8: word 2
-                ins(bpf::JEQ_K, 0, 2, w[2]),              // 9
-                ins(bpf::LD_W_ABS, 0, 0, 34),             // 10: word 3
-                ins(bpf::JEQ_K, 2, 0, w[3]),              // 11: ours: drop
-                ins(bpf::LD_B_ABS, 0, 0, 14 + 40 + 1),    // 12: CARP byte 1, the vhid
-                ins(bpf::JEQ_K, 1, 0, vhid),              // 13: ours: keep
-                ins(bpf::RET_K, 0, 0, 0),                 // 14: drop
-                ins(bpf::RET_K, 0, 0, FRAME_SNAP as u32), // 15: keep the headers
-            ]
+/// Where a comparison goes: on to the next instruction, to one of the program's two
+/// returns, or to a place marked with [`Program::place`].
+#[derive(Clone, Copy)]
+enum To {
+    Next,
+    Drop,
+    Keep,
+    Label(usize),
+}
+
+/// Builds a classic BPF program from loads and comparisons whose targets are named, not
+/// counted: [`Program::finish`] appends the two returns (drop, keep the headers) and
+/// works out every jump offset, so a check can be added without recounting.
+#[derive(Default)]
+struct Program {
+    ins: Vec<(u16, To, To, u32)>,
+    labels: Vec<usize>,
+}
+
+impl Program {
+    fn op(&mut self, code: u16, k: u32) -> &mut Self {
+        self.ins.push((code, To::Next, To::Next, k));
+        self
+    }
+
+    /// `A = k == A ? eq : ne`.
+    fn jump_eq(&mut self, k: u32, eq: To, ne: To) -> &mut Self {
+        self.ins.push((bpf::JEQ_K, eq, ne, k));
+        self
+    }
+
+    /// A label to jump to, placed later with [`Program::place`].
+    fn label(&mut self) -> To {
+        self.labels.push(usize::MAX);
+        To::Label(self.labels.len() - 1)
+    }
+
+    /// Places `label` at the next instruction.
+    fn place(&mut self, label: To) -> &mut Self {
+        if let To::Label(n) = label {
+            self.labels[n] = self.ins.len();
         }
+        self
+    }
+
+    /// Keeps only protocol-112 frames of `srcip`'s family: for IPv4 any header length,
+    /// for IPv6 next header 112 right after the fixed header.
+    fn carp_of_family(&mut self, srcip: IpAddr) -> &mut Self {
+        let (ethertype, protocol_at) = match srcip {
+            IpAddr::V4(_) => (0x0800, 14 + 9),
+            IpAddr::V6(_) => (0x86dd, 14 + 6),
+        };
+        self.op(bpf::LD_H_ABS, 12)
+            .jump_eq(ethertype, To::Next, To::Drop)
+            .op(bpf::LD_B_ABS, protocol_at)
+            .jump_eq(112, To::Next, To::Drop)
+    }
+
+    /// Drops frames sent from `srcip`; others go to `otherwise`.
+    fn not_from(&mut self, srcip: IpAddr, otherwise: To) -> &mut Self {
+        match srcip {
+            IpAddr::V4(ip) => {
+                self.op(bpf::LD_W_ABS, 14 + 12)
+                    .jump_eq(u32::from(ip), To::Drop, otherwise)
+            }
+            // Ours only when all four words match; the first that differs decides.
+            IpAddr::V6(ip) => {
+                let o = ip.octets();
+                for (i, w) in o.chunks_exact(4).enumerate() {
+                    let word = u32::from_be_bytes([w[0], w[1], w[2], w[3]]);
+                    let at = 14 + 8 + 4 * i as u32;
+                    let eq = if i == 3 { To::Drop } else { To::Next };
+                    self.op(bpf::LD_W_ABS, at).jump_eq(word, eq, otherwise);
+                }
+                self
+            }
+        }
+    }
+
+    /// Appends drop (`ret 0`) and keep (`ret FRAME_SNAP`) and resolves the jumps.
+    fn finish(&mut self) -> Vec<libc::sock_filter> {
+        let drop = self.ins.len();
+        let (keep, end) = (drop + 1, drop + 2);
+        let mut out = Vec::with_capacity(end);
+        for (i, &(code, jt, jf, k)) in self.ins.iter().enumerate() {
+            let offset = |to| {
+                let at = match to {
+                    To::Next => i + 1,
+                    To::Drop => drop,
+                    To::Keep => keep,
+                    To::Label(n) => self.labels[n],
+                };
+                // Invariant: targets lie ahead and these programs are a few dozen
+                // instructions long; the interpreter tests check every jump.
+                u8::try_from(at.saturating_sub(i + 1)).unwrap_or(u8::MAX)
+            };
+            let (jt, jf) = (offset(jt), offset(jf));
+            out.push(libc::sock_filter { code, jt, jf, k });
+        }
+        for k in [0, FRAME_SNAP as u32] {
+            out.push(libc::sock_filter {
+                code: bpf::RET_K,
+                jt: 0,
+                jf: 0,
+                k,
+            });
+        }
+        out
     }
 }
 
-/// The four big-endian words of an IPv6 address, as BPF word loads read them.
-fn source_words(ip: Ipv6Addr) -> [u32; 4] {
-    let o = ip.octets();
-    [0, 4, 8, 12].map(|i| u32::from_be_bytes([o[i], o[i + 1], o[i + 2], o[i + 3]]))
+/// Builds the kernel filter: keep CARP frames of `srcip`'s family whose source is not
+/// `srcip` and whose CARP vhid byte is `vhid`; drop everything else before it is
+/// queued. VRRP adverts for a VRID equal to our vhid pass (same byte), so ucarp's
+/// `Bad version` warning for them still shows.
+pub fn advert_filter(srcip: IpAddr, vhid: u8) -> Vec<libc::sock_filter> {
+    let mut p = Program::default();
+    let vhid_check = p.label();
+    p.carp_of_family(srcip).not_from(srcip, vhid_check);
+    p.place(vhid_check);
+    match srcip {
+        // X = the IPv4 header length, then the byte after it plus one: the vhid.
+        IpAddr::V4(_) => p.op(bpf::LDX_B_MSH, 14).op(bpf::LD_B_IND, 14 + 1),
+        IpAddr::V6(_) => p.op(bpf::LD_B_ABS, 14 + 40 + 1),
+    };
+    p.jump_eq(u32::from(vhid), To::Keep, To::Drop).finish()
 }
 
 /// Builds a kernel filter for `--preflight`: every protocol-112 frame (CARP and VRRP,
 /// any id) of `srcip`'s family whose source is not `srcip`.
 pub fn carp_filter(srcip: IpAddr) -> Vec<libc::sock_filter> {
-    let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    match srcip {
-        IpAddr::V4(srcip) => vec![
-            ins(bpf::LD_H_ABS, 0, 0, 12),             // 0: ethertype
-            ins(bpf::JEQ_K, 0, 4, 0x0800),            // 1: IPv4, else drop
-            ins(bpf::LD_B_ABS, 0, 0, 23),             // 2: IP protocol
-            ins(bpf::JEQ_K, 0, 2, 112),               // 3: CARP/VRRP, else drop
-            ins(bpf::LD_W_ABS, 0, 0, 26),             // 4: IP source
-            ins(bpf::JEQ_K, 0, 1, u32::from(srcip)),  // 5: ours: drop, else keep
-            ins(bpf::RET_K, 0, 0, 0),                 // 6: drop
-            ins(bpf::RET_K, 0, 0, FRAME_SNAP as u32), // 7: keep the headers
-        ],
-        IpAddr::V6(srcip) => {
-            let w = source_words(srcip);
-            vec![
-                ins(bpf::LD_H_ABS, 0, 0, 12),             // 0: ethertype
-                ins(bpf::JEQ_K, 0, 10, 0x86dd),           // 1: IPv6, else drop
-                ins(bpf::LD_B_ABS, 0, 0, 20),             // 2: next header
-                ins(bpf::JEQ_K, 0, 8, 112),               // 3: CARP/VRRP, else drop
-                ins(bpf::LD_W_ABS, 0, 0, 22),             // 4: source, word 0
-                ins(bpf::JEQ_K, 0, 7, w[0]),              // 5: differs: keep
-                ins(bpf::LD_W_ABS, 0, 0, 26),             // 6
-                ins(bpf::JEQ_K, 0, 5, w[1]),              // 7
-                ins(bpf::LD_W_ABS, 0, 0, 30),             // 8
-                ins(bpf::JEQ_K, 0, 3, w[2]),              // 9
-                ins(bpf::LD_W_ABS, 0, 0, 34),             // 10
-                ins(bpf::JEQ_K, 0, 1, w[3]),              // 11: ours: drop, else keep
-                ins(bpf::RET_K, 0, 0, 0),                 // 12: drop
-                ins(bpf::RET_K, 0, 0, FRAME_SNAP as u32), // 13: keep the headers
-            ]
-        }
-    }
+    Program::default()
+        .carp_of_family(srcip)
+        .not_from(srcip, To::Keep)
+        .finish()
 }
 
 #[cfg(test)]

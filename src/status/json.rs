@@ -130,8 +130,8 @@ impl Parser<'_> {
         }
         std::str::from_utf8(&self.b[start..self.i])
             .ok()
-            .and_then(|s| s.parse::<f64>().ok())
-            .map(Json::Num)
+            .and_then(crate::decimal::Decimal::parse)
+            .map(|d| Json::Num(d.to_f64()))
             .ok_or_else(|| self.err("bad number"))
     }
 

@@ -7,8 +7,10 @@
 use std::net::Ipv4Addr;
 
 use pnet_base::MacAddr;
-use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPacket};
-use pnet_packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
+use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, MutableArpPacket};
+use pnet_packet::ethernet::{EtherTypes, MutableEthernetPacket};
+#[cfg(any(test, feature = "test-fixtures"))]
+use pnet_packet::{arp::ArpPacket, ethernet::EthernetPacket};
 
 use crate::wire::frame::{BROADCAST_MAC, ETHERNET_HEADER_LEN};
 
@@ -60,6 +62,7 @@ impl GarpFrame {
 
     /// Reads a frame that has exactly the shape [`emit`](Self::emit) writes; trailing
     /// padding is allowed. Returns `None` for anything else.
+    #[cfg(any(test, feature = "test-fixtures"))]
     pub fn parse(frame: &[u8]) -> Option<GarpFrame> {
         let e = EthernetPacket::new(frame)?;
         if e.get_destination() != BROADCAST_MAC || e.get_ethertype() != EtherTypes::Arp {

@@ -8,14 +8,17 @@
 //! This module reads frames *structurally*; the receive checks and their order
 //! (SPEC.md §4.3) live in [`crate::rx`].
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use pnet_base::MacAddr;
-use pnet_packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
+use pnet_packet::ethernet::{EtherTypes, MutableEthernetPacket};
 use pnet_packet::ip::IpNextHeaderProtocol;
-use pnet_packet::ipv4::{Ipv4Packet, MutableIpv4Packet};
-use pnet_packet::ipv6::{Ipv6Packet, MutableIpv6Packet};
+use pnet_packet::ipv4::MutableIpv4Packet;
+use pnet_packet::ipv6::MutableIpv6Packet;
+#[cfg(any(test, feature = "test-fixtures"))]
+use pnet_packet::{ethernet::EthernetPacket, ipv4::Ipv4Packet, ipv6::Ipv6Packet};
+#[cfg(any(test, feature = "test-fixtures"))]
+use std::fmt;
 
 use crate::wire::checksum;
 use crate::wire::packet::{self, Advert, CarpPacket, CARP_PROTO, CARP_TTL};
@@ -107,6 +110,7 @@ pub fn group_mac(group: IpAddr) -> MacAddr {
 }
 
 /// Why bytes could not be read as an advert frame.
+#[cfg(any(test, feature = "test-fixtures"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameError {
     /// Shorter than the headers it claims to hold.
@@ -120,6 +124,7 @@ pub enum FrameError {
     Carp(packet::ParseError),
 }
 
+#[cfg(any(test, feature = "test-fixtures"))]
 impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -131,6 +136,7 @@ impl fmt::Display for FrameError {
     }
 }
 
+#[cfg(any(test, feature = "test-fixtures"))]
 impl std::error::Error for FrameError {}
 
 /// An advert together with the Ethernet and IPv4 fields that frame it.
@@ -205,6 +211,7 @@ impl AdvertFrame {
     ///
     /// # Errors
     /// The first structural problem found, as a [`FrameError`].
+    #[cfg(any(test, feature = "test-fixtures"))]
     pub fn parse(frame: &[u8]) -> Result<AdvertFrame, FrameError> {
         let eth = EthernetPacket::new(frame).ok_or(FrameError::Truncated)?;
         if eth.get_ethertype() != EtherTypes::Ipv4 {
@@ -291,6 +298,7 @@ impl Advert6Frame {
     ///
     /// # Errors
     /// The first structural problem found, as a [`FrameError`].
+    #[cfg(any(test, feature = "test-fixtures"))]
     pub fn parse(frame: &[u8]) -> Result<Advert6Frame, FrameError> {
         let eth = EthernetPacket::new(frame).ok_or(FrameError::Truncated)?;
         if eth.get_ethertype() != EtherTypes::Ipv6 {

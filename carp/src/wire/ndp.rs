@@ -12,9 +12,11 @@
 use std::net::Ipv6Addr;
 
 use pnet_base::MacAddr;
-use pnet_packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
+use pnet_packet::ethernet::{EtherTypes, MutableEthernetPacket};
 use pnet_packet::ip::IpNextHeaderProtocols;
-use pnet_packet::ipv6::{Ipv6Packet, MutableIpv6Packet};
+use pnet_packet::ipv6::MutableIpv6Packet;
+#[cfg(any(test, feature = "test-fixtures"))]
+use pnet_packet::{ethernet::EthernetPacket, ipv6::Ipv6Packet};
 
 use crate::wire::checksum;
 use crate::wire::frame::{multicast_mac6, ETHERNET_HEADER_LEN, IPV6_HEADER_LEN};
@@ -92,6 +94,7 @@ impl UnsolicitedNa {
 
     /// Reads a frame that has exactly the shape [`emit`](Self::emit) writes, checksum
     /// included. Returns `None` for anything else.
+    #[cfg(any(test, feature = "test-fixtures"))]
     pub fn parse(frame: &[u8]) -> Option<UnsolicitedNa> {
         let e = EthernetPacket::new(frame)?;
         let ip = Ipv6Packet::new(frame.get(ETHERNET_HEADER_LEN..)?)?;
