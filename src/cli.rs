@@ -1,4 +1,4 @@
-//! The command line as the user typed it (SPEC.md §1): ucarp's option letters and long
+//! The command line as the user typed it (docs/PROTOCOL.md §1): ucarp's option letters and long
 //! names, parsed with getopt-like rules, and the usage text.
 //!
 //! This module only splits the command line into option occurrences, in order;

@@ -1,5 +1,5 @@
 //! The one fatal error of the command line and setup: a line for the user and the
-//! exit code ucarp uses for it (SPEC.md §1.1): 1 for a command line that cannot be
+//! exit code ucarp uses for it (docs/PROTOCOL.md §1.1): 1 for a command line that cannot be
 //! used, 2 for a protocol setup failure. Never a panic, never a backtrace.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! The up and down scripts (SPEC.md §7), run without ever blocking the loop, and the
+//! The up and down scripts (docs/PROTOCOL.md §7), run without ever blocking the loop, and the
 //! frames that must wait for them.
 //!
 //! Scripts run one at a time, in the order the state machine asked for them: a down

@@ -1,9 +1,9 @@
 //! `ucarp`: a drop-in replacement for ucarp 1.5.2, the CARP IP failover daemon.
 //!
 //! Two or more hosts share a virtual IP address. Each sends HMAC-SHA1-signed CARP
-//! adverts (IP protocol 112, multicast 224.0.0.18, or ff02::12 over IPv6); the one with the shortest advert
-//! interval is master and runs the up script, which adds the address. The behaviour and
-//! wire format follow the project's `SPEC.md`, section by section.
+//! adverts (IP protocol 112, multicast 224.0.0.18, or ff02::12 over IPv6); the one with the
+//! shortest advert interval is master and runs the up script, which adds the address. The
+//! behaviour and wire format follow `docs/PROTOCOL.md`, section by section.
 //!
 //! The code is split along one line, between two crates:
 //! * the pure, sans-IO core, the `carp` crate (`carp/`): the wire format ([`wire`]),

@@ -1,6 +1,12 @@
-//! Logging as ucarp does it (SPEC.md §8): every message to syslog with ident `ucarp`,
+//! Logging as ucarp does it (docs/PROTOCOL.md §8): every message to syslog with ident `ucarp`,
 //! the pid and the `-f` facility (unless `-f none`), and, while not daemonised, to
 //! stderr as `YYYY-MM-DDTHH:MM:SS.uuuuuu: [LEVEL] text` in local time.
+//!
+//! Under systemd, when `JOURNAL_STREAM` names our stderr (its device and inode, as
+//! systemd sets it for a service whose stderr is the journal), stderr lines carry no
+//! timestamp (the journal has its own) and start with their syslog priority instead,
+//! `<4>[WARNING] text`, which journald turns into the entry's priority, so that
+//! `journalctl -p warning` works.
 //!
 //! Unlike ucarp, every level goes to stderr unbuffered, so INFO lines are neither late
 //! nor lost. Filtering is env_logger's: `info` by default, `debug` with `-D`, and
@@ -43,6 +49,54 @@ fn syslog_priority(level: Level) -> libc::c_int {
         Level::Info => libc::LOG_INFO,
         Level::Debug | Level::Trace => libc::LOG_DEBUG,
     }
+}
+
+/// Whether stderr lines are for the journal (see the module documentation). Decided
+/// once; a service's stderr does not change.
+pub fn stderr_is_journal() -> bool {
+    static JOURNAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *JOURNAL.get_or_init(|| {
+        let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+            return false;
+        };
+        // dev_t and ino_t are narrower than 64 bits on some 32-bit targets.
+        #[allow(clippy::useless_conversion)]
+        nix::sys::stat::fstat(std::io::stderr()).is_ok_and(|st| {
+            names_stream(
+                &stream.to_string_lossy(),
+                u64::from(st.st_dev),
+                u64::from(st.st_ino),
+            )
+        })
+    })
+}
+
+/// Whether `JOURNAL_STREAM`'s `DEVICE:INODE` (decimal) is the file `dev`, `ino`.
+fn names_stream(journal_stream: &str, dev: u64, ino: u64) -> bool {
+    journal_stream
+        .split_once(':')
+        .is_some_and(|(d, i)| d.parse() == Ok(dev) && i.parse() == Ok(ino))
+}
+
+/// The prefix of a stderr line at `level`: a timestamp for a terminal or a file, the
+/// syslog priority for the journal.
+fn stderr_prefix(journal: bool, level: Level) -> String {
+    if journal {
+        format!("<{}>", syslog_priority(level))
+    } else {
+        format!("{}: ", timestamp())
+    }
+}
+
+/// An error line for stderr before the logger exists: `ucarp: message`, with the
+/// error priority in front for the journal.
+pub fn early_error_line(message: &str) -> String {
+    let priority = if stderr_is_journal() {
+        stderr_prefix(true, Level::Error)
+    } else {
+        String::new()
+    };
+    format!("{priority}ucarp: {message}")
 }
 
 /// Formats the current local time as `YYYY-MM-DDTHH:MM:SS.uuuuuu`.
@@ -117,6 +171,7 @@ pub fn init(
     facility: Option<Facility>,
     daemonize: bool,
 ) -> Result<(), log::SetLoggerError> {
+    let journal = stderr_is_journal();
     let mut builder = env_logger::Builder::new();
     builder
         .filter_level(if debug {
@@ -125,11 +180,11 @@ pub fn init(
             LevelFilter::Info
         })
         .parse_env(env_logger::Env::new().filter("RUST_LOG"))
-        .format(|buf, record| {
+        .format(move |buf, record| {
             writeln!(
                 buf,
-                "{}: [{}] {}",
-                timestamp(),
+                "{}[{}] {}",
+                stderr_prefix(journal, record.level()),
                 level_name(record.level()),
                 record.args()
             )
@@ -181,6 +236,26 @@ mod tests {
     fn names() {
         assert_eq!(level_name(Level::Warn), "WARNING");
         assert_eq!(level_name(Level::Trace), "DEBUG");
+    }
+
+    #[test]
+    fn journal_stream_must_name_stderr_exactly() {
+        assert!(names_stream("8:1234", 8, 1234));
+        assert!(!names_stream("8:1234", 8, 1235));
+        assert!(!names_stream("9:1234", 8, 1234));
+        assert!(!names_stream("8:1234:5", 8, 1234));
+        assert!(!names_stream("", 8, 1234));
+        assert!(!names_stream("8", 8, 8));
+    }
+
+    #[test]
+    fn journal_lines_carry_the_priority_instead_of_the_time() {
+        assert_eq!(stderr_prefix(true, Level::Error), "<3>");
+        assert_eq!(stderr_prefix(true, Level::Warn), "<4>");
+        assert_eq!(stderr_prefix(true, Level::Info), "<6>");
+        assert_eq!(stderr_prefix(true, Level::Debug), "<7>");
+        let plain = stderr_prefix(false, Level::Warn);
+        assert!(plain.ends_with(": ") && plain.len() == 28, "{plain}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The `ucarp` binary: parse the command line, set up logging, run the daemon, and turn
-//! the outcome into ucarp's exit codes (SPEC.md §1.1). Everything else is in the library.
+//! the outcome into ucarp's exit codes (docs/PROTOCOL.md §1.1). Everything else is in the library.
 
 use std::process::ExitCode;
 
@@ -60,7 +60,7 @@ fn main() -> ExitCode {
 /// Reports an error found before logging is set up: one line on stderr, and at
 /// LOG_ERR in syslog (facility daemon) unless `syslog` is false.
 fn fail(message: &str, code: u8, syslog: bool) -> ExitCode {
-    eprintln!("ucarp: {message}");
+    eprintln!("{}", logger::early_error_line(message));
     if syslog {
         logger::syslog_once(message);
     }

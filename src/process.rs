@@ -41,7 +41,33 @@ pub fn signal_group(child: &Child, signal: Signal) {
     let _ = killpg(pgid, signal);
 }
 
-/// Detaches like ucarp (SPEC.md §1 `-B`): fork, setsid, fork again, chdir `/`, stdio to
+/// CAP_NET_ADMIN's bit in the kernel's capability sets: what `ip addr add` needs.
+pub const CAP_NET_ADMIN: u32 = 12;
+
+/// Whether the scripts this process starts would run without `capability`. As root, a
+/// script gets the bounding set; otherwise only the ambient set survives the `execve`
+/// of an ordinary program (file capabilities, as `setcap` gives the daemon, do not
+/// pass on). `None` when /proc does not tell.
+pub fn scripts_lack(capability: u32) -> Option<bool> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    // "Uid:" lists the real, effective, saved and filesystem ids.
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .nth(1)?;
+    let field = if euid == "0" { "CapBnd:" } else { "CapAmb:" };
+    let set = capability_set(&status, field)?;
+    Some(set & 1u64.checked_shl(capability)? == 0)
+}
+
+/// The hexadecimal capability set on `field`'s line of /proc/PID/status.
+fn capability_set(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find_map(|l| l.strip_prefix(field))?;
+    u64::from_str_radix(line.trim(), 16).ok()
+}
+
+/// Detaches like ucarp (docs/PROTOCOL.md §1.3 `-B`): fork, setsid, fork again, chdir `/`, stdio to
 /// /dev/null. The parents exit 0.
 #[allow(unsafe_code)]
 pub fn daemonize() -> io::Result<()> {
@@ -96,5 +122,17 @@ mod tests {
         assert_eq!(cmd.get_program(), "./up.sh");
         let cmd = command(Path::new("/bin/true"));
         assert_eq!(cmd.get_program(), "/bin/true");
+    }
+
+    #[test]
+    fn capability_sets_are_read_from_proc_status() {
+        let status = "Name:\tucarp\nCapInh:\t0000000000000000\nCapAmb:\t0000000000003000\nCapBnd:\t000001ffffffffff\n";
+        let amb = capability_set(status, "CapAmb:").unwrap();
+        assert_ne!(amb & (1 << CAP_NET_ADMIN), 0);
+        assert_ne!(amb & (1 << 13), 0, "CAP_NET_RAW");
+        assert_eq!(capability_set(status, "CapInh:"), Some(0));
+        assert_eq!(capability_set(status, "CapEff:"), None);
+        assert_eq!(capability_set("CapAmb:\tzz\n", "CapAmb:"), None);
+        assert!(scripts_lack(CAP_NET_ADMIN).is_some());
     }
 }

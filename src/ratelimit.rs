@@ -2,7 +2,7 @@
 //! most one line per kind per period, and that line says how many were suppressed
 //! since the last one.
 //!
-//! ucarp logs every bad packet (SPEC.md §4.3), so another VRRP speaker on the group, or
+//! ucarp logs every bad packet (docs/PROTOCOL.md §4.3), so another VRRP speaker on the group, or
 //! a flood, fills the log. Pure: time comes in as an argument.
 
 use std::fmt;

@@ -1,5 +1,5 @@
 //! Bad command lines, run through the real binary: each gives one clear line on stderr
-//! and ucarp's exit code (SPEC.md §1.1), never a panic.
+//! and ucarp's exit code (docs/PROTOCOL.md §1.1), never a panic.
 
 use std::process::{Command, Output};
 

@@ -154,7 +154,7 @@ fn captured_adverts_parse_verify_and_re_emit_identically() {
     }
 }
 
-/// SPEC.md §3.3 as real ucarp does it: the preempting node adopts the counter it heard
+/// docs/PROTOCOL.md §3.3 as real ucarp does it: the preempting node adopts the counter it heard
 /// and adds one; the node stepping down sends one more advert with the adopted counter
 /// plus one; a lone master counts up by one.
 #[test]

@@ -373,8 +373,8 @@ fn a_hung_down_script_is_killed_reported_and_retried() {
 }
 
 /// A TERM under -z to the master of a group: the best backup alone takes over. `kinds`
-/// gives each host's program and advskew (and any more options); host 0 is the master that leaves, and
-/// `successor` the host expected to take over. Exactly one up script runs in the
+/// gives each host's program and advskew (and any more options); host 0 is the master that
+/// leaves, and `successor` the host expected to take over. Exactly one up script runs in the
 /// group, and no host but the leaver and the successor ever holds the address.
 fn group_handover(kinds: &[(&str, &str)], successor: usize) {
     let mut rig = rig!(Rig::new(kinds.len()));

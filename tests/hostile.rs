@@ -80,7 +80,7 @@ pub fn hostile_frame(t: &Target, k: usize, n: u64) -> Vec<u8> {
             f
         }
         "truncated" => frame_from(t.attacker, signed(t.vhid, 1, 0, n), id)[..50].to_vec(),
-        // Trailing bytes are ignored (SPEC.md §4.3): with a valid digest this would be
+        // Trailing bytes are ignored (docs/PROTOCOL.md §4.3): with a valid digest this would be
         // a real advert from a node that knows the password, so the digest is broken.
         "oversized" => {
             let mut a = signed(t.vhid, 1, 0, n);
@@ -115,7 +115,7 @@ pub fn hostile_frame(t: &Target, k: usize, n: u64) -> Vec<u8> {
             f
         }
         // A valid advert of the master with advskew and advbase rewritten: the HMAC
-        // does not cover them (SPEC.md §3.2). Kept below the backup's dead time, so
+        // does not cover them (docs/PROTOCOL.md §3.2). Kept below the backup's dead time, so
         // that nothing changes; a forged 255/255 would make the backup take over.
         "forged skew" => frame_from(t.master, signed(t.vhid, 2, 200, n), id),
         "udp" => {

@@ -7,12 +7,16 @@
 //! * `hostile`: floods of bad and foreign frames against a stable pair (root).
 //! * `beyond`: unicast peers, real MAC, several addresses, split brain (root).
 //! * `cli`: bad command lines through the real binary.
+//! * `docs`: citations name documents and sections inside the repository.
 //! * `daemon`: two or more of ours in network namespaces (root).
 //! * `failover`: handover, maintenance mode, script timeouts (root).
 //! * `groups`: three- and four-node groups mixing ours and ucarp, slow and hung scripts
 //!   (root).
-//! * `operations`: health checks, tracking, hook environment, state and pid files, ifupdown and systemd integration (root).
+//! * `operations`: health checks, tracking, hook environment, state and pid files, ifupdown and
+//!   systemd integration (root).
 //! * `interop`: ours against Debian's `/usr/sbin/ucarp` (root).
+//! * `privilege`: ours as `nobody` with two capabilities, missing capabilities, and
+//!   log lines for the journal (root).
 
 /// Unwraps a network rig (`Rig::new`, `Rig::with_ips`), or ends the test when
 /// namespaces are unavailable outside CI; with `CI=true` the rig has already failed it.
@@ -28,6 +32,7 @@ macro_rules! rig {
 mod beyond;
 mod cli;
 mod daemon;
+mod docs;
 mod failover;
 mod golden;
 mod groups;
@@ -36,6 +41,7 @@ mod hostile;
 mod interop;
 mod netns;
 mod operations;
+mod privilege;
 mod props;
 mod scenarios;
 mod sim;

@@ -1,7 +1,7 @@
 //! Interoperability with Debian's real ucarp (`/usr/sbin/ucarp`), in both roles.
 //!
 //! Debian's ucarp receives through libpcap with TPACKET_V3, which delivers frames up to
-//! about 1 s late (SPEC.md §4.1), so its reactions are awaited generously.
+//! about 1 s late (docs/PROTOCOL.md §4.1), so its reactions are awaited generously.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -81,7 +81,7 @@ fn ucarp_master_with_our_backup_then_takeover() {
     assert!(wait_until(LONG, || rig.has_addr(1, VIP) && !rig.has_addr(0, VIP)));
 }
 
-/// Equal intervals: both sides must apply the same little-endian tie-break (SPEC.md
+/// Equal intervals: both sides must apply the same little-endian tie-break (docs/PROTOCOL.md
 /// §5.4). 198.18.1.1 beats 198.18.0.2 because the last octet counts most. Both become
 /// master during a partition; when it heals, 198.18.0.2 steps down, whichever
 /// implementation runs where.

@@ -358,7 +358,9 @@ fn the_systemd_unit_expands_to_a_valid_command_line() {
         .unwrap();
     let mut argv: Vec<String> = Vec::new();
     for word in exec.split_whitespace() {
-        let word = word.replace("%i", "vip1");
+        let word = word
+            .replace("%i", "vip1")
+            .replace("%d", "/run/credentials/ucarp@vip1.service");
         if let Some(name) = word.strip_prefix('$') {
             let name = name.trim_matches(['{', '}']);
             let value = &vars.iter().find(|(k, _)| k == name).unwrap().1;
@@ -373,13 +375,59 @@ fn the_systemd_unit_expands_to_a_valid_command_line() {
     }
     assert_eq!(argv[0], "/usr/sbin/ucarp");
     let args = ucarp::cli::parse(&argv).unwrap();
-    // The pass file does not exist here; everything before it must be accepted.
+    // The pass file (systemd's copy of the credential) does not exist here; everything
+    // before it must be accepted.
     match ucarp::config::Config::from_args(&args, || None) {
         Err(e) => assert!(
             e.message
-                .starts_with("unable to open passfile /etc/ucarp/NAME.pass"),
+                .starts_with("unable to open passfile /run/credentials/ucarp@vip1.service/pass"),
             "{e}"
         ),
         Ok(_) => panic!("expected the missing pass file to be reported"),
     }
+    // The hardening the unit promises (ucarp(8), RUNNING WITHOUT ROOT).
+    for option in [
+        "DynamicUser=yes",
+        "AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN",
+        "CapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "RestrictAddressFamilies=AF_PACKET AF_NETLINK AF_INET AF_INET6 AF_UNIX",
+        "SystemCallFilter=@system-service",
+    ] {
+        assert!(unit.lines().any(|l| l == option), "{option}");
+    }
+}
+
+/// `systemd-analyze verify` accepts an instance of the unit (it needs no running
+/// systemd; scripts/test installs it, so CI always runs this).
+#[test]
+fn the_systemd_unit_passes_systemd_analyze_verify() {
+    let Ok(version) = Command::new("systemd-analyze").arg("--version").output() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "systemd-analyze is missing"
+        );
+        eprintln!("systemd-analyze not installed: unit not verified");
+        return;
+    };
+    assert!(version.status.success());
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = std::env::temp_dir().join(format!("ucarp-unit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        format!("{root}/contrib/systemd/ucarp@.service"),
+        dir.join("ucarp@vip1.service"),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(dir.join("ucarp@vip1.service"))
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.trim().is_empty(), "{stderr}");
 }

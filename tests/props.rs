@@ -206,7 +206,7 @@ proptest! {
     }
 
     /// Any single flipped bit from the Ethernet type on is rejected: every such byte is
-    /// covered by a check or by the combined checksum (SPEC.md §4.3).
+    /// covered by a check or by the combined checksum (docs/PROTOCOL.md §4.3).
     #[test]
     fn a_flipped_bit_is_rejected(
         counter in any::<u64>(),

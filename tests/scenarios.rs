@@ -1,4 +1,4 @@
-//! Behaviour of the state machine over a simulated wire (SPEC.md §5), in virtual time.
+//! Behaviour of the state machine over a simulated wire (docs/PROTOCOL.md §5), in virtual time.
 //! Expected instants are derived from the configuration, never from measurement.
 
 use std::net::Ipv4Addr;
@@ -112,7 +112,7 @@ fn one_master_after_convergence_for_two_to_five_nodes() {
 
 #[test]
 fn equal_intervals_are_decided_by_the_little_endian_tie_break() {
-    // 10.9.1.1 beats 10.9.0.2: the last octet counts most (SPEC.md §5.4).
+    // 10.9.1.1 beats 10.9.0.2: the last octet counts most (docs/PROTOCOL.md §5.4).
     let winner = Ipv4Addr::new(10, 9, 1, 1);
     let loser = Ipv4Addr::new(10, 9, 0, 2);
     for (first, second) in [(winner, loser), (loser, winner)] {
@@ -226,7 +226,7 @@ fn preemption_returns_mastership_to_the_lower_skew() {
     });
     assert_eq!(up.unwrap().reason, Reason::Preempt);
     assert_eq!(up.unwrap().peer, Some(sim.nodes[b].spec.srcip.into()));
-    // B sent one more advert right before stepping down (SPEC.md §5.4).
+    // B sent one more advert right before stepping down (docs/PROTOCOL.md §5.4).
     let tail: Vec<&Did> = sim.nodes[b]
         .did
         .iter()
@@ -733,7 +733,7 @@ fn rejected_frames_change_nothing() {
     assert_eq!(sim.nodes[a].carp.stats().adverts_received, 0);
 }
 
-/// SPEC.md §5.4 with 20 % of frames lost, for a simulated hour.
+/// docs/PROTOCOL.md §5.4 with 20 % of frames lost, for a simulated hour.
 ///
 /// "No flap" here means: the preferred master never loses MASTER, and the backup only
 /// ever promotes when it really heard nothing for its whole dead time, stepping down
@@ -925,7 +925,7 @@ fn demoted_nodes_do_not_ping_pong() {
     assert_eq!(sim.masters(), vec![b]);
 }
 
-/// ucarp has no replay protection (SPEC.md §3.3): one captured advert of a master that
+/// ucarp has no replay protection (docs/PROTOCOL.md §3.3): one captured advert of a master that
 /// has left, replayed every second, keeps the backup from ever taking over. With
 /// --replay-window the replays are refused and the backup takes over on time.
 #[test]

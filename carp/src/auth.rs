@@ -1,4 +1,4 @@
-//! Advert authentication (SPEC.md §3): HMAC-SHA1 keyed with the password, over
+//! Advert authentication (docs/PROTOCOL.md §3): HMAC-SHA1 keyed with the password, over
 //! `02 01 vhid vaddr counter`, and its constant-time verification.
 //!
 //! Pure: never opens a socket, never reads the clock. The key never leaves this module
@@ -14,7 +14,7 @@ use crate::wire::packet::{CARP_TYPE_ADVERTISEMENT, CARP_VERSION, DIGEST_LEN};
 
 type HmacSha1 = Hmac<Sha1>;
 
-/// The longest password ucarp accepts, in bytes (SPEC.md §3.1: the 20-byte key buffer
+/// The longest password ucarp accepts, in bytes (docs/PROTOCOL.md §3.1: the 20-byte key buffer
 /// must also hold a NUL, so 20 bytes or more are refused).
 pub const MAX_PASSWORD_LEN: usize = 19;
 
@@ -59,7 +59,7 @@ impl fmt::Debug for Key {
 }
 
 /// A digest that did not match, with the first four bytes of each for ucarp's log line
-/// `Bad digest - md2=[..] md=[..]` (SPEC.md §3.2). Four bytes of a digest say nothing
+/// `Bad digest - md2=[..] md=[..]` (docs/PROTOCOL.md §3.2). Four bytes of a digest say nothing
 /// useful about the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DigestMismatch {
@@ -82,7 +82,7 @@ impl fmt::Debug for Signer {
     }
 }
 
-/// Orders addresses for the digest: IPv4 ascending, as BSD carp hashes them (SPEC.md
+/// Orders addresses for the digest: IPv4 ascending, as BSD carp hashes them (docs/PROTOCOL.md
 /// §11), then IPv6. BSD hashes its IPv6 addresses in the interface's list order, which
 /// a command line does not have, so they are sorted ascending too: our own choice,
 /// which makes the order of `-a` options irrelevant. With one IPv4 address this is
@@ -143,7 +143,7 @@ impl Signer {
 
 impl Key {
     /// Binds the key to a virtual host: its vhid and the addresses the digest covers,
-    /// hashed in [`hmac_order`] (SPEC.md §3.2, §11).
+    /// hashed in [`hmac_order`] (docs/PROTOCOL.md §3.2, §11).
     pub fn signer(&self, vhid: u8, addrs: &[IpAddr]) -> Signer {
         let mut prefix = self.keyed.clone();
         prefix.update(&[CARP_VERSION, CARP_TYPE_ADVERTISEMENT, vhid]);
@@ -171,13 +171,13 @@ impl Key {
         }
         // ucarp zero-pads the password into a 20-byte buffer; trailing zero bytes of a
         // key shorter than the 64-byte block do not change HMAC, so the bare password is
-        // the same key (SPEC.md §3.1).
+        // the same key (docs/PROTOCOL.md §3.1).
         let keyed = HmacSha1::new_from_slice(password).map_err(|_| KeyError::Empty)?;
         Ok(Key { keyed })
     }
 
     /// Computes the digest of an advert for one IPv4 virtual address, as ucarp does
-    /// (SPEC.md §3.2). `counter` is the eight bytes as they appear on the wire.
+    /// (docs/PROTOCOL.md §3.2). `counter` is the eight bytes as they appear on the wire.
     pub fn sign(&self, vhid: u8, vaddr: Ipv4Addr, counter: &[u8; 8]) -> [u8; DIGEST_LEN] {
         self.signer(vhid, &[vaddr.into()]).sign(counter)
     }
@@ -263,7 +263,7 @@ mod tests {
         );
     }
 
-    /// The golden frame of SPEC.md §2.3: password `secret`, vhid 7, VIP 10.9.0.100.
+    /// The golden frame of docs/PROTOCOL.md §2.3: password `secret`, vhid 7, VIP 10.9.0.100.
     #[test]
     fn golden_digest() {
         let key = Key::new(b"secret").unwrap();

@@ -1,7 +1,7 @@
 //! What the state machine reports for the log, and the one place that words it.
 //!
 //! Pure data plus `Display`. Where ucarp logs the same event (state changes, election
-//! decisions, the SIGUSR1 status; SPEC.md §5, §8) the wording and level are ucarp's, so
+//! decisions, the SIGUSR1 status; docs/PROTOCOL.md §5, §8) the wording and level are ucarp's, so
 //! log watchers written for ucarp keep matching; the link, send-error and demotion
 //! messages are this project's own. This module never writes anything itself; the
 //! daemon sends each event to its logger at the [`Level`] given here.
@@ -29,12 +29,12 @@ pub enum Level {
 pub enum Event {
     /// The state changed (`Switching to state: MASTER`).
     StateChange(Transition),
-    /// As master, a better master was heard; we stepped down (SPEC.md §5.4).
+    /// As master, a better master was heard; we stepped down (docs/PROTOCOL.md §5.4).
     PreferredMaster {
         /// The better master.
         peer: IpAddr,
     },
-    /// As master, a worse master was heard; we re-sent a gratuitous ARP (§5.4).
+    /// As master, a worse master was heard; we re-sent a gratuitous ARP (docs/PROTOCOL.md §5.4).
     NonPreferredMaster {
         /// The worse master.
         peer: IpAddr,
@@ -47,24 +47,24 @@ pub enum Event {
         /// Our vhid.
         vhid: u8,
     },
-    /// As backup with preemption, a worse master was heard; we took over (§5.4).
+    /// As backup with preemption, a worse master was heard; we took over (docs/PROTOCOL.md §5.4).
     Preemption {
         /// The master we preempted.
         peer: IpAddr,
     },
     /// As backup, the master's interval exceeds our dead time, or it bowed out with
     /// 255/255; we took over once the wait of `state::bow_out_delay` ended without a
-    /// better backup advertising (§5.4; ucarp takes over at once).
+    /// better backup advertising (docs/PROTOCOL.md §5.4; ucarp takes over at once).
     GoingToTimeOut {
         /// The master that will time out.
         peer: IpAddr,
     },
-    /// Three adverts in a row could not be sent: preemption is suppressed (§5.8).
+    /// Three adverts in a row could not be sent: preemption is suppressed (docs/PROTOCOL.md §5.8).
     SendErrors {
         /// Consecutive failures so far.
         count: u32,
     },
-    /// Sending works again: preemption is no longer suppressed (§5.8).
+    /// Sending works again: preemption is no longer suppressed (docs/PROTOCOL.md §5.8).
     SendRecovered,
     /// The answer to SIGUSR1 (`MASTER on eth0 id 7`).
     Status {

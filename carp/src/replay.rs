@@ -1,11 +1,11 @@
 //! Opt-in replay protection (`--replay-window N`), layered on authenticated adverts.
 //!
-//! CARP's HMAC covers a 64-bit counter but ucarp never checks it (SPEC.md §3.3): a
+//! CARP's HMAC covers a 64-bit counter but ucarp never checks it (docs/PROTOCOL.md §3.3): a
 //! captured advert of a master that has since left can be replayed forever to keep
 //! its backups from taking over. This guard remembers, per source address, the last
 //! `N` counters it accepted, and where the group's counting stands — one count for
-//! all nodes, since each node continues from the last counter it heard (§3.3) and the
-//! counters this node sends are noted too:
+//! all nodes, since each node continues from the last counter it heard (docs/PROTOCOL.md §3.3)
+//! and the counters this node sends are noted too:
 //!
 //! * a counter already among a source's last `N` accepted is a replay: rejected;
 //! * once the group has counted in sequence (each counter 1 to `N` past the previous)
@@ -20,7 +20,7 @@
 //! old adverts of a ucarp master that has never heard a valid advert (it sends a
 //! random counter every time, so only exact repeats within the window are caught);
 //! and a fresh advert whose advskew or advbase was rewritten in flight (the HMAC does
-//! not cover them, SPEC.md §3.2). Interoperable: it only ever drops packets, and a
+//! not cover them, docs/PROTOCOL.md §3.2). Interoperable: it only ever drops packets, and a
 //! ucarp peer's random counters are accepted.
 //!
 //! Pure and bounded: at most [`MAX_SOURCES`] sources, least recently heard evicted.
@@ -188,7 +188,7 @@ mod tests {
         let mut g = ReplayGuard::new(64);
         assert_eq!(g.check(A, 1000), Ok(()));
         assert_eq!(g.check(A, 1000), Err(Replay::Repeated));
-        // Per source: B may send the same counter (counters synchronise, §3.3).
+        // Per source: B may send the same counter (counters synchronise, docs/PROTOCOL.md §3.3).
         assert_eq!(g.check(B, 1000), Ok(()));
     }
 

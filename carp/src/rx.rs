@@ -1,4 +1,4 @@
-//! The receive checks of SPEC.md §4.3, in ucarp's order, from raw frame bytes to a
+//! The receive checks of docs/PROTOCOL.md §4.3, in ucarp's order, from raw frame bytes to a
 //! [`VerifiedAdvert`] — the only thing the state machine accepts.
 //!
 //! Pure: never opens a socket, never reads the clock, never allocates, never panics on
@@ -14,7 +14,7 @@
 //! Like ucarp, the Ethernet addresses are not checked: a `-M` node (broadcast MAC) and a
 //! multicast node form one pair, and ucarp never looks at the source MAC.
 //!
-//! An IPv6 node (ucarp has none; BSD carp's format, SPEC.md §11) runs the same checks in
+//! An IPv6 node (ucarp has none; BSD carp's format, docs/PROTOCOL.md §2.4) runs the same checks in
 //! the same order on an IPv6 frame: the hop limit stands for the TTL, the CARP header
 //! must follow the IPv6 header directly (no extension headers), and the checksum covers
 //! the CARP header alone. A node takes frames of its own family only.
@@ -32,7 +32,7 @@ use crate::wire::checksum;
 use crate::wire::frame::{ETHERNET_HEADER_LEN, IPV4_HEADER_LEN, IPV6_HEADER_LEN};
 use crate::wire::packet::{self, Advert, CarpPacket, CARP_PROTO, CARP_TTL, CARP_VERSION};
 
-/// Why a received frame was dropped, in the order the checks run (SPEC.md §4.3).
+/// Why a received frame was dropped, in the order the checks run (docs/PROTOCOL.md §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reject {
     /// Step 1: no room for anything past the Ethernet and IP headers (≤ 34 bytes, or
@@ -176,7 +176,7 @@ impl Reject {
     }
 }
 
-/// ucarp's wording (SPEC.md §4.3), so existing log watchers keep matching.
+/// ucarp's wording (docs/PROTOCOL.md §4.3), so existing log watchers keep matching.
 impl fmt::Display for Reject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -338,7 +338,7 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// Runs every check of SPEC.md §4.3 on a whole Ethernet frame, in ucarp's order.
+    /// Runs every check of docs/PROTOCOL.md §4.3 on a whole Ethernet frame, in ucarp's order.
     ///
     /// # Errors
     /// The first check that fails, as a [`Reject`].
@@ -527,7 +527,7 @@ mod tests {
     }
     use crate::testutil::{hex, GOLDEN_ADVERT_FRAME};
 
-    /// A receiver that accepts the golden frame of SPEC.md §2.3.
+    /// A receiver that accepts the golden frame of docs/PROTOCOL.md §2.3.
     fn receiver() -> Receiver {
         receiver_with(b"secret")
     }
@@ -667,7 +667,7 @@ mod tests {
     #[test]
     fn unchecked_fields_as_in_ucarp() {
         // Type, authlen, reserved, IP total length and the Ethernet addresses are not
-        // checked (SPEC.md §4.3 "Not checked").
+        // checked (docs/PROTOCOL.md §4.3 "Not checked").
         let mut f = golden();
         f[0..12].fill(0x42);
         f[16..18].copy_from_slice(&999u16.to_be_bytes());
@@ -680,7 +680,7 @@ mod tests {
 
     #[test]
     fn compensating_checksum_errors_pass_as_in_ucarp() {
-        // ucarp verifies one sum over both headers (§4.3 step 9): an error in one
+        // ucarp verifies one sum over both headers (docs/PROTOCOL.md §4.3 step 9): an error in one
         // checksum field that the other one cancels out goes unnoticed.
         let mut f = golden();
         let ip_csum = u16::from_be_bytes([f[24], f[25]]);

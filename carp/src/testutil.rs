@@ -5,13 +5,13 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-/// SPEC.md §2.3: advert captured from real ucarp (password `secret`, vhid 7,
+/// docs/PROTOCOL.md §2.3: advert captured from real ucarp (password `secret`, vhid 7,
 /// VIP 10.9.0.100, srcip 10.9.0.1, default group).
 pub const GOLDEN_ADVERT_FRAME: &str = "01005e000012 00005e000007 0800
     45 10 0038 9413 4000 ff 70 fd15 0a090001 e0000012
     21 07 00 07 00 01 1c14 3d0e479ccf9f13d4 004412d3cd302a583bd59d5bec8350092bdb0e85";
 
-/// SPEC.md §6: gratuitous ARP captured from real ucarp (NIC MAC fa:bd:4f:4d:e3:43,
+/// docs/PROTOCOL.md §6: gratuitous ARP captured from real ucarp (NIC MAC fa:bd:4f:4d:e3:43,
 /// VIP 10.9.0.100).
 pub const GOLDEN_GARP_FRAME: &str = "ffffffffffff fabd4f4de343 0806 0001 0800 06 04 0001
     fabd4f4de343 0a090064 fabd4f4de343 0a090064";

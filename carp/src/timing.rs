@@ -1,4 +1,4 @@
-//! The timing formulas (SPEC.md §5): advert and master-down intervals, the bow-out
+//! The timing formulas (docs/PROTOCOL.md §5): advert and master-down intervals, the bow-out
 //! wait, the handover hold, the step-down grace, and the tie-break between equal
 //! intervals. The state machine, the daemon and `--preflight` all use these, so each
 //! lives here once.
@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::types::DEMOTED_ADVSKEW;
 
 /// How late Debian's ucarp may see a frame: libpcap hands it packets in blocks that a
-/// 1 s kernel timer releases (SPEC.md §4.1). Our backups wait at least this long after
+/// 1 s kernel timer releases (docs/PROTOCOL.md §4.1). Our backups wait at least this long after
 /// a bow-out, so that a ucarp backup, which takes over on it at once, is never raced;
 /// and a step-down of a ucarp master can take this long too.
 pub const UCARP_RX_LAG: Duration = Duration::from_secs(1);
@@ -18,13 +18,13 @@ pub const UCARP_RX_LAG: Duration = Duration::from_secs(1);
 pub const BOW_OUT_GUARD: Duration = Duration::from_millis(250);
 
 /// Returns ucarp's interval `T(base, skew)`: `base` s + `skew`/256 s, truncated to whole
-/// microseconds (SPEC.md §5).
+/// microseconds (docs/PROTOCOL.md §5).
 pub fn advert_interval(advbase: u8, advskew: u8) -> Duration {
     Duration::from_micros(u64::from(advbase) * 1_000_000 + skew_micros(advskew))
 }
 
 /// Returns the master-down interval: `advbase × deadratio` s + `advskew`/256 s, as
-/// ucarp: only the base is multiplied (SPEC.md §5.1, §12 item 6).
+/// ucarp: only the base is multiplied (docs/PROTOCOL.md §5.1, §12 item 6).
 ///
 /// With advbase 0 (a sub-second interval of `advskew`/256 s) it is `deadratio` whole
 /// intervals instead. ucarp's formula gives one interval there, so a single late or lost
@@ -80,7 +80,7 @@ fn skew_micros(advskew: u8) -> u64 {
 }
 
 /// The tie-break key of an address: its bytes read as a little-endian integer, as
-/// ucarp on x86 and arm64 compares IPv4 addresses (SPEC.md §5.4, §12 item 1). The last
+/// ucarp on x86 and arm64 compares IPv4 addresses (docs/PROTOCOL.md §5.4, §12 item 1). The last
 /// octet counts most: 10.9.1.1 beats 10.9.0.2. IPv6 (no ucarp to agree with) follows
 /// the same rule over its 16 bytes, so 2001:db8::1:1 beats 2001:db8::2; a node only
 /// ever compares addresses of its own family.

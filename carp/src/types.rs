@@ -155,7 +155,7 @@ pub struct Config {
     /// The key bound to the vhid and the virtual addresses the digest covers.
     pub signer: Signer,
     /// Count adverts from a random start even before any advert was heard, instead of
-    /// a fresh random counter each time (ucarp, SPEC.md §3.3), so that peers with
+    /// a fresh random counter each time (ucarp, docs/PROTOCOL.md §3.3), so that peers with
     /// replay protection can follow the sequence. Receivers without it ignore counters.
     pub sequential_counters: bool,
 }

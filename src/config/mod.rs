@@ -1,4 +1,4 @@
-//! From raw [`Args`] to a validated [`Config`] (SPEC.md §1): ucarp's number parsing,
+//! From raw [`Args`] to a validated [`Config`] (docs/PROTOCOL.md §1): ucarp's number parsing,
 //! its checks in its order, its messages and exit codes.
 //!
 //! Apart from reading the `-o` password file, this module does no I/O: the default
@@ -139,7 +139,7 @@ pub enum Startup {
 
 impl Config {
     /// Goes through the options in command-line order as ucarp's getopt loop does
-    /// (SPEC.md §1): an address, `-v`, `-b`, `-k`, `-o` or `-h` is acted on as soon as
+    /// (docs/PROTOCOL.md §1): an address, `-v`, `-b`, `-k`, `-o` or `-h` is acted on as soon as
     /// it is met, every occurrence included, and the last occurrence of an option
     /// wins. Then come ucarp's checks after parsing, in its order: interface, vhid,
     /// password, interval, source address, virtual address, script warnings and dead

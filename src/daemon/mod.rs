@@ -437,7 +437,7 @@ impl Daemon {
     }
 
     /// The interface was set down or deleted: exit 0, after the downscript when master
-    /// and `-z` (SPEC.md §5.3 step 4, §5.6).
+    /// and `-z` (docs/PROTOCOL.md §5.3 step 4, §5.6).
     fn interface_gone(&mut self, now: Instant, why: &str) {
         if self.gone {
             return;

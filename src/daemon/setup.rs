@@ -89,7 +89,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
             })?;
         let group_mac = group_mac(cfg.group);
         // The IP join above goes through srcip's interface; this makes sure the group
-        // MAC is also accepted on -i when srcip lives elsewhere (SPEC.md §12 item 13).
+        // MAC is also accepted on -i when srcip lives elsewhere (docs/PROTOCOL.md §12 item 13).
         if let Err(e) = packet.add_multicast_mac(group_mac) {
             log::warn!("Unable to add multicast MAC {group_mac} on [{iface}]: {e}");
         }
@@ -119,6 +119,14 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
             t
         })
         .collect();
+
+    if (cfg.upscript.is_some() || cfg.downscript.is_some())
+        && crate::process::scripts_lack(crate::process::CAP_NET_ADMIN) == Some(true)
+    {
+        log::warn!(
+            "Scripts will run without CAP_NET_ADMIN and may fail to add or remove the address (see RUNNING WITHOUT ROOT in ucarp(8))"
+        );
+    }
 
     if cfg.daemonize {
         crate::process::daemonize()

@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn filter_keeps_only_peer_adverts_for_our_vhid() {
-        // The golden frame of SPEC.md §2.3: vhid 7 from 10.9.0.1.
+        // The golden frame of docs/PROTOCOL.md §2.3: vhid 7 from 10.9.0.1.
         let golden = crate::testutil::hex(crate::testutil::GOLDEN_ADVERT_FRAME);
         let keep = |srcip, vhid, frame: &[u8]| run_bpf(&advert_filter(srcip, vhid), frame) > 0;
         let me = IpAddr::from([10, 9, 0, 2]);

@@ -8,7 +8,7 @@
 //! filters it attaches are built in [`filter`]'s pure code, and link events are
 //! parsed in [`netlink`].
 //!
-//! Why AF_PACKET (SPEC.md §4): ucarp writes whole Ethernet frames, so its adverts carry
+//! Why AF_PACKET (docs/PROTOCOL.md §4): ucarp writes whole Ethernet frames, so its adverts carry
 //! the `00:00:5e:00:00:<vhid>` source MAC, `-M` can change the destination MAC alone,
 //! the source address need not be configured, and netfilter rules do not filter them.
 //! The BPF program keeps every frame that is not protocol 112 of our family for our vhid
@@ -67,6 +67,20 @@ pub(crate) fn socket(
     })?;
     // SAFETY: `fd` was just returned by socket(2) and is not owned elsewhere.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Names the capability that a refused call needs: EPERM alone ("Operation not
+/// permitted") says nothing of the fix when the daemon runs without root.
+pub(crate) fn needing(capability: &'static str) -> impl Fn(io::Error) -> io::Error {
+    move |e| match e.raw_os_error() {
+        Some(libc::EPERM | libc::EACCES) => io::Error::new(
+            e.kind(),
+            format!(
+                "{e}; it needs {capability} (root has it; see RUNNING WITHOUT ROOT in ucarp(8))"
+            ),
+        ),
+        _ => e,
+    }
 }
 
 pub(crate) fn setsockopt<T: Copy>(

@@ -41,7 +41,7 @@ impl PacketSocket {
         filter: &[libc::sock_filter],
         ethertype: u16,
     ) -> io::Result<PacketSocket> {
-        let fd = socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
+        let fd = socket(libc::AF_PACKET, libc::SOCK_RAW, 0).map_err(needing("CAP_NET_RAW"))?;
         let ifindex =
             i32::try_from(ifindex).map_err(|_| io::Error::from_raw_os_error(libc::ENODEV))?;
         attach_filter(&fd, filter)?;

@@ -32,12 +32,14 @@ impl RawIpSocket {
         let proto = libc::c_int::from(crate::packet::CARP_PROTO);
         let fd = match family {
             IpAddr::V4(_) => {
-                let fd = socket(libc::AF_INET, libc::SOCK_RAW, proto)?;
+                let fd =
+                    socket(libc::AF_INET, libc::SOCK_RAW, proto).map_err(needing("CAP_NET_RAW"))?;
                 setsockopt(fd.as_raw_fd(), libc::IPPROTO_IP, libc::IP_HDRINCL, &1)?;
                 fd
             }
             IpAddr::V6(_) => {
-                let fd = socket(libc::AF_INET6, libc::SOCK_RAW, proto)?;
+                let fd = socket(libc::AF_INET6, libc::SOCK_RAW, proto)
+                    .map_err(needing("CAP_NET_RAW"))?;
                 setsockopt(fd.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_HDRINCL, &1)?;
                 fd
             }

@@ -308,6 +308,18 @@ impl Rig {
 
     /// Starts `program` on host `h` with exactly `args`.
     pub fn start_raw(&mut self, h: usize, program: &str, args: &[String]) -> Proc {
+        self.start_with(h, program, args, |_, _| {})
+    }
+
+    /// Starts `program` on host `h` with exactly `args`, after `adjust` has seen the
+    /// command and the log file its stdout and stderr go to.
+    pub fn start_with(
+        &mut self,
+        h: usize,
+        program: &str,
+        args: &[String],
+        adjust: impl FnOnce(&mut Command, &fs::File),
+    ) -> Proc {
         let tag = std::path::Path::new(program)
             .file_name()
             .unwrap()
@@ -321,6 +333,7 @@ impl Rig {
         let mut cmd = self.cmd(h, "stdbuf");
         // stdbuf: ucarp's INFO lines go to a fully buffered stdout otherwise.
         cmd.args(["-oL", "-eL", program]).args(args);
+        adjust(&mut cmd, &out);
         let child = cmd.stdout(out).stderr(err).spawn().unwrap();
         let pid = child.id();
         self.children.push(child);

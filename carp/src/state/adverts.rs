@@ -1,6 +1,6 @@
 //! Sending adverts: the counter (random until synchronised, then adopted + 1), the
 //! signature, the next advert's deadline, the delayed gratuitous ARP; and what comes
-//! back, the send results (SPEC.md §5.8) and a claim the caller held back.
+//! back, the send results (docs/PROTOCOL.md §5.8) and a claim the caller held back.
 
 use std::time::Instant;
 
@@ -40,7 +40,7 @@ impl Carp {
     }
 
     /// Handles the outcome of sending the advert of the oldest [`Action::SendAdvert`]
-    /// (SPEC.md §5.8): three failures in a row suppress preemption, three successes
+    /// (docs/PROTOCOL.md §5.8): three failures in a row suppress preemption, three successes
     /// lift it.
     ///
     /// The first result after a takeover whose claim waited for the up script says the
@@ -103,7 +103,7 @@ impl Carp {
         advskew: u8,
         after_scripts: bool,
     ) -> Advert {
-        // §3.3: random until synchronised, then adopted value plus one per send.
+        // docs/PROTOCOL.md §3.3: random until synchronised, then adopted value plus one per send.
         self.counter = if self.counter_synced {
             self.counter.wrapping_add(1)
         } else {
@@ -123,7 +123,7 @@ impl Carp {
             after_scripts,
         });
         self.stats.adverts_sent += 1;
-        // §5.2 step 6; 255/255 is BSD's bow-out: send once, do not re-arm.
+        // docs/PROTOCOL.md §5.2 step 6; 255/255 is BSD's bow-out: send once, do not re-arm.
         self.adv_at = if advbase == BOW_OUT && advskew == BOW_OUT {
             None
         } else {

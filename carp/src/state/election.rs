@@ -1,4 +1,4 @@
-//! The election on an authenticated advert (SPEC.md §5.4): step down to a better
+//! The election on an authenticated advert (docs/PROTOCOL.md §5.4): step down to a better
 //! master, re-announce against a worse one, preempt with `-P`, or wait out a bow-out.
 
 use std::time::Instant;
@@ -35,7 +35,7 @@ impl Carp {
                     // The master we are taking over from serves the address until it
                     // hears our claim: nothing to re-announce, no rival.
                 } else if local < remote || (local == remote && theirs > ours) {
-                    // Re-announce the address, as ucarp does (SPEC.md §5.4).
+                    // Re-announce the address, as ucarp does (docs/PROTOCOL.md §5.4).
                     self.actions.push_back(Action::SendGratuitousArp);
                     self.delayed_arp = Some(2);
                     let adv = adv.advert();

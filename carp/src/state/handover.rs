@@ -35,7 +35,7 @@ pub(super) struct Handover {
 
 impl Carp {
     /// Handles TERM, INT, QUIT or HUP under `-z`. A backup exits at once, with no script
-    /// (SPEC.md §5.7). A master hands over first: it sends a bow-out advert and keeps
+    /// (docs/PROTOCOL.md §5.7). A master hands over first: it sends a bow-out advert and keeps
     /// the address until the successor's first advert, or [`handover_bound`], then runs
     /// its down script and exits ([`Action::Exit`]). Nothing happens afterwards.
     pub fn handle_shutdown(&mut self, now: Instant) {

@@ -1,4 +1,4 @@
-//! The CARP state machine of ucarp (SPEC.md §5), sans-IO.
+//! The CARP state machine of ucarp (docs/PROTOCOL.md §5), sans-IO.
 //!
 //! [`Carp`] takes inputs — an authenticated advert, the passing of time, the link going
 //! up or down, a signal — each with an explicit `now`, and queues [`Action`]s for the
@@ -9,13 +9,13 @@
 //!
 //! Decisions are ucarp's, with these deliberate differences:
 //! * deadlines are exact: a backup takes over *at* its master-down deadline, not at the
-//!   first poll wake-up after it (SPEC.md §5.3). "Lower skew promotes first" still
+//!   first poll wake-up after it (docs/PROTOCOL.md §5.3). "Lower skew promotes first" still
 //!   holds, because the deadline includes the skew;
 //! * advbase 255 with advskew 255 sends one advert and stops, instead of re-sending on
-//!   every loop pass (§5.2, §12 item 14);
+//!   every loop pass (docs/PROTOCOL.md §5.2, §12 item 14);
 //! * a master that is shut down (`-z`) or put into maintenance (SIGUSR2) hands over
 //!   make-before-break: it sends a bow-out advert (255/255, which backups, ucarp's
-//!   included, take over on at once, §5.4), keeps the address until it hears the
+//!   included, take over on at once, docs/PROTOCOL.md §5.4), keeps the address until it hears the
 //!   successor's first advert — bounded by [`handover_bound`], the group's dead time —
 //!   and only then runs its down script. ucarp sends nothing and leaves a dead-time
 //!   outage;
@@ -76,7 +76,7 @@ pub const BOW_OUT_REPEAT_MAX: Duration = Duration::from_millis(100);
 /// How many split-brain rivals are remembered at once (only authenticated nodes count).
 const MAX_RIVALS: usize = 8;
 
-/// Consecutive send failures that suppress preemption (SPEC.md §5.8).
+/// Consecutive send failures that suppress preemption (docs/PROTOCOL.md §5.8).
 pub const SEND_ERRORS_MAX: u32 = 3;
 /// Consecutive successful sends that lift the suppression again.
 pub const SEND_SUCCESSES_MIN: u32 = 3;
@@ -84,7 +84,7 @@ pub const SEND_SUCCESSES_MIN: u32 = 3;
 /// Something the caller must do, in queue order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Send this advert, framed per SPEC.md §2, then report the outcome with
+    /// Send this advert, framed per docs/PROTOCOL.md §2, then report the outcome with
     /// [`Carp::handle_send_result`].
     SendAdvert {
         /// The advert.
@@ -96,7 +96,7 @@ pub enum Action {
         /// advert is asked for meanwhile.
         after_scripts: bool,
     },
-    /// Send a gratuitous ARP for the virtual address (SPEC.md §6).
+    /// Send a gratuitous ARP for the virtual address (docs/PROTOCOL.md §6).
     SendGratuitousArp,
     /// Run the up script.
     RunUp(Transition),
@@ -141,9 +141,9 @@ pub struct Carp {
     /// The counter last sent or adopted.
     counter: u64,
     /// False until a valid advert has been received: until then every advert carries a
-    /// fresh random counter (SPEC.md §3.3).
+    /// fresh random counter (docs/PROTOCOL.md §3.3).
     counter_synced: bool,
-    /// Adverts left before the delayed gratuitous ARP (§5.2 step 5).
+    /// Adverts left before the delayed gratuitous ARP (docs/PROTOCOL.md §5.2 step 5).
     delayed_arp: Option<u8>,
     send_errors: u32,
     send_successes: u32,
@@ -155,7 +155,7 @@ pub struct Carp {
 
 impl Carp {
     /// Starts a virtual host at `now`: INIT → BACKUP, with the downscript unless
-    /// `neutral`, and the master-down timer armed (SPEC.md §5.1). Nothing is sent.
+    /// `neutral`, and the master-down timer armed (docs/PROTOCOL.md §5.1). Nothing is sent.
     ///
     /// `seed` feeds the random counters sent before the first advert is received.
     ///
@@ -284,14 +284,14 @@ impl Carp {
         }
     }
 
-    /// Handles an authenticated advert from a peer (SPEC.md §5.4).
+    /// Handles an authenticated advert from a peer (docs/PROTOCOL.md §5.4).
     pub fn handle_advert(&mut self, now: Instant, adv: &VerifiedAdvert) {
-        // While the link is down ucarp reads no packets at all (§5.6).
+        // While the link is down ucarp reads no packets at all (docs/PROTOCOL.md §5.6).
         if self.stopped || !self.link_up {
             return;
         }
         self.stats.adverts_received += 1;
-        // §3.3: adopt the counter in every state, then add one per send.
+        // docs/PROTOCOL.md §3.3: adopt the counter in every state, then add one per send.
         self.counter = adv.advert().counter;
         self.counter_synced = true;
         if let Some(h) = self.handover {
@@ -303,7 +303,7 @@ impl Carp {
     }
 
     /// Handles a change of carrier (IFF_RUNNING). Down forces BACKUP and stops every
-    /// timer; up starts the election over (SPEC.md §5.6). The caller does not report
+    /// timer; up starts the election over (docs/PROTOCOL.md §5.6). The caller does not report
     /// link changes under `-S`.
     pub fn handle_link(&mut self, now: Instant, up: bool) {
         if self.stopped || up == self.link_up {
@@ -327,7 +327,7 @@ impl Carp {
     }
 
     /// Handles our interface being set down or deleted under `-z`: the daemon exits.
-    /// A master runs its down script first (SPEC.md §5.6); no bow-out, since nobody can
+    /// A master runs its down script first (docs/PROTOCOL.md §5.6); no bow-out, since nobody can
     /// hear one, and no "link down" story, since nothing waits for the link to return.
     pub fn handle_interface_gone(&mut self, _now: Instant) {
         if self.stopped {
@@ -371,8 +371,8 @@ impl Carp {
         self.actions.push_back(Action::Exit);
     }
 
-    /// The skew this node advertises and compares itself with (§5.4, §5.8), 255 when
-    /// demoted.
+    /// The skew this node advertises and compares itself with (docs/PROTOCOL.md §5.4, §5.8),
+    /// 255 when demoted.
     fn local_advskew(&self) -> u8 {
         if self.demotions.any() {
             DEMOTED_ADVSKEW
@@ -384,8 +384,8 @@ impl Carp {
     }
 
     fn arm_master_down(&mut self, now: Instant) {
-        // ucarp uses its configured skew here even while suppressed (§5.4); a demoted
-        // node uses 255 so that every other node promotes first.
+        // ucarp uses its configured skew here even while suppressed (docs/PROTOCOL.md §5.4); a
+        // demoted node uses 255 so that every other node promotes first.
         let skew = if self.demotions.any() {
             DEMOTED_ADVSKEW
         } else {
@@ -397,7 +397,7 @@ impl Carp {
         self.bowed_out = None;
     }
 
-    /// BACKUP → MASTER (SPEC.md §5.2): upscript, gratuitous ARP, an advert, and a
+    /// BACKUP → MASTER (docs/PROTOCOL.md §5.2): upscript, gratuitous ARP, an advert, and a
     /// second gratuitous ARP with the third advert.
     ///
     /// From a dead master the advert (the claim) goes out at once: nobody serves the
@@ -429,8 +429,8 @@ impl Carp {
         self.state == State::Master && self.master_since.is_none()
     }
 
-    /// The one place a state changes: logs it and queues the script (§5.5). Setting the
-    /// state it already has does nothing.
+    /// The one place a state changes: logs it and queues the script (docs/PROTOCOL.md §5.5).
+    /// Setting the state it already has does nothing.
     fn set_state(&mut self, to: State, reason: Reason, peer: Option<IpAddr>) {
         if self.state == to {
             return;

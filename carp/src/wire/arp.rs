@@ -1,4 +1,4 @@
-//! The gratuitous ARP frame a new master sends for the virtual address (SPEC.md §6),
+//! The gratuitous ARP frame a new master sends for the virtual address (docs/PROTOCOL.md §6),
 //! built and read with pnet's Ethernet and ARP views.
 //!
 //! Pure: never opens a socket, never reads the clock. The frame is the 42 bytes ucarp

@@ -1,5 +1,5 @@
 //! The Internet checksum of RFC 1071, used by the IPv4 header, the CARP header
-//! (SPEC.md §2.2, §2.3, §4.3 step 9) and ICMPv6 neighbour advertisements.
+//! (docs/PROTOCOL.md §2.2, §2.3, §4.3 step 9) and ICMPv6 neighbour advertisements.
 //!
 //! Pure arithmetic over byte slices: no allocation, no I/O. The receive path needs the
 //! one's-complement *sum* over two regions at once (IP header + CARP header), so the

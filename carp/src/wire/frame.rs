@@ -1,12 +1,12 @@
 //! The whole Ethernet frame that carries an advert: ucarp's 70-byte IPv4 frame
-//! (SPEC.md §2.1–2.3) and the 90-byte IPv6 frame of BSD carp (SPEC.md §11), built and
-//! read with pnet's Ethernet, IPv4 and IPv6 views plus [`crate::wire::packet`] for the CARP
-//! part.
+//! (docs/PROTOCOL.md §2.1–2.3) and the 90-byte IPv6 frame of BSD carp (docs/PROTOCOL.md §2.4),
+//! built and read with pnet's Ethernet, IPv4 and IPv6 views plus [`crate::wire::packet`] for
+//! the CARP part.
 //!
 //! Pure: never opens a socket, never reads the clock. Everything that varies between two
 //! frames (IP id, counter) is a parameter, so tests reproduce captured bytes exactly.
 //! This module reads frames *structurally*; the receive checks and their order
-//! (SPEC.md §4.3) live in [`crate::rx`].
+//! (docs/PROTOCOL.md §4.3) live in [`crate::rx`].
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -38,10 +38,10 @@ pub const ADVERT_TOS: u8 = 0x10;
 /// IPv4 flags and fragment offset of adverts: don't fragment.
 const FLAGS_DF: u8 = 0b010;
 
-/// The Ethernet broadcast address, the advert destination with `-M` (SPEC.md §2.1).
+/// The Ethernet broadcast address, the advert destination with `-M` (docs/PROTOCOL.md §2.1).
 pub const BROADCAST_MAC: MacAddr = MacAddr(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
 
-/// Returns the source MAC of ucarp's adverts, `00:00:5e:00:00:<vhid>` (SPEC.md §2.1).
+/// Returns the source MAC of ucarp's adverts, `00:00:5e:00:00:<vhid>` (docs/PROTOCOL.md §2.1).
 ///
 /// Not the NIC's MAC, and not the VRRP virtual MAC `00:00:5e:00:01:<vhid>`.
 pub fn advert_source_mac(vhid: u8) -> MacAddr {
@@ -151,7 +151,7 @@ pub struct AdvertFrame {
     pub src_mac: MacAddr,
     /// IPv4 source, ucarp's `--srcip`.
     pub src: Ipv4Addr,
-    /// IPv4 destination, ucarp's `--mcastip` (also with `-M`, SPEC.md §12 item 3).
+    /// IPv4 destination, ucarp's `--mcastip` (also with `-M`, docs/PROTOCOL.md §12 item 3).
     pub dst: Ipv4Addr,
     /// IPv4 identification; ucarp draws a random one per packet.
     pub ip_id: u16,
@@ -196,7 +196,7 @@ impl AdvertFrame {
         i.set_source(self.src);
         i.set_destination(self.dst);
         i.set_checksum(0);
-        // SPEC.md §2.2: ucarp sums the whole 56 bytes, but the filled CARP checksum
+        // docs/PROTOCOL.md §2.2: ucarp sums the whole 56 bytes, but the filled CARP checksum
         // makes the CARP half add one's-complement zero, so the plain header checksum
         // gives identical bytes.
         let sum = checksum::checksum(pnet_packet::Packet::packet(&i));
@@ -243,7 +243,7 @@ impl AdvertFrame {
 }
 
 /// An IPv6 advert with the Ethernet and IPv6 fields that frame it: BSD carp's format
-/// (SPEC.md §11), which ucarp never had. Version 6, traffic class and flow label 0,
+/// (docs/PROTOCOL.md §2.4), which ucarp never had. Version 6, traffic class and flow label 0,
 /// payload length 36, next header 112 (no extension headers), hop limit 255; the CARP
 /// checksum covers the CARP header alone, as IPv6 has no header checksum to fold in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

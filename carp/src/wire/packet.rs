@@ -1,4 +1,4 @@
-//! The CARP advertisement header (SPEC.md §2.3): a zero-copy view over the 36 bytes that
+//! The CARP advertisement header (docs/PROTOCOL.md §2.3): a zero-copy view over the 36 bytes that
 //! follow the IP header (IPv4 as in ucarp, or IPv6 as in BSD carp), and a value type
 //! for what those bytes mean.
 //!
@@ -18,7 +18,7 @@
 //! |                                                               |
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! |                                                               |
-//! +            HMAC-SHA1 digest "md" (20 bytes, SPEC.md §3)       +
+//! +            HMAC-SHA1 digest "md" (20 bytes, docs/PROTOCOL.md §3)       +
 //! |                              ...                              |
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
@@ -30,23 +30,23 @@ use crate::wire::checksum;
 
 /// IP protocol number of CARP (and of VRRP, which shares it).
 pub const CARP_PROTO: u8 = 112;
-/// The CARP version ucarp speaks and requires on receipt (SPEC.md §4.3 step 6).
+/// The CARP version ucarp speaks and requires on receipt (docs/PROTOCOL.md §4.3 step 6).
 pub const CARP_VERSION: u8 = 2;
 /// The only CARP message type: an advertisement.
 pub const CARP_TYPE_ADVERTISEMENT: u8 = 1;
 /// Length of counter + digest in 32-bit words, as sent (never checked on receipt).
 pub const CARP_AUTHLEN: u8 = 7;
 /// IPv4 TTL (IPv6 hop limit) of every advert; anything else is rejected on receipt
-/// (SPEC.md §4.3 step 5).
+/// (docs/PROTOCOL.md §4.3 step 5).
 pub const CARP_TTL: u8 = 255;
 /// The default IPv4 multicast group and destination address of adverts.
 pub const CARP_MCAST_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
-/// The IPv6 group and destination of adverts, as in BSD carp (SPEC.md §11).
+/// The IPv6 group and destination of adverts, as in BSD carp (docs/PROTOCOL.md §2.4).
 pub const CARP_MCAST_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 /// Length of the HMAC-SHA1 digest in bytes.
 pub const DIGEST_LEN: usize = 20;
 
-/// Byte offsets of the header fields (SPEC.md §2.3).
+/// Byte offsets of the header fields (docs/PROTOCOL.md §2.3).
 mod field {
     use std::ops::Range;
 
@@ -182,7 +182,7 @@ impl<T: AsRef<[u8]>> CarpPacket<T> {
         out
     }
 
-    /// Returns the counter as a number (big-endian on the wire, SPEC.md §2.3).
+    /// Returns the counter as a number (big-endian on the wire, docs/PROTOCOL.md §2.3).
     pub fn counter(&self) -> u64 {
         u64::from_be_bytes(self.counter_bytes())
     }
@@ -261,7 +261,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> CarpPacket<T> {
 /// A CARP advertisement: the fields a node sends and an authenticated receiver acts on.
 ///
 /// The type nibble, authlen and reserved byte are not kept: ucarp never checks them on
-/// receipt (SPEC.md §4.3) and always sends 1, 7 and 0, which [`emit`](Self::emit)
+/// receipt (docs/PROTOCOL.md §4.3) and always sends 1, 7 and 0, which [`emit`](Self::emit)
 /// writes. So emit-then-parse is the identity on this type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Advert {
@@ -271,9 +271,10 @@ pub struct Advert {
     pub advbase: u8,
     /// Skew in 1/256 s, added to `advbase`.
     pub advskew: u8,
-    /// The counter that the digest covers (SPEC.md §3.3).
+    /// The counter that the digest covers (docs/PROTOCOL.md §3.3).
     pub counter: u64,
-    /// HMAC-SHA1 digest over version, type, vhid, virtual address and counter (§3.2).
+    /// HMAC-SHA1 digest over version, type, vhid, virtual address and counter (docs/PROTOCOL.md
+    /// §3.2).
     pub md: [u8; DIGEST_LEN],
 }
 
@@ -348,7 +349,7 @@ mod tests {
     use super::*;
     use crate::testutil::{golden_advert, hex};
 
-    /// The CARP part of the golden frame of SPEC.md §2.3 (password `secret`, vhid 7).
+    /// The CARP part of the golden frame of docs/PROTOCOL.md §2.3 (password `secret`, vhid 7).
     fn golden() -> Vec<u8> {
         hex("2107000700011c14 3d0e479ccf9f13d4 004412d3cd302a583bd59d5bec8350092bdb0e85")
     }
@@ -413,7 +414,7 @@ mod tests {
 
     #[test]
     fn type_authlen_reserved_are_not_checked() {
-        // SPEC.md §4.3: "type=2, authlen=0, pad=5 ... is accepted".
+        // docs/PROTOCOL.md §4.3: "type=2, authlen=0, pad=5 ... is accepted".
         let mut bytes = golden();
         let mut p = CarpPacket::new_unchecked(&mut bytes[..]);
         p.set_version_kind(2, 2);
