@@ -44,6 +44,8 @@ pub enum Opt {
     Addr,
     /// `-h`: print usage and exit 0.
     Help,
+    /// `-V`: print the version and exit 0 (ucarp has no such option).
+    Version,
     /// `-b`: base advert interval, seconds.
     Advbase,
     /// `-k`: advert skew, 1/256 s.
@@ -151,6 +153,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     doc!(Neutral, "neutral", 'n', "", "do not run the downscript at start"),
     doc!(Addr, "addr", 'a', "<ip>", "the virtual (shared) address, of -s's family (repeatable)"),
     doc!(Help, "help", 'h', "", "print this text and exit"),
+    doc!(Version, "version", 'V', "", "print the version and exit"),
     doc!(Advbase, "advbase", 'b', "<seconds>", "base advert interval, 0 to 255 (default 1)"),
     doc!(Advskew, "advskew", 'k', "<skew>", "added to the interval in 1/256 s, 0 to 255; lower is preferred (default 0)"),
     doc!(Upscript, "upscript", 'u', "<file>", "run <file> when becoming master"),
@@ -301,6 +304,14 @@ fn occurrences(m: &ArgMatches) -> Vec<Occurrence> {
 fn first_line(message: &str) -> String {
     let line = message.lines().next().unwrap_or("invalid command line");
     line.strip_prefix("error: ").unwrap_or(line).to_string()
+}
+
+/// Returns the one line `-V` prints: the name, this version and what it replaces.
+pub fn version() -> String {
+    format!(
+        "ucarp {} (Rust; compatible with ucarp 1.5.2)",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// Returns the usage text, in ucarp's `--long=<arg> (-x <arg>): text` layout.

@@ -29,6 +29,10 @@ fn main() -> ExitCode {
             print!("{}", cli::usage());
             return ExitCode::SUCCESS;
         }
+        Ok(Startup::Version) => {
+            println!("{}", cli::version());
+            return ExitCode::SUCCESS;
+        }
         Ok(Startup::Status { path, json }) => return ExitCode::from(status::print(&path, json)),
         Err(e) => return fail(&e.message, e.exit_code, syslog),
     };

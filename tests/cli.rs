@@ -48,6 +48,23 @@ fn check(args: &[String], code: i32, message: &str) {
 }
 
 #[test]
+fn version_prints_one_line_and_exits_0() {
+    for args in [&["-V"][..], &["--version"], &["-v", "3", "-V"]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(0));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            stdout,
+            format!(
+                "ucarp {} (Rust; compatible with ucarp 1.5.2)\n",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+        assert!(out.stderr.is_empty());
+    }
+}
+
+#[test]
 fn help_and_no_arguments_print_usage_and_exit_0() {
     for args in [&[][..], &["-h"], &["--help"], &["-v", "3", "-h"]] {
         let out = run(args);

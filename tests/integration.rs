@@ -9,6 +9,7 @@
 //! * `cli`: bad command lines through the real binary.
 //! * `docs`: citations name documents and sections inside the repository.
 //! * `daemon`: two or more of ours in network namespaces (root).
+//! * `demo`: `scripts/demo`, the README's first command, end to end (root).
 //! * `failover`: handover, maintenance mode, script timeouts (root).
 //! * `groups`: three- and four-node groups mixing ours and ucarp, slow and hung scripts
 //!   (root).
@@ -32,6 +33,7 @@ macro_rules! rig {
 mod beyond;
 mod cli;
 mod daemon;
+mod demo;
 mod docs;
 mod failover;
 mod golden;

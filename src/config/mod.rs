@@ -128,6 +128,8 @@ pub enum Startup {
     Run(Box<Config>),
     /// `-h`, or no arguments: print the usage and exit 0.
     Help,
+    /// `-V`: print the version and exit 0.
+    Version,
     /// `--status FILE`: print the state file and exit.
     Status {
         /// The state file.
@@ -174,6 +176,7 @@ impl Config {
             let value = occ.value.as_deref().unwrap_or_default();
             match occ.opt {
                 Opt::Help => return Ok(Startup::Help),
+                Opt::Version => return Ok(Startup::Version),
                 Opt::Srcip => srcip = Some(address(value)?),
                 Opt::Mcastip => group = Some(address(value)?),
                 Opt::Vhid => vhid = vhid_value(value)?,

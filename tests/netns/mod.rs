@@ -115,6 +115,19 @@ fn netns_available() -> bool {
     *AVAILABLE.get_or_init(probe_netns)
 }
 
+/// Whether a test that needs network namespaces can run: false (after saying why)
+/// when they are unavailable outside CI; with `CI=true` it fails the test instead.
+pub fn namespaces_or_skip() -> bool {
+    if netns_available() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true but network namespaces cannot be created (root needed)");
+    }
+    eprintln!("skipping: network namespaces unavailable (run as root)");
+    false
+}
+
 fn probe_netns() -> bool {
     let probe = format!("ucprobe{}", std::process::id());
     let ok = Command::new("ip")
@@ -141,11 +154,7 @@ impl Rig {
 
     /// Builds a rig whose hosts have the given addresses, all in 198.18.0.0/15.
     pub fn with_ips(ips: &[Ipv4Addr]) -> Option<Rig> {
-        if !netns_available() {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("CI=true but network namespaces cannot be created (root needed)");
-            }
-            eprintln!("skipping: network namespaces unavailable (run as root)");
+        if !namespaces_or_skip() {
             return None;
         }
         let id = format!(
