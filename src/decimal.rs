@@ -90,9 +90,12 @@ impl Decimal {
     }
 
     /// The value as an `f64`, close enough to display (not correctly rounded in every
-    /// last bit).
+    /// last bit, and values below about 1e-300 come out as 0).
     pub fn to_f64(self) -> f64 {
-        let magnitude = if self.exp >= 0 {
+        let magnitude = if self.digits == 0 {
+            // Not 0 × 10^400, which is NaN.
+            0.0
+        } else if self.exp >= 0 {
             self.digits as f64 * 10f64.powi(self.exp)
         } else {
             self.digits as f64 / 10f64.powi(self.exp.saturating_neg())
@@ -104,7 +107,8 @@ impl Decimal {
         }
     }
 
-    /// The value as seconds, truncated to whole nanoseconds; `None` when negative
+    /// The value as seconds, rounded up to whole nanoseconds (so that a tiny value is
+    /// not mistaken for zero, which options read as "none"); `None` when negative
     /// (other than zero) or above `max`.
     pub fn to_duration(self, max: Duration) -> Option<Duration> {
         if self.digits == 0 {
@@ -119,9 +123,10 @@ impl Decimal {
                 .checked_pow(shift.unsigned_abs())
                 .and_then(|p| p.checked_mul(u128::from(self.digits)))?
         } else {
+            // Beyond 10^38 the divisor overflows: the value is far below a nanosecond.
             10u128
                 .checked_pow(shift.unsigned_abs())
-                .map_or(0, |p| u128::from(self.digits) / p)
+                .map_or(1, |p| u128::from(self.digits).div_ceil(p))
         };
         let d = Duration::new(
             u64::try_from(nanos / 1_000_000_000).ok()?,
@@ -169,6 +174,8 @@ mod tests {
         assert_eq!(f("1e400"), Some(f64::INFINITY));
         assert_eq!(f("1e-400"), Some(0.0));
         assert_eq!(f("1e99999999999"), Some(f64::INFINITY));
+        assert_eq!(f("0e400"), Some(0.0));
+        assert_eq!(f("-0.000e2147483647"), Some(0.0));
     }
 
     #[test]
@@ -178,7 +185,13 @@ mod tests {
         assert_eq!(d("0.1"), Some(Duration::from_millis(100)));
         assert_eq!(d("2.5"), Some(Duration::from_millis(2500)));
         assert_eq!(d("1e-9"), Some(Duration::from_nanos(1)));
-        assert_eq!(d("1e-10"), Some(Duration::ZERO));
+        assert_eq!(
+            d("1e-10"),
+            Some(Duration::from_nanos(1)),
+            "rounded up, not zero"
+        );
+        assert_eq!(d("1e-99999"), Some(Duration::from_nanos(1)));
+        assert_eq!(d("1.0000000001"), Some(Duration::new(1, 1)));
         assert_eq!(d("86400"), Some(day));
         assert_eq!(d("8.64e4"), Some(day));
         assert_eq!(d("-0"), Some(Duration::ZERO));

@@ -17,20 +17,48 @@ const PROTOCOL: &str = "docs/PROTOCOL.md";
 /// Documents that were never part of the repository; naming one is always a mistake.
 const OUTSIDE: [&str; 4] = ["SPEC.md", "STYLE.md", "VRRP.md", "../shared"];
 
-/// The text files git tracks, relative to the root.
+/// The text files of the repository, relative to the root: those git tracks, or, in a
+/// copy without git (a source tarball), every file outside build output.
 fn tracked_text_files() -> Vec<String> {
-    let out = Command::new("git")
+    let listed = Command::new("git")
         .args(["ls-files", "-z"])
         .current_dir(ROOT)
         .output()
-        .expect("git ls-files");
-    assert!(out.status.success(), "git ls-files failed");
-    String::from_utf8_lossy(&out.stdout)
-        .split('\0')
-        .filter(|f| !f.is_empty())
+        .ok()
+        .filter(|o| o.status.success() && !o.stdout.is_empty());
+    let files: Vec<String> = match listed {
+        Some(out) => String::from_utf8_lossy(&out.stdout)
+            .split('\0')
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect(),
+        None => walk(Path::new(ROOT), Path::new("")),
+    };
+    files
+        .into_iter()
         .filter(|f| std::fs::read_to_string(Path::new(ROOT).join(f)).is_ok())
-        .map(str::to_string)
         .collect()
+}
+
+/// Every file below `root/dir`, skipping build output and version control.
+fn walk(root: &Path, dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root.join(dir))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let rel = dir.join(entry.file_name());
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().is_dir() {
+            if !matches!(name.as_str(), "target" | ".git") {
+                out.extend(walk(root, &rel));
+            }
+        } else {
+            out.push(rel.to_string_lossy().into_owned());
+        }
+    }
+    out
 }
 
 /// The section numbers of a Markdown document's numbered headings: `## 4. Receive`
@@ -84,6 +112,18 @@ fn section_after(rest: &str) -> String {
         .to_string()
 }
 
+/// The sections a citation names: one, or both ends of a range (`§2.1–2.3`).
+fn sections_after(rest: &str) -> Vec<String> {
+    let first = section_after(rest);
+    let after = rest.trim_start().get(first.len()..).unwrap_or("");
+    match after.strip_prefix('–').or_else(|| after.strip_prefix('-')) {
+        Some(end) if end.starts_with(|c: char| c.is_ascii_digit()) => {
+            vec![first, section_after(end)]
+        }
+        _ => vec![first],
+    }
+}
+
 /// Resolves `target` against `dir` (both relative to the root) without touching the
 /// file system; `None` when it climbs above the root.
 fn resolve(dir: &Path, target: &str) -> Option<PathBuf> {
@@ -122,13 +162,16 @@ fn citations_name_documents_and_sections_that_exist() {
                 }
             }
             for (i, _) in line.match_indices('§') {
-                let section = section_after(&line[i + '§'.len_utf8()..]);
+                let cited = sections_after(&line[i + '§'.len_utf8()..]);
                 match cited_document(line, i, previous, own) {
                     None => problems.push(format!(
-                        "{at}: §{section} names no document (write {PROTOCOL} §{section})"
+                        "{at}: §{} names no document (write {PROTOCOL} §{})",
+                        cited[0], cited[0]
                     )),
-                    Some("protocol") if !sections.contains(&section) => {
-                        problems.push(format!("{at}: {PROTOCOL} has no section {section:?}"))
+                    Some("protocol") => {
+                        for section in cited.iter().filter(|s| !sections.contains(*s)) {
+                            problems.push(format!("{at}: {PROTOCOL} has no section {section:?}"));
+                        }
                     }
                     _ => {}
                 }
@@ -216,6 +259,10 @@ fn the_checker_reads_citations_as_intended() {
     assert_eq!(cited_document("see §5.4", 4, "", true), Some("protocol"));
     assert_eq!(section_after(" 12 item 13"), "12");
     assert_eq!(section_after("5.4)."), "5.4");
+    assert_eq!(sections_after("2.1–2.3) and"), ["2.1", "2.3"]);
+    assert_eq!(sections_after(" 5.4-x"), ["5.4"]);
+    let docs = walk(Path::new(ROOT), Path::new("docs"));
+    assert!(docs.contains(&"docs/PROTOCOL.md".to_string()), "{docs:?}");
     assert_eq!(
         resolve(Path::new("fuzz"), "../carp"),
         Some(PathBuf::from("carp"))

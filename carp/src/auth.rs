@@ -83,7 +83,7 @@ impl fmt::Debug for Signer {
 }
 
 /// Orders addresses for the digest: IPv4 ascending, as BSD carp hashes them (docs/PROTOCOL.md
-/// §11), then IPv6. BSD hashes its IPv6 addresses in the interface's list order, which
+/// §11.2), then IPv6. BSD hashes its IPv6 addresses in the interface's list order, which
 /// a command line does not have, so they are sorted ascending too: our own choice,
 /// which makes the order of `-a` options irrelevant. With one IPv4 address this is
 /// exactly ucarp's message.
@@ -143,7 +143,7 @@ impl Signer {
 
 impl Key {
     /// Binds the key to a virtual host: its vhid and the addresses the digest covers,
-    /// hashed in [`hmac_order`] (docs/PROTOCOL.md §3.2, §11).
+    /// hashed in [`hmac_order`] (docs/PROTOCOL.md §3.2, §11.2).
     pub fn signer(&self, vhid: u8, addrs: &[IpAddr]) -> Signer {
         let mut prefix = self.keyed.clone();
         prefix.update(&[CARP_VERSION, CARP_TYPE_ADVERTISEMENT, vhid]);

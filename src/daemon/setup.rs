@@ -120,7 +120,9 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         })
         .collect();
 
-    if (cfg.upscript.is_some() || cfg.downscript.is_some())
+    let named =
+        |p: &Option<std::path::PathBuf>| p.as_ref().is_some_and(|p| !p.as_os_str().is_empty());
+    if (named(&cfg.upscript) || named(&cfg.downscript))
         && crate::process::scripts_lack(crate::process::CAP_NET_ADMIN) == Some(true)
     {
         log::warn!(

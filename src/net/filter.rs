@@ -49,7 +49,7 @@ impl Program {
         self
     }
 
-    /// `A = k == A ? eq : ne`.
+    /// Jumps to `eq` when the accumulator equals `k`, else to `ne`.
     fn jump_eq(&mut self, k: u32, eq: To, ne: To) -> &mut Self {
         self.ins.push((bpf::JEQ_K, eq, ne, k));
         self
@@ -116,9 +116,13 @@ impl Program {
                     To::Keep => keep,
                     To::Label(n) => self.labels[n],
                 };
-                // Invariant: targets lie ahead and these programs are a few dozen
-                // instructions long; the interpreter tests check every jump.
-                u8::try_from(at.saturating_sub(i + 1)).unwrap_or(u8::MAX)
+                // Invariant: every label is placed, ahead of its jumps, and the programs
+                // built here are a few dozen instructions long (the tests build each).
+                assert!(
+                    at > i && at <= keep,
+                    "BPF jump to an unplaced or earlier label"
+                );
+                u8::try_from(at - (i + 1)).unwrap_or(u8::MAX)
             };
             let (jt, jf) = (offset(jt), offset(jf));
             out.push(libc::sock_filter { code, jt, jf, k });

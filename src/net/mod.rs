@@ -70,10 +70,11 @@ pub(crate) fn socket(
 }
 
 /// Names the capability that a refused call needs: EPERM alone ("Operation not
-/// permitted") says nothing of the fix when the daemon runs without root.
+/// permitted") says nothing of the fix when the daemon runs without root. (A security
+/// policy can refuse the call too, but then usually with EACCES, left as it is.)
 pub(crate) fn needing(capability: &'static str) -> impl Fn(io::Error) -> io::Error {
     move |e| match e.raw_os_error() {
-        Some(libc::EPERM | libc::EACCES) => io::Error::new(
+        Some(libc::EPERM) => io::Error::new(
             e.kind(),
             format!(
                 "{e}; it needs {capability} (root has it; see RUNNING WITHOUT ROOT in ucarp(8))"
