@@ -8,6 +8,8 @@
 //! * `beyond`: unicast peers, real MAC, several addresses, split brain (root).
 //! * `cli`: bad command lines through the real binary.
 //! * `docs`: citations name documents and sections inside the repository.
+//! * `emulated`: our aarch64 and big-endian MIPS builds under qemu against Debian's ucarp
+//!   (root; the builds come from `scripts/test-cross`).
 //! * `daemon`: two or more of ours in network namespaces (root).
 //! * `demo`: `scripts/demo`, the README's first command, end to end (root).
 //! * `failover`: handover, maintenance mode, script timeouts (root).
@@ -35,6 +37,7 @@ mod cli;
 mod daemon;
 mod demo;
 mod docs;
+mod emulated;
 mod failover;
 mod golden;
 mod groups;

@@ -13,8 +13,14 @@ const LONG: Duration = Duration::from_secs(20);
 
 #[test]
 fn ours_master_with_ucarp_backup_then_takeover_both_ways() {
+    master_with_ucarp_backup_then_takeover_both_ways(OURS);
+}
+
+/// The body of [`ours_master_with_ucarp_backup_then_takeover_both_ways`], for any build of ours (`tests/emulated.rs` runs it
+/// on other CPUs under qemu).
+pub fn master_with_ucarp_backup_then_takeover_both_ways(ours_bin: &str) {
     let mut rig = rig!(Rig::new(2));
-    let ours = rig.start(0, OURS, &["-k", "0", "-z"]);
+    let ours = rig.start(0, ours_bin, &["-k", "0", "-z"]);
     assert!(
         ours.wait_log("Switching to state: MASTER", LONG),
         "{}",
@@ -38,7 +44,7 @@ fn ours_master_with_ucarp_backup_then_takeover_both_ways() {
     assert!(wait_until(LONG, || rig.has_addr(1, VIP) && !rig.has_addr(0, VIP)));
 
     // Ours comes back with -P: it preempts, and ucarp steps down to it.
-    let back = rig.start(0, OURS, &["-k", "0", "-P"]);
+    let back = rig.start(0, ours_bin, &["-k", "0", "-P"]);
     assert!(
         back.wait_log("Putting MASTER down - preemption", LONG),
         "{}",
@@ -54,6 +60,12 @@ fn ours_master_with_ucarp_backup_then_takeover_both_ways() {
 
 #[test]
 fn ucarp_master_with_our_backup_then_takeover() {
+    ucarp_master_with_backup_then_takeover(OURS);
+}
+
+/// The body of [`ucarp_master_with_our_backup_then_takeover`], for any build of ours (`tests/emulated.rs` runs it
+/// on other CPUs under qemu).
+pub fn ucarp_master_with_backup_then_takeover(ours_bin: &str) {
     let mut rig = rig!(Rig::new(2));
     let theirs = rig.start(0, UCARP, &["-k", "0", "-z"]);
     assert!(
@@ -61,7 +73,7 @@ fn ucarp_master_with_our_backup_then_takeover() {
         "{}",
         theirs.output()
     );
-    let ours = rig.start(1, OURS, &["-k", "50", "-D"]);
+    let ours = rig.start(1, ours_bin, &["-k", "50", "-D"]);
     // Ours authenticates ucarp's adverts and stays backup.
     assert!(
         ours.wait_log("<- CARP advert vhid=7", LONG),
@@ -87,9 +99,15 @@ fn ucarp_master_with_our_backup_then_takeover() {
 /// implementation runs where.
 #[test]
 fn equal_intervals_are_decided_identically_by_both_sides() {
+    equal_intervals_are_decided_identically(OURS);
+}
+
+/// The body of [`equal_intervals_are_decided_identically_by_both_sides`], for any build of ours (`tests/emulated.rs` runs it
+/// on other CPUs under qemu).
+pub fn equal_intervals_are_decided_identically(ours_bin: &str) {
     let winner = Ipv4Addr::new(198, 18, 1, 1);
     let loser = Ipv4Addr::new(198, 18, 0, 2);
-    for (at_winner, at_loser) in [(OURS, UCARP), (UCARP, OURS)] {
+    for (at_winner, at_loser) in [(ours_bin, UCARP), (UCARP, ours_bin)] {
         let mut rig = rig!(Rig::with_ips(&[winner, loser]));
         rig.partition(true);
         let w = rig.start(0, at_winner, &["-k", "10"]);
@@ -174,10 +192,16 @@ fn passfile_on_our_side_password_on_theirs() {
 /// that does not vary per packet equals ucarp's, field by field.
 #[test]
 fn our_frames_match_ucarps_layout_field_by_field() {
+    frames_match_ucarps_layout_field_by_field(OURS);
+}
+
+/// The body of [`our_frames_match_ucarps_layout_field_by_field`], for any build of ours (`tests/emulated.rs` runs it
+/// on other CPUs under qemu).
+pub fn frames_match_ucarps_layout_field_by_field(ours_bin: &str) {
     let mut rig = rig!(Rig::new(2));
     let cap = rig.capture("ip proto 112");
     // Separate vhids so both are master and send.
-    let ours = rig.start(0, OURS, &["-v", "7", "-k", "42", "-b", "2"]);
+    let ours = rig.start(0, ours_bin, &["-v", "7", "-k", "42", "-b", "2"]);
     let theirs = rig.start(1, UCARP, &["-v", "8", "-k", "42", "-b", "2"]);
     assert!(ours.wait_log("Switching to state: MASTER", LONG));
     assert!(theirs.wait_log("Switching to state: MASTER", LONG));

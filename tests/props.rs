@@ -15,6 +15,17 @@ use ucarp::state::{Carp, Config, State};
 
 use crate::sim::{frame_from, signed_advert, Sim, Spec, PASSWORD, VADDR, VHID};
 
+/// A block's case count, divided by `UCARP_PROPTEST_DIVISOR` (default 1): scripts/test-cross
+/// scales the counts down under emulation and prints the counts it used.
+fn cases(full: u32) -> u32 {
+    let divisor = std::env::var("UCARP_PROPTEST_DIVISOR")
+        .ok()
+        .and_then(|d| d.parse::<u32>().ok())
+        .filter(|&d| d > 0)
+        .unwrap_or(1);
+    (full / divisor).max(1)
+}
+
 fn any_advert() -> impl Strategy<Value = Advert> {
     (
         any::<u8>(),
@@ -100,7 +111,7 @@ fn valid_frame(advbase: u8, advskew: u8, counter: u64, ip_id: u16) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(cases(2000)))]
 
     #[test]
     fn advert_emit_then_parse_is_identity(advert in any_advert()) {
@@ -256,7 +267,7 @@ fn any_input() -> impl Strategy<Value = Input> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(500))]
+    #![proptest_config(ProptestConfig::with_cases(cases(500)))]
 
     /// Whatever happens, the machine never spins and never goes deaf: after handling a
     /// due timeout the next deadline is in the future, and with the link up there is
@@ -446,7 +457,7 @@ fn mutate(mut f: Vec<u8>, edits: &[Mutation]) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(100_000))]
+    #![proptest_config(ProptestConfig::with_cases(cases(100_000)))]
 
     /// 100 000 generated frames — valid adverts edited in every way a hostile LAN can
     /// manage — through the whole receive path: no panic, and a frame either passes
