@@ -15,6 +15,8 @@
 //! * `failover`: handover, maintenance mode, script timeouts (root).
 //! * `groups`: three- and four-node groups mixing ours and ucarp, slow and hung scripts
 //!   (root).
+//! * `package`: the Debian package, lintian-checked, installed into a throwaway root over
+//!   Debian's ucarp and purged (root).
 //! * `operations`: health checks, tracking, hook environment, state and pid files, ifupdown and
 //!   systemd integration (root).
 //! * `interop`: ours against Debian's `/usr/sbin/ucarp` (root).
@@ -46,6 +48,7 @@ mod hostile;
 mod interop;
 mod netns;
 mod operations;
+mod package;
 mod privilege;
 mod props;
 mod scenarios;
