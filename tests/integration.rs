@@ -17,6 +17,7 @@
 //!   (root).
 //! * `package`: the Debian package, lintian-checked, installed into a throwaway root over
 //!   Debian's ucarp and purged (root).
+//! * `openwrt`: the OpenWrt init script's UCI translation, with stand-in shell libraries.
 //! * `operations`: health checks, tracking, hook environment, state and pid files, ifupdown and
 //!   systemd integration (root).
 //! * `interop`: ours against Debian's `/usr/sbin/ucarp` (root).
@@ -47,6 +48,7 @@ mod hardening;
 mod hostile;
 mod interop;
 mod netns;
+mod openwrt;
 mod operations;
 mod package;
 mod privilege;
