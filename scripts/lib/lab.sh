@@ -64,3 +64,14 @@ outage_ms() {
         }
         END { o = max * 1000 - step; if (o < 0) o = 0; printf "%.0f", o }' "$1"
 }
+
+# lost_replies PINGLOG: how many echo requests between the first and the last reply of
+# a `ping` log got no reply (gaps in icmp_seq).
+lost_replies() {
+    awk 'match($0, /icmp_seq=[0-9]+/) && !/DUP/ {
+            n = substr($0, RSTART + 9, RLENGTH - 9) + 0
+            if (seen && n > last + 1) lost += n - last - 1
+            last = n; seen = 1
+        }
+        END { print lost + 0 }' "$1"
+}
