@@ -12,6 +12,7 @@
 //!   (root; the builds come from `scripts/test-cross`).
 //! * `daemon`: two or more of ours in network namespaces (root).
 //! * `demo`: `scripts/demo`, the README's first command, end to end (root).
+//! * `faults`: faults real networks combine: a frozen master (root).
 //! * `failover`: handover, maintenance mode, script timeouts (root).
 //! * `groups`: three- and four-node groups mixing ours and ucarp, slow and hung scripts
 //!   (root).
@@ -42,6 +43,7 @@ mod demo;
 mod docs;
 mod emulated;
 mod failover;
+mod faults;
 mod golden;
 mod groups;
 mod hardening;

@@ -1385,3 +1385,104 @@ fn a_deferred_claim_is_pending_like_a_preemption() {
         sim.elapsed() - secs(0.5)
     );
 }
+
+/// A master frozen for longer than the dead time (a paused VM) finds on waking that a
+/// backup took over. It keeps quiet and listens instead of advertising at once: without
+/// `-P` it yields, so the address moves only once; with `-P` and the better skew it takes
+/// the address back, claim and gratuitous ARP at once, and the other steps down. Alone,
+/// it advertises again after one dead time, with a gratuitous ARP.
+#[test]
+fn a_frozen_master_listens_before_it_asserts() {
+    for preempt in [false, true] {
+        let mut sim = Sim::new(41);
+        sim.delay = Duration::from_millis(1);
+        let spec = if preempt {
+            Spec::host(1).preempt()
+        } else {
+            Spec::host(1)
+        };
+        let a = sim.start(spec);
+        sim.run_for(secs(4.0));
+        let b = sim.start(Spec::host(2).skew(50));
+        sim.run_for(secs(5.0));
+        assert_eq!(sim.masters(), vec![a]);
+        sim.freeze(a);
+        sim.run_for(secs(6.0));
+        assert_eq!(sim.masters(), vec![b], "B took over during the freeze");
+        let thawed = sim.elapsed();
+        sim.thaw(a);
+        assert!(
+            sim.nodes[a]
+                .did
+                .iter()
+                .any(|(t, d)| *t == thawed && matches!(d, Did::Log(Event::Frozen { .. }))),
+            "{:?}",
+            sim.nodes[a].did
+        );
+        sim.run_for(secs(10.0));
+        let after = |i: usize, f: &dyn Fn(&Did) -> bool| {
+            sim.nodes[i]
+                .did
+                .iter()
+                .filter(|(t, d)| *t >= thawed && f(d))
+                .count()
+        };
+        let is_up = |d: &Did| matches!(d, Did::Up(_));
+        let is_down = |d: &Did| matches!(d, Did::Down(_));
+        let is_garp = |d: &Did| matches!(d, Did::Garp);
+        if preempt {
+            assert_eq!(sim.masters(), vec![a], "A took the address back");
+            assert_eq!(after(a, &is_down), 0, "A never let go of the address");
+            assert_eq!(after(a, &is_up), 0, "A still held it: no up script");
+            assert!(after(a, &is_garp) >= 1, "caches point at A at once");
+            assert_eq!(after(b, &is_down), 1, "B stepped down once");
+            let first_advert = sim.nodes[a]
+                .adverts()
+                .into_iter()
+                .find(|(t, _)| *t >= thawed)
+                .unwrap()
+                .0;
+            let heard_b = sim.nodes[a]
+                .did
+                .iter()
+                .find(|(t, d)| *t >= thawed && matches!(d, Did::Heard(_)))
+                .unwrap()
+                .0;
+            assert_eq!(
+                first_advert, heard_b,
+                "A listened first, then claimed at once"
+            );
+        } else {
+            assert_eq!(sim.masters(), vec![b], "the address moved only once");
+            assert_eq!(after(a, &is_down), 1, "A yielded and ran its down script");
+            assert_eq!(after(b, &is_down), 0);
+            assert!(
+                sim.nodes[a].adverts().iter().all(|(t, _)| *t < thawed),
+                "A never advertised after waking"
+            );
+        }
+    }
+
+    // Alone: nobody took over, so A advertises again one dead time after waking.
+    let mut sim = Sim::new(42);
+    let a = sim.start(Spec::host(1));
+    sim.run_for(secs(5.0));
+    sim.freeze(a);
+    sim.run_for(secs(7.0));
+    let thawed = sim.elapsed();
+    sim.thaw(a);
+    sim.run_for(secs(5.0));
+    assert_eq!(sim.masters(), vec![a]);
+    let resumed = sim.nodes[a]
+        .adverts()
+        .into_iter()
+        .find(|(t, _)| *t >= thawed)
+        .unwrap()
+        .0;
+    assert_eq!(resumed, thawed + master_down_interval(1, 0, 3));
+    assert!(sim.nodes[a]
+        .did
+        .iter()
+        .any(|(t, d)| *t == resumed && matches!(d, Did::Garp)));
+    assert!(sim.nodes[a].downs().iter().all(|t| *t < thawed));
+}

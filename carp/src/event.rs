@@ -99,6 +99,26 @@ pub enum Event {
         /// On or off.
         on: bool,
     },
+    /// As master, this node missed its own adverts for longer than a dead time (it was
+    /// frozen: a paused VM, SIGSTOP): it listens before it advertises again.
+    Frozen {
+        /// How long it was silent.
+        silent: Duration,
+    },
+    /// After a freeze, another node had taken over; this one, not preferred or without
+    /// `-P`, leaves the address to it.
+    YieldAfterFreeze {
+        /// The node that took over.
+        peer: IpAddr,
+    },
+    /// After a freeze, a worse node had taken over; with `-P` this one takes the
+    /// address back (it still holds it).
+    ReclaimAfterFreeze {
+        /// The node that took over.
+        peer: IpAddr,
+    },
+    /// After a freeze, nobody advertised: this node goes on as master.
+    ResumeAfterFreeze,
     /// The carrier was lost (IFF_RUNNING cleared); forced to BACKUP.
     LinkDown,
     /// The carrier is back; the election starts over.
@@ -118,7 +138,11 @@ impl Event {
             | Event::LinkDown
             | Event::LinkUp
             | Event::HandoverUnanswered { .. }
-            | Event::Demotion { .. } => Level::Warn,
+            | Event::Demotion { .. }
+            | Event::Frozen { .. }
+            | Event::YieldAfterFreeze { .. }
+            | Event::ReclaimAfterFreeze { .. }
+            | Event::ResumeAfterFreeze => Level::Warn,
             Event::SendErrors { .. } => Level::Error,
             Event::SendRecovered
             | Event::Status { .. }
@@ -192,6 +216,22 @@ impl fmt::Display for Event {
                 write!(f, "Demoted ({demotion}): least preferred, no preemption")
             }
             Event::Demotion { demotion, on: false } => write!(f, "No longer demoted ({demotion})"),
+            Event::Frozen { silent } => write!(
+                f,
+                "Missed our own adverts for {} ms (frozen?): listening before advertising again",
+                silent.as_millis()
+            ),
+            Event::YieldAfterFreeze { peer } => write!(
+                f,
+                "[{peer}] took over while we were frozen: leaving the address to it"
+            ),
+            Event::ReclaimAfterFreeze { peer } => write!(
+                f,
+                "[{peer}] took over while we were frozen: taking the address back (preemption)"
+            ),
+            Event::ResumeAfterFreeze => {
+                write!(f, "Nobody took over while we were frozen: advertising again")
+            }
             Event::LinkDown => write!(f, "Link down: switching to BACKUP until it comes back"),
             Event::LinkUp => write!(f, "Link up again: waiting for a master"),
         }

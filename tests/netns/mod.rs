@@ -417,6 +417,23 @@ impl Rig {
         sh(self.bridge_cmd("nft").arg("-f").arg(&file));
     }
 
+    /// Drops (or lets through again) every frame to or from host `h` on the bridge, as
+    /// a paused VM neither sends nor receives; its link stays up.
+    pub fn isolate(&self, h: usize, on: bool) {
+        let table = format!("ucarp_isolate_{h}");
+        let port = &self.hosts[h].port;
+        let script = if on {
+            format!(
+                "table bridge {table} {{\n  chain drop_all {{\n    type filter hook forward priority 0;\n    iifname \"{port}\" drop\n    oifname \"{port}\" drop\n  }}\n}}\n"
+            )
+        } else {
+            format!("delete table bridge {table}\n")
+        };
+        let file = self.dir.join(format!("isolate{h}.nft"));
+        fs::write(&file, script).unwrap();
+        sh(self.bridge_cmd("nft").arg("-f").arg(&file));
+    }
+
     /// Starts tcpdump on the bridge, writing what crosses it to a pcap file.
     pub fn capture(&mut self, filter: &str) -> Capture {
         let pcap = self.dir.join(format!("cap{}.pcap", self.children.len()));

@@ -423,6 +423,23 @@ impl Sim {
         self.nodes[i].alive = false;
     }
 
+    /// Freezes node `i` (a paused VM, SIGSTOP with its frames dropped): it neither sends
+    /// nor hears anything, and its timers wait, until [`thaw`](Self::thaw).
+    pub fn freeze(&mut self, i: usize) {
+        self.nodes[i].alive = false;
+    }
+
+    /// Releases a frozen node, as SIGCONT wakes the daemon: its overdue timers fire at
+    /// once, at the current time.
+    pub fn thaw(&mut self, i: usize) {
+        self.nodes[i].alive = true;
+        let now = self.now;
+        if self.nodes[i].carp.poll_timeout().is_some_and(|t| t <= now) {
+            self.nodes[i].carp.handle_timeout(now);
+        }
+        self.drain(i);
+    }
+
     /// Drains node `i` after the test called one of its handlers directly.
     pub fn settle(&mut self, i: usize) {
         self.drain(i);

@@ -59,6 +59,7 @@ impl Carp {
         let bound = handover_bound(self.cfg.advbase, self.cfg.advskew, self.cfg.deadratio);
         self.log(Event::HandoverStarted { bound });
         self.adv_at = None;
+        self.waking = None;
         self.handover = Some(Handover {
             leaving,
             until: now.checked_add(bound).unwrap_or(now),

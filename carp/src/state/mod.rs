@@ -63,6 +63,7 @@ pub use crate::types::*;
 mod adverts;
 mod demote;
 mod election;
+mod freeze;
 mod handover;
 mod rivals;
 
@@ -119,6 +120,9 @@ pub struct Carp {
     master_down_at: Option<Instant>,
     /// Set while a master hands over.
     handover: Option<Handover>,
+    /// MASTER after a freeze, listening until then before it advertises again
+    /// (see `freeze.rs`).
+    waking: Option<Instant>,
     /// When our claim (our first advert as master) went out: rivals heard within
     /// [`step_down_grace`] of it are the master stepping down, not a split brain. `None`
     /// while MASTER means the claim is still pending (see [`Carp::claim_pending`]).
@@ -178,6 +182,7 @@ impl Carp {
             adv_at: None,
             master_down_at: None,
             handover: None,
+            waking: None,
             master_since: None,
             bowed_out: None,
             demotions: Demotions::default(),
@@ -249,7 +254,7 @@ impl Carp {
     /// again after each input.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let handover = self.handover.map(|h| h.until.min(h.next_bow_out));
-        [self.adv_at, self.master_down_at, handover]
+        [self.adv_at, self.master_down_at, handover, self.waking]
             .into_iter()
             .flatten()
             .min()
@@ -258,6 +263,13 @@ impl Carp {
     /// Handles the passing of time. Calling it early does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.stopped || !self.link_up {
+            return;
+        }
+        self.notice_freeze(now);
+        if let Some(until) = self.waking {
+            if until <= now {
+                self.resume_after_freeze(now);
+            }
             return;
         }
         if let Some(h) = self.handover {
@@ -294,6 +306,11 @@ impl Carp {
         // docs/PROTOCOL.md §3.3: adopt the counter in every state, then add one per send.
         self.counter = adv.advert().counter;
         self.counter_synced = true;
+        self.notice_freeze(now);
+        if self.waking.is_some() {
+            self.heard_after_freeze(now, adv);
+            return;
+        }
         if let Some(h) = self.handover {
             // Whoever advertises now took over on our bow-out: the address is theirs.
             self.handover_answered(now, h.leaving, adv.src());
@@ -444,6 +461,7 @@ impl Carp {
         if self.state == State::Master {
             self.rivals.clear();
             self.master_since = None;
+            self.waking = None;
         }
         self.state = to;
         self.last_transition = Some(t);

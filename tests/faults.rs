@@ -1,0 +1,91 @@
+//! Faults that real networks combine (issue 14), on a real network (root): a master
+//! frozen for longer than the dead time, as a paused or migrating VM (SIGSTOP, with
+//! every frame to and from it dropped on the bridge), then released.
+
+use std::time::Duration;
+
+use crate::netns::{tshark_fields, wait_until, Rig, OURS};
+
+const VIP: &str = "198.18.0.100";
+const LONG: Duration = Duration::from_secs(20);
+
+/// The MAC a daemon reported at start ("Local advertised ethernet address is [..]").
+fn mac_of(log: &str) -> String {
+    let start = log.find("ethernet address is [").unwrap() + "ethernet address is [".len();
+    log[start..start + 17].to_string()
+}
+
+/// Without `-P` the woken master yields: the address moved once, to the backup, and
+/// stays there. With `-P` it takes the address back make-before-break (it never ran
+/// its down script) and sends a gratuitous ARP at once.
+#[test]
+fn a_frozen_master_does_not_move_the_address_twice() {
+    for preempt in [false, true] {
+        let mut rig = rig!(Rig::new(2));
+        let a_opts: &[&str] = if preempt {
+            &["-k", "0", "-P", "-z"]
+        } else {
+            &["-k", "0", "-z"]
+        };
+        let a = rig.start(0, OURS, a_opts);
+        assert!(wait_until(LONG, || rig.has_addr(0, VIP)), "{}", a.output());
+        let b = rig.start(1, OURS, &["-k", "50", "-z"]);
+        assert!(b.wait_log("Switching to state: BACKUP", LONG));
+        std::thread::sleep(Duration::from_secs(2));
+
+        // Frozen for 5 s, longer than B's dead time (3 s + 50/256 s): B takes over.
+        rig.isolate(0, true);
+        rig.signal(&a, "STOP");
+        assert!(
+            b.wait_log("Switching to state: MASTER", LONG),
+            "{}",
+            b.output()
+        );
+        assert!(wait_until(LONG, || rig.has_addr(1, VIP)));
+        std::thread::sleep(Duration::from_secs(2));
+        let a_scripts_before = rig.script_log(0).len();
+        let cap = rig.capture("arp");
+        rig.signal(&a, "CONT");
+        rig.isolate(0, false);
+
+        assert!(
+            a.wait_log("Missed our own adverts for", LONG),
+            "{}",
+            a.output()
+        );
+        std::thread::sleep(Duration::from_secs(6));
+        rig.stop_capture(&cap);
+        let a_out = a.output();
+        let b_out = b.output();
+        let a_new_scripts = rig.script_log(0)[a_scripts_before..].to_vec();
+        if preempt {
+            assert!(
+                a_out.contains("took over while we were frozen: taking the address back"),
+                "{a_out}"
+            );
+            assert!(rig.has_addr(0, VIP) && !rig.has_addr(1, VIP));
+            assert_eq!(b.count("Preferred master advertised"), 1, "{b_out}");
+            assert!(
+                a_new_scripts.is_empty(),
+                "A kept the address: {a_new_scripts:?}"
+            );
+            // A's gratuitous ARP went out after the release, from A's own MAC.
+            let garps = tshark_fields(
+                &cap.pcap,
+                &format!("arp.src.hw_mac == {}", mac_of(&a_out)),
+                &["arp.src.proto_ipv4"],
+            );
+            assert!(garps.iter().any(|ip| ip == VIP), "{garps:?}");
+        } else {
+            assert!(
+                a_out.contains("took over while we were frozen: leaving the address to it"),
+                "{a_out}"
+            );
+            assert!(rig.has_addr(1, VIP) && !rig.has_addr(0, VIP));
+            assert!(!b_out.contains("Preferred master advertised"), "{b_out}");
+            assert_eq!(a_new_scripts.len(), 1, "{a_new_scripts:?}");
+            assert!(a_new_scripts[0].starts_with("DOWN"), "{a_new_scripts:?}");
+        }
+        assert!(!a_out.contains("Split brain"), "{a_out}");
+    }
+}
