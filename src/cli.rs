@@ -96,6 +96,9 @@ pub enum Opt {
     Json,
     /// `--replay-window`: reject replayed adverts, remembering this many per source.
     ReplayWindow,
+    /// `--preempt-delay`: with `-P`, wait this long after start or link up before
+    /// preempting.
+    PreemptDelay,
     /// `--peer`: a peer's unicast address; adverts go to the peers only (repeatable).
     Peer,
     /// `--real-mac`: send adverts from the interface's own MAC.
@@ -182,6 +185,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     doc!(RealMac, "real-mac", "", "send adverts from the interface's own MAC, not 00:00:5e:00:00:<vhid>"),
     doc!(Preflight, "preflight", "", "listen a few intervals without taking part, report what was heard and what is wrong, and exit"),
     doc!(ReplayWindow, "replay-window", "<n>", "reject replayed adverts, remembering the last <n> counters of each peer; count adverts in sequence"),
+    doc!(PreemptDelay, "preempt-delay", "<seconds>", "with -P, wait <seconds> after start or link up before preempting (never before taking over from a dead master)"),
 ];
 
 /// One option as it appeared on the command line.

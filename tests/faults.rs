@@ -89,3 +89,53 @@ fn a_frozen_master_does_not_move_the_address_twice() {
         assert!(!a_out.contains("Split brain"), "{a_out}");
     }
 }
+
+/// `--preempt-delay`: a `-P` node started while a worse master serves waits out the
+/// delay before it preempts; a master that dies is replaced at the usual dead time
+/// even during the delay.
+#[test]
+fn preempt_delay_waits_before_preempting_but_not_before_a_takeover() {
+    let mut rig = rig!(Rig::new(2));
+    let b = rig.start(1, OURS, &["-k", "100", "-z"]);
+    assert!(wait_until(LONG, || rig.has_addr(1, VIP)), "{}", b.output());
+    let a = rig.start(0, OURS, &["-k", "0", "-P", "--preempt-delay", "6"]);
+    assert!(a.wait_log("Switching to state: BACKUP", LONG));
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!a.output().contains("MASTER"), "{}", a.output());
+    assert!(rig.has_addr(1, VIP));
+    assert!(
+        a.wait_log("Putting MASTER down - preemption", LONG),
+        "{}",
+        a.output()
+    );
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP) && !rig.has_addr(1, VIP)));
+    // From the log's own timestamps: not before the delay had passed.
+    let stamp = |line: &str| -> f64 {
+        let t = &line[11..26]; // HH:MM:SS.uuuuuu
+        let p: Vec<f64> = t.split(':').map(|x| x.parse().unwrap()).collect();
+        p[0] * 3600.0 + p[1] * 60.0 + p[2]
+    };
+    let out = a.output();
+    let first = out.lines().next().unwrap();
+    let master = out.lines().find(|l| l.contains("state: MASTER")).unwrap();
+    assert!(stamp(master) - stamp(first) >= 6.0, "{out}");
+
+    // B, now backup, dies while a new -P node with a long delay waits: A's crash is
+    // taken over at the dead time, not after the delay.
+    rig.signal(&a, "KILL");
+    assert!(
+        b.wait_log("Switching to state: MASTER", LONG),
+        "{}",
+        b.output()
+    );
+    let a2 = rig.start(0, OURS, &["-k", "0", "-P", "--preempt-delay", "600"]);
+    assert!(a2.wait_log("Switching to state: BACKUP", LONG));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!a2.output().contains("MASTER"), "{}", a2.output());
+    rig.signal(&b, "KILL");
+    assert!(
+        a2.wait_log("Switching to state: MASTER", LONG),
+        "{}",
+        a2.output()
+    );
+}

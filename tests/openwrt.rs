@@ -54,7 +54,7 @@ fn the_shipped_example_translates_to_valid_command_lines() {
     assert_eq!(
         lan,
         "/usr/sbin/ucarp -i br-lan -s 192.0.2.1 -v 10 -o /etc/ucarp/lan.pass \
-         -a 192.0.2.254 -b 1 -k 0 -r 3 -P -z -f daemon -x 24 \
+         -a 192.0.2.254 -b 1 -k 0 -r 3 -P --preempt-delay 30 -z -f daemon -x 24 \
          -u /usr/share/ucarp/vip-up.sh -d /usr/share/ucarp/vip-down.sh \
          --script-timeout 60 --check-script /usr/libexec/ucarp-check-wan \
          --check-interval 2 --check-timeout 2 --check-rise 2 --check-fall 2 \

@@ -293,6 +293,7 @@ proptest! {
             srcip: srcip.into(),
             signer: key.signer(VHID, &[VADDR.into()]),
             sequential_counters: false,
+            preempt_delay: std::time::Duration::ZERO,
         };
         let rx = Receiver {
             srcip: srcip.into(),

@@ -1486,3 +1486,55 @@ fn a_frozen_master_listens_before_it_asserts() {
         .any(|(t, d)| *t == resumed && matches!(d, Did::Garp)));
     assert!(sim.nodes[a].downs().iter().all(|t| *t < thawed));
 }
+
+/// `--preempt-delay`: a `-P` node started (or whose carrier came back) while a worse
+/// master serves waits that long before it preempts, then preempts at the next advert.
+/// A dead master is replaced at the usual deadline, hold or not.
+#[test]
+fn preempt_delay_holds_preemption_but_never_a_takeover() {
+    let hold = secs(5.0);
+    let mut sim = Sim::new(43);
+    sim.delay = Duration::from_millis(1);
+    let b = sim.start(Spec::host(2).skew(100));
+    sim.run_for(secs(5.0));
+    let started = sim.elapsed();
+    let a = sim.start(Spec::host(1).preempt().preempt_delay(hold));
+    sim.run_for(secs(4.5));
+    assert_eq!(sim.masters(), vec![b], "no preemption during the hold");
+    sim.run_for(secs(2.0));
+    assert_eq!(sim.masters(), vec![a]);
+    let up = sim.nodes[a].ups()[0];
+    assert!(
+        up >= started + hold && up <= started + hold + secs(1.5),
+        "{up:?}"
+    );
+
+    // After the carrier returns, the hold starts over.
+    sim.nodes[a].carp.handle_link(sim.now, false);
+    sim.settle(a);
+    sim.run_for(secs(5.0));
+    assert_eq!(sim.masters(), vec![b]);
+    let link_up = sim.elapsed();
+    sim.nodes[a].carp.handle_link(sim.now, true);
+    sim.settle(a);
+    sim.run_for(secs(4.5));
+    assert_eq!(sim.masters(), vec![b], "held again after link up");
+    sim.run_for(secs(2.0));
+    assert_eq!(sim.masters(), vec![a]);
+    assert!(sim.nodes[a].ups()[1] >= link_up + hold);
+
+    // A dead master: taken over at the master-down deadline, inside the hold.
+    let mut sim = Sim::new(44);
+    let b = sim.start(Spec::host(2).skew(100));
+    sim.run_for(secs(5.0));
+    let a = sim.start(Spec::host(1).preempt().preempt_delay(secs(60.0)));
+    sim.run_for(secs(2.0));
+    sim.crash(b);
+    let last = sim.nodes[b].adverts().last().unwrap().0;
+    sim.run_for(secs(10.0));
+    assert_eq!(sim.masters(), vec![a]);
+    assert_eq!(
+        sim.nodes[a].ups(),
+        vec![last + master_down_interval(1, 0, 3)]
+    );
+}

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use crate::auth::Signer;
 
@@ -158,6 +159,10 @@ pub struct Config {
     /// a fresh random counter each time (ucarp, docs/PROTOCOL.md §3.3), so that peers with
     /// replay protection can follow the sequence. Receivers without it ignore counters.
     pub sequential_counters: bool,
+    /// `--preempt-delay`: after start and after the carrier returns, `-P` waits this
+    /// long before it preempts a worse master (zero: at once). Taking over from a dead
+    /// master is never delayed.
+    pub preempt_delay: Duration,
 }
 
 /// Counts since start, for status output.

@@ -117,6 +117,9 @@ pub struct Config {
     /// `--replay-window`: how many counters to remember per peer, when replay
     /// protection is on.
     pub replay_window: Option<usize>,
+    /// `--preempt-delay`: with `-P`, how long to wait after start or link up before
+    /// preempting.
+    pub preempt_delay: Duration,
     /// Messages for the log, with their level, in the order ucarp emits them.
     pub notes: Vec<(Level, String)>,
 }
@@ -318,6 +321,10 @@ impl Config {
             None => Some(DEFAULT_SCRIPT_TIMEOUT),
             Some(s) => seconds(s, "script-timeout")?,
         };
+        let preempt_delay = match args.last(Opt::PreemptDelay) {
+            None => Duration::ZERO,
+            Some(s) => seconds(s, "preempt-delay")?.unwrap_or(Duration::ZERO),
+        };
         let replay_window = match args.last(Opt::ReplayWindow) {
             None => None,
             Some(v) => Some(
@@ -419,6 +426,7 @@ impl Config {
             state_file,
             pidfile,
             replay_window,
+            preempt_delay,
             notes,
         })))
     }
@@ -436,6 +444,7 @@ impl Config {
             srcip: self.srcip,
             signer: self.signer(),
             sequential_counters: self.replay_window.is_some(),
+            preempt_delay: self.preempt_delay,
         }
     }
 

@@ -237,6 +237,26 @@ fn empty_script_paths_run_nothing_and_warn_nothing() {
 }
 
 #[test]
+fn preempt_delay() {
+    assert_eq!(with(&[]).unwrap().preempt_delay, Duration::ZERO);
+    assert_eq!(
+        with(&["-P", "--preempt-delay", "2.5"])
+            .unwrap()
+            .preempt_delay,
+        Duration::from_millis(2500)
+    );
+    assert_eq!(
+        with(&["--preempt-delay=0"]).unwrap().preempt_delay,
+        Duration::ZERO
+    );
+    for bad in ["-1", "x", "1e9"] {
+        let e = with(&["--preempt-delay", bad]).unwrap_err();
+        assert!(e.message.starts_with("preempt-delay must be"), "{bad}: {e}");
+        assert_eq!(e.exit_code, 1);
+    }
+}
+
+#[test]
 fn script_timeout() {
     assert_eq!(
         with(&[]).unwrap().script_timeout,

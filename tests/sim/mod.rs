@@ -34,6 +34,8 @@ pub struct Spec {
     /// How long its up script runs: a claim (an advert the core asks to send after
     /// the scripts) waits that long, as the daemon holds it.
     pub up_script: Duration,
+    /// `--preempt-delay`.
+    pub preempt_delay: Duration,
 }
 
 impl Spec {
@@ -48,6 +50,7 @@ impl Spec {
             neutral: false,
             replay_window: None,
             up_script: Duration::ZERO,
+            preempt_delay: Duration::ZERO,
         }
     }
 
@@ -73,6 +76,11 @@ impl Spec {
 
     pub fn preempt(mut self) -> Spec {
         self.preempt = true;
+        self
+    }
+
+    pub fn preempt_delay(mut self, d: Duration) -> Spec {
+        self.preempt_delay = d;
         self
     }
 
@@ -207,6 +215,7 @@ impl Sim {
             srcip: spec.srcip.into(),
             signer: key.signer(VHID, &[VADDR.into()]),
             sequential_counters: spec.replay_window.is_some(),
+            preempt_delay: spec.preempt_delay,
         };
         let seed = self.next_random();
         let carp = Carp::new(cfg, self.now, seed).unwrap();

@@ -140,6 +140,8 @@ pub struct Carp {
     /// [`MAX_RIVALS`], emptied on leaving MASTER.
     rivals: Vec<Rival>,
     link_up: bool,
+    /// Until then `-P` does not preempt (`--preempt-delay` after start or link up).
+    preempt_hold: Option<Instant>,
     /// After shutdown nothing more happens.
     stopped: bool,
     /// The counter last sent or adopted.
@@ -190,6 +192,7 @@ impl Carp {
             last_transition: None,
             rivals: Vec::new(),
             link_up: true,
+            preempt_hold: None,
             stopped: false,
             counter: 0,
             counter_synced: false,
@@ -203,6 +206,7 @@ impl Carp {
         };
         carp.set_state(State::Backup, Reason::Startup, None);
         carp.arm_master_down(now);
+        carp.hold_preemption(now);
         Ok(carp)
     }
 
@@ -330,6 +334,7 @@ impl Carp {
         if up {
             self.log(Event::LinkUp);
             self.arm_master_down(now);
+            self.hold_preemption(now);
             return;
         }
         self.log(Event::LinkDown);
@@ -473,6 +478,18 @@ impl Carp {
             State::Backup => self.actions.push_back(Action::RunDown(t)),
             State::Init => {}
         }
+    }
+
+    /// Starts the `--preempt-delay` wait, if there is one.
+    fn hold_preemption(&mut self, now: Instant) {
+        self.preempt_hold = (!self.cfg.preempt_delay.is_zero())
+            .then(|| now.checked_add(self.cfg.preempt_delay))
+            .flatten();
+    }
+
+    /// Whether `-P` may preempt at `now`: not during the `--preempt-delay` wait.
+    fn may_preempt(&self, now: Instant) -> bool {
+        self.cfg.preempt && self.preempt_hold.is_none_or(|until| until <= now)
     }
 
     fn log(&mut self, event: Event) {
