@@ -96,6 +96,8 @@ pub enum Opt {
     Json,
     /// `--replay-window`: reject replayed adverts, remembering this many per source.
     ReplayWindow,
+    /// `--strict-auth`: sign and require the whole header (groups of our nodes only).
+    StrictAuth,
     /// `--preempt-delay`: with `-P`, wait this long after start or link up before
     /// preempting.
     PreemptDelay,
@@ -185,6 +187,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     doc!(RealMac, "real-mac", "", "send adverts from the interface's own MAC, not 00:00:5e:00:00:<vhid>"),
     doc!(Preflight, "preflight", "", "listen a few intervals without taking part, report what was heard and what is wrong, and exit"),
     doc!(ReplayWindow, "replay-window", "<n>", "reject replayed adverts, remembering the last <n> counters of each peer; count adverts in sequence"),
+    doc!(StrictAuth, "strict-auth", "", "sign the whole advert, advbase and advskew included, and refuse ucarp's format (groups of this ucarp only); implies --replay-window 64"),
     doc!(PreemptDelay, "preempt-delay", "<seconds>", "with -P, wait <seconds> after start or link up before preempting (never before taking over from a dead master)"),
 ];
 

@@ -16,6 +16,7 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
+use crate::auth::Signer;
 use crate::config::Config;
 use crate::daemon::Error;
 use crate::frame::{
@@ -38,6 +39,9 @@ struct Heard {
     interval: Option<(u8, u8)>,
     /// Our vhid, digest mismatch.
     bad_digest: u32,
+    /// Our vhid, a digest that matches in the other format: the peer's `--strict-auth`
+    /// differs from ours.
+    other_format: u32,
     /// Other problems with our vhid: (description, count).
     other: BTreeMap<String, u32>,
     /// Foreign traffic: (description, count).
@@ -227,6 +231,7 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
 
     // Listen.
     let rx = cfg.receiver();
+    let other = cfg.other_signer();
     let mut heard: BTreeMap<IpAddr, Heard> = BTreeMap::new();
     let mut unlisted = 0u64;
     let mut bufs = [[0u8; net::FRAME_SNAP]; 64];
@@ -242,7 +247,7 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
             continue;
         }
         for (frame, &len) in bufs.iter().zip(lens.iter()).take(n) {
-            if !classify(&rx, &frame[..len], cfg.vhid, &mut heard) {
+            if !classify(&rx, &other, &frame[..len], cfg.vhid, &mut heard) {
                 unlisted += 1;
             }
         }
@@ -266,6 +271,25 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
                 cfg.vhid,
                 advert_interval(base, skew).as_secs_f64(),
                 h.good
+            );
+        }
+        if h.other_format > 0 {
+            ok = false;
+            let (theirs, fix) = if cfg.strict_auth {
+                (
+                    "signs in ucarp's format, without advbase and advskew",
+                    "--strict-auth needs it on every node",
+                )
+            } else {
+                (
+                    "signs the whole header (--strict-auth)",
+                    "give this node --strict-auth too",
+                )
+            };
+            let _ = writeln!(
+                out,
+                "  [FAIL] {ip}: same vhid {}, same password, but it {theirs}: {fix} ({} adverts)",
+                cfg.vhid, h.other_format
             );
         }
         if h.bad_digest > 0 {
@@ -333,7 +357,13 @@ const MAX_SOURCES: usize = 256;
 
 /// Sorts one frame into what was heard from its source. Returns false when the source
 /// was new and [`MAX_SOURCES`] are already listed.
-fn classify(rx: &Receiver, frame: &[u8], vhid: u8, heard: &mut BTreeMap<IpAddr, Heard>) -> bool {
+fn classify(
+    rx: &Receiver,
+    other_format: &Signer,
+    frame: &[u8],
+    vhid: u8,
+    heard: &mut BTreeMap<IpAddr, Heard>,
+) -> bool {
     // The source and where the CARP/VRRP header starts, as the receive path reads them.
     let Some(at) = crate::rx::locate(frame) else {
         return true;
@@ -360,7 +390,20 @@ fn classify(rx: &Receiver, frame: &[u8], vhid: u8, heard: &mut BTreeMap<IpAddr, 
             h.good += 1;
             h.interval = Some((v.advert().advbase, v.advert().advskew));
         }
-        Err(Reject::BadDigest(_)) => h.bad_digest += 1,
+        Err(Reject::BadDigest(_)) => {
+            // Signed by the same key and addresses, but in the other format?
+            let carp = crate::packet::CarpPacket::new_checked(at.header).ok();
+            let matches_other = carp.is_some_and(|c| {
+                other_format
+                    .verify(&c.signed_fields(), &c.counter_bytes(), &c.md())
+                    .is_ok()
+            });
+            if matches_other {
+                h.other_format += 1;
+            } else {
+                h.bad_digest += 1;
+            }
+        }
         Err(e) => *h.other.entry(e.to_string()).or_default() += 1,
     }
     true
@@ -410,7 +453,9 @@ mod tests {
             counter: 5,
             md: [0; 20],
         };
-        advert.md = key.signer(vhid, &[vip]).sign(&5u64.to_be_bytes());
+        advert.md = key
+            .signer(vhid, &[vip])
+            .sign(&advert.signed_fields(), &5u64.to_be_bytes());
         let mut buf = vec![0u8; MAX_ADVERT_FRAME_LEN];
         let g = crate::packet::CARP_MCAST_V4;
         let len = emit_advert(
@@ -439,26 +484,28 @@ mod tests {
             peers: Vec::new(),
             signer: key.signer(7, &[Ipv4Addr::new(198, 18, 0, 100).into()]),
         };
+        let other = key.strict_signer(&[Ipv4Addr::new(198, 18, 0, 100).into()]);
         let mut heard = BTreeMap::new();
         let a = Ipv4Addr::new(198, 18, 0, 1);
-        assert!(classify(&rx, &frame(a, 7, 255), 7, &mut heard));
-        assert!(classify(&rx, &frame(a, 8, 64), 7, &mut heard));
-        assert!(classify(&rx, &frame(a, 7, 64), 7, &mut heard));
+        assert!(classify(&rx, &other, &frame(a, 7, 255), 7, &mut heard));
+        assert!(classify(&rx, &other, &frame(a, 8, 64), 7, &mut heard));
+        assert!(classify(&rx, &other, &frame(a, 7, 64), 7, &mut heard));
         let h = &heard[&IpAddr::from(a)];
         assert_eq!(h.good, 1);
         assert_eq!(h.foreign.get("CARP id 8"), Some(&1));
         assert_eq!(h.other.len(), 1);
         for i in 0..MAX_SOURCES as u32 {
             let src = Ipv4Addr::from(0xc612_1000 + i);
-            classify(&rx, &frame(src, 9, 255), 7, &mut heard);
+            classify(&rx, &other, &frame(src, 9, 255), 7, &mut heard);
         }
         assert_eq!(heard.len(), MAX_SOURCES);
         assert!(!classify(
             &rx,
+            &other,
             &frame(Ipv4Addr::new(198, 19, 9, 9), 9, 255),
             7,
             &mut heard
         ));
-        assert!(classify(&rx, &frame(a, 9, 255), 7, &mut heard));
+        assert!(classify(&rx, &other, &frame(a, 9, 255), 7, &mut heard));
     }
 }

@@ -221,3 +221,112 @@ fn a_killed_and_restarted_master_does_not_keep_the_address() {
     assert!(longest < dead, "on both hosts for {longest:?}");
     assert!(rig.has_addr(0, VIP) != rig.has_addr(1, VIP));
 }
+
+/// Captures, from host 2's namespace, the next advert for vhid 7 that crosses the LAN.
+fn capture_advert(rig: &Rig) -> Vec<u8> {
+    let attacker = rig.hosts[2].ip;
+    in_netns(&rig.hosts[2].ns.clone(), move || {
+        let ifindex = ucarp::net::interface_index("eth0").unwrap();
+        let socket = PacketSocket::open(
+            ifindex,
+            &advert_filter(attacker.into(), 7),
+            ucarp::net::ethertype_of(attacker.into()),
+        )
+        .unwrap();
+        let mut bufs = [[0u8; ucarp::net::FRAME_SNAP]; 1];
+        let mut lens = [0usize; 1];
+        for _ in 0..500 {
+            if socket.recv_batch(&mut bufs, &mut lens).unwrap() == 1 {
+                return bufs[0][..lens[0]].to_vec();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("no advert captured");
+    })
+}
+
+/// A captured advert with advbase and advskew rewritten and the CARP checksum
+/// recomputed: what anyone on the LAN can make of one advert, since ucarp's digest
+/// does not cover those two fields.
+fn forge(frame: &[u8], advbase: u8, advskew: u8) -> Vec<u8> {
+    let mut f = frame.to_vec();
+    let carp = &mut f[34..70];
+    carp[2] = advskew;
+    carp[5] = advbase;
+    ucarp::packet::CarpPacket::new_unchecked(carp).fill_checksum();
+    f
+}
+
+/// Two forgeries from one captured advert of the master, replayed ten times a second
+/// for five seconds. A skew so poor (255/254) that a `-P` backup preempts: the address
+/// moves to it today, then back as the real master re-announces, for as long as the
+/// replays go on. A bow-out (255/255): a Debian ucarp backup takes over at once; ours
+/// waits 1.25 s plus its skew, and the live master's own adverts keep re-arming that
+/// wait, so nothing moves. With --strict-auth both are bad digests and nothing moves.
+#[test]
+fn strict_auth_refuses_forged_bow_outs_and_skews() {
+    for (advbase, advskew) in [(255, 254), (255, 255)] {
+        for strict in [false, true] {
+            let mut rig = rig!(Rig::new(3));
+            let mut a_opts = vec!["-k", "0"];
+            let mut b_opts = vec!["-k", "50", "-P"];
+            if strict {
+                a_opts.push("--strict-auth");
+                b_opts.push("--strict-auth");
+            }
+            let a = rig.start(0, OURS, &a_opts);
+            assert!(wait_until(LONG, || rig.has_addr(0, VIP)), "{}", a.output());
+            let b = rig.start(1, OURS, &b_opts);
+            assert!(b.wait_log("Switching to state: BACKUP", LONG));
+            std::thread::sleep(Duration::from_secs(2));
+            let forged = forge(&capture_advert(&rig), advbase, advskew);
+            in_netns(&rig.hosts[2].ns.clone(), move || {
+                let socket = sending_socket("eth0");
+                for _ in 0..50 {
+                    socket.send(&forged).unwrap();
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+            std::thread::sleep(Duration::from_secs(1));
+            let what = format!("forged {advbase}/{advskew}, strict {strict}");
+            let moved = b.output().contains("Switching to state: MASTER");
+            if strict {
+                assert!(!moved, "{what}: {}", b.output());
+                assert!(b.output().contains("Bad digest"), "{what}: {}", b.output());
+                assert!(rig.has_addr(0, VIP) && !rig.has_addr(1, VIP), "{what}");
+            } else {
+                assert_eq!(moved, advskew == 254, "{what}: {}", b.output());
+            }
+        }
+    }
+}
+
+/// With --strict-auth on both sides, a pair still hands over on TERM (the bow-out is
+/// signed whole), preempts back, and takes over from a crashed master.
+#[test]
+fn a_strict_pair_fails_over_planned_and_unplanned() {
+    let mut rig = rig!(Rig::new(2));
+    let a = rig.start(0, OURS, &["-k", "0", "-P", "-z", "--strict-auth"]);
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)), "{}", a.output());
+    let b = rig.start(1, OURS, &["-k", "50", "-z", "--strict-auth"]);
+    assert!(b.wait_log("Switching to state: BACKUP", LONG));
+    std::thread::sleep(Duration::from_secs(2));
+    rig.signal(&a, "TERM");
+    assert!(
+        b.wait_log("Switching to state: MASTER", LONG),
+        "{}",
+        b.output()
+    );
+    assert_eq!(rig.wait_exit(&a, LONG).and_then(|s| s.code()), Some(0));
+    assert!(wait_until(LONG, || rig.has_addr(1, VIP) && !rig.has_addr(0, VIP)));
+    let a2 = rig.start(0, OURS, &["-k", "0", "-P", "-z", "--strict-auth"]);
+    assert!(
+        a2.wait_log("Putting MASTER down - preemption", LONG),
+        "{}",
+        a2.output()
+    );
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP) && !rig.has_addr(1, VIP)));
+    rig.signal(&a2, "KILL");
+    assert!(wait_until(LONG, || b.count("Switching to state: MASTER") == 2));
+    assert!(!b.output().contains("Bad digest"), "{}", b.output());
+}

@@ -66,7 +66,7 @@ fn the_shipped_example_translates_to_valid_command_lines() {
         "/usr/sbin/ucarp -i eth1 -s 198.51.100.2 -v 20 -p change-me \
          -a 198.51.100.10 -a 198.51.100.11 -k 100 -m 224.0.0.18 -n -z \
          -u /usr/share/ucarp/vip-up.sh -d /usr/share/ucarp/vip-down.sh \
-         --peer 198.51.100.1 --real-mac --replay-window 64 \
+         --peer 198.51.100.1 --real-mac --replay-window 64 --strict-auth \
          --state-file /tmp/ucarp-wan.json"
     );
 

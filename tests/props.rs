@@ -88,7 +88,9 @@ fn valid_frame6(advskew: u8, counter: u64) -> Vec<u8> {
         counter,
         md: [0; 20],
     };
-    advert.md = receiver6().signer.sign(&counter.to_be_bytes());
+    advert.md = receiver6()
+        .signer
+        .sign(&advert.signed_fields(), &counter.to_be_bytes());
     let mut buf = vec![0u8; Advert6Frame::LEN];
     Advert6Frame {
         dst_mac: multicast_mac6(CARP_MCAST_V6),

@@ -69,12 +69,24 @@ pub struct DigestMismatch {
     pub received: [u8; 4],
 }
 
-/// A key bound to one virtual host: the HMAC state after `02 01 vhid` and its
-/// addresses, ready to take a counter. Cheap to clone.
+/// A key bound to one virtual host, ready to sign or check adverts. Cheap to clone.
+///
+/// Two formats. ucarp's (docs/PROTOCOL.md §3.2): the HMAC state after `02 01 vhid` and
+/// the addresses, then the counter; advbase and advskew are not covered, so a captured
+/// advert can be replayed with them rewritten. `--strict-auth`'s
+/// ([`Key::strict_signer`]): a domain tag, the addresses, then the six header bytes
+/// before the checksum (version and type, vhid, advskew, authlen, reserved, advbase)
+/// and the counter, so that every field that means something is signed. (The fields
+/// and counter have fixed lengths and come last, so the message is unambiguous.)
 #[derive(Clone)]
 pub struct Signer {
     prefix: HmacSha1,
+    whole: bool,
 }
+
+/// The first bytes of `--strict-auth`'s HMAC message: a digest of one format can never
+/// be taken for one of the other.
+const STRICT_TAG: &[u8] = b"ucarp-rs strict advert v1\0";
 
 impl fmt::Debug for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -111,21 +123,37 @@ pub fn hmac_order(addrs: &[IpAddr]) -> Vec<IpAddr> {
 }
 
 impl Signer {
-    /// Computes the digest of an advert with these eight counter bytes.
-    pub fn sign(&self, counter: &[u8; 8]) -> [u8; DIGEST_LEN] {
+    /// Whether this signer covers the whole header (`--strict-auth`).
+    pub fn is_strict(&self) -> bool {
+        self.whole
+    }
+
+    fn mac(&self, fields: &[u8; 6], counter: &[u8; 8]) -> HmacSha1 {
         let mut mac = self.prefix.clone();
+        if self.whole {
+            mac.update(fields);
+        }
         mac.update(counter);
-        mac.finalize().into_bytes().into()
+        mac
+    }
+
+    /// Computes the digest of an advert with these six leading header bytes (ignored
+    /// in ucarp's format, whose prefix already holds the vhid) and counter bytes.
+    pub fn sign(&self, fields: &[u8; 6], counter: &[u8; 8]) -> [u8; DIGEST_LEN] {
+        self.mac(fields, counter).finalize().into_bytes().into()
     }
 
     /// Checks a received digest in constant time.
     ///
     /// # Errors
     /// A [`DigestMismatch`] carrying the first bytes of both digests for the log.
-    pub fn verify(&self, counter: &[u8; 8], md: &[u8; DIGEST_LEN]) -> Result<(), DigestMismatch> {
-        let mut mac = self.prefix.clone();
-        mac.update(counter);
-        let expected = mac.finalize();
+    pub fn verify(
+        &self,
+        fields: &[u8; 6],
+        counter: &[u8; 8],
+        md: &[u8; DIGEST_LEN],
+    ) -> Result<(), DigestMismatch> {
+        let expected = self.mac(fields, counter).finalize();
         // `CtOutput`'s equality is constant-time (subtle), unlike ucarp's memcmp.
         if expected == hmac::digest::CtOutput::new((*md).into()) {
             return Ok(());
@@ -141,19 +169,39 @@ impl Signer {
     }
 }
 
+/// Feeds the addresses to the HMAC in [`hmac_order`].
+fn update_addrs(mac: &mut HmacSha1, addrs: &[IpAddr]) {
+    for a in hmac_order(addrs) {
+        match a {
+            IpAddr::V4(a) => mac.update(&a.octets()),
+            IpAddr::V6(a) => mac.update(&a.octets()),
+        }
+    }
+}
+
 impl Key {
     /// Binds the key to a virtual host: its vhid and the addresses the digest covers,
     /// hashed in [`hmac_order`] (docs/PROTOCOL.md §3.2, §11.2).
     pub fn signer(&self, vhid: u8, addrs: &[IpAddr]) -> Signer {
         let mut prefix = self.keyed.clone();
         prefix.update(&[CARP_VERSION, CARP_TYPE_ADVERTISEMENT, vhid]);
-        for a in hmac_order(addrs) {
-            match a {
-                IpAddr::V4(a) => prefix.update(&a.octets()),
-                IpAddr::V6(a) => prefix.update(&a.octets()),
-            }
+        update_addrs(&mut prefix, addrs);
+        Signer {
+            prefix,
+            whole: false,
         }
-        Signer { prefix }
+    }
+
+    /// Binds the key to the addresses for `--strict-auth`'s format, which signs the
+    /// whole header (see [`Signer`]). Only nodes with the option understand it.
+    pub fn strict_signer(&self, addrs: &[IpAddr]) -> Signer {
+        let mut prefix = self.keyed.clone();
+        prefix.update(STRICT_TAG);
+        update_addrs(&mut prefix, addrs);
+        Signer {
+            prefix,
+            whole: true,
+        }
     }
 
     /// Makes a key from the password bytes, used as the HMAC key as they are (no hashing).
@@ -179,7 +227,7 @@ impl Key {
     /// Computes the digest of an advert for one IPv4 virtual address, as ucarp does
     /// (docs/PROTOCOL.md §3.2). `counter` is the eight bytes as they appear on the wire.
     pub fn sign(&self, vhid: u8, vaddr: Ipv4Addr, counter: &[u8; 8]) -> [u8; DIGEST_LEN] {
-        self.signer(vhid, &[vaddr.into()]).sign(counter)
+        self.signer(vhid, &[vaddr.into()]).sign(&[0; 6], counter)
     }
 
     /// Checks a received digest for one IPv4 virtual address, in constant time.
@@ -193,7 +241,8 @@ impl Key {
         counter: &[u8; 8],
         md: &[u8; DIGEST_LEN],
     ) -> Result<(), DigestMismatch> {
-        self.signer(vhid, &[vaddr.into()]).verify(counter, md)
+        self.signer(vhid, &[vaddr.into()])
+            .verify(&[0; 6], counter, md)
     }
 }
 
@@ -304,7 +353,7 @@ mod tests {
         let b: IpAddr = Ipv4Addr::new(192, 0, 2, 100).into();
         let c: IpAddr = "2001:db8::1".parse().unwrap();
         let counter = [1, 2, 3, 4, 5, 6, 7, 8];
-        let md = key.signer(7, &[c, a, b]).sign(&counter);
+        let md = key.signer(7, &[c, a, b]).sign(&[0; 6], &counter);
         let mut mac = HmacSha1::new_from_slice(b"secret").unwrap();
         mac.update(&[2, 1, 7, 192, 0, 2, 100, 192, 0, 2, 200]);
         mac.update(
@@ -315,10 +364,10 @@ mod tests {
         );
         mac.update(&counter);
         assert_eq!(md.to_vec(), mac.finalize().into_bytes().to_vec());
-        assert_eq!(key.signer(7, &[b, c, a]).sign(&counter), md);
+        assert_eq!(key.signer(7, &[b, c, a]).sign(&[0; 6], &counter), md);
         // One IPv4 address: ucarp's digest.
         assert_eq!(
-            key.signer(7, &[b]).sign(&counter),
+            key.signer(7, &[b]).sign(&[0; 6], &counter),
             key.sign(7, Ipv4Addr::new(192, 0, 2, 100), &counter)
         );
     }
@@ -327,5 +376,37 @@ mod tests {
     fn debug_hides_the_key() {
         let key = Key::new(b"topsecret").unwrap();
         assert_eq!(format!("{key:?}"), "Key(..)");
+    }
+
+    /// `--strict-auth`'s digest covers advbase, advskew and the other header fields,
+    /// and never equals ucarp's: a captured advert rewritten, or one of the other
+    /// format, does not verify.
+    #[test]
+    fn the_strict_format_signs_the_whole_header() {
+        let key = Key::new(b"secret").unwrap();
+        let addrs: [IpAddr; 1] = [Ipv4Addr::new(192, 0, 2, 100).into()];
+        let strict = key.strict_signer(&addrs);
+        let ucarp = key.signer(7, &addrs);
+        assert!(strict.is_strict() && !ucarp.is_strict());
+        let fields = [0x21, 7, 50, 7, 0, 1];
+        let counter = 42u64.to_be_bytes();
+        let md = strict.sign(&fields, &counter);
+        assert_eq!(strict.verify(&fields, &counter, &md), Ok(()));
+        assert!(ucarp.verify(&fields, &counter, &md).is_err());
+        assert!(strict
+            .verify(&fields, &counter, &ucarp.sign(&fields, &counter))
+            .is_err());
+        for (i, forged) in [(2, 255), (5, 255), (1, 8), (3, 0), (4, 9), (0, 0x22)] {
+            let mut f = fields;
+            f[i] = forged;
+            assert!(strict.verify(&f, &counter, &md).is_err(), "byte {i}");
+            // ucarp's format covers none of them (its vhid is bound in the signer and
+            // checked by the receiver on its own): the forgery passes.
+            assert!(ucarp
+                .verify(&f, &counter, &ucarp.sign(&fields, &counter))
+                .is_ok());
+        }
+        let other_addr = key.strict_signer(&[Ipv4Addr::new(192, 0, 2, 101).into()]);
+        assert!(other_addr.verify(&fields, &counter, &md).is_err());
     }
 }

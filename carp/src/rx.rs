@@ -459,7 +459,7 @@ impl Receiver {
         }
         // 10. The digest, last because it is the only costly check.
         self.signer
-            .verify(&carp.counter_bytes(), &carp.md())
+            .verify(&carp.signed_fields(), &carp.counter_bytes(), &carp.md())
             .map_err(Reject::BadDigest)?;
         Ok(VerifiedAdvert {
             src,
@@ -735,7 +735,9 @@ mod tests {
 
     fn golden6() -> Vec<u8> {
         let mut advert = crate::testutil::golden_advert();
-        advert.md = receiver6().signer.sign(&advert.counter.to_be_bytes());
+        advert.md = receiver6()
+            .signer
+            .sign(&advert.signed_fields(), &advert.counter.to_be_bytes());
         let mut buf = vec![0u8; crate::wire::frame::ADVERT6_FRAME_LEN];
         crate::wire::frame::Advert6Frame {
             dst_mac: crate::wire::frame::multicast_mac6(packet::CARP_MCAST_V6),

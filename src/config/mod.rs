@@ -41,6 +41,9 @@ pub const MAX_IFNAME_LEN: usize = 15;
 /// killed up script hands the address to another node. Adverts never wait for it,
 /// except a claim while the master it takes over from still serves the address.
 pub const DEFAULT_SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The replay window `--strict-auth` turns on when `--replay-window` is not given.
+pub const STRICT_REPLAY_WINDOW: usize = 64;
 /// ucarp reads at most this many bytes of the password file's first line.
 pub const MAX_PASSFILE_LINE: usize = 511;
 
@@ -117,6 +120,8 @@ pub struct Config {
     /// `--replay-window`: how many counters to remember per peer, when replay
     /// protection is on.
     pub replay_window: Option<usize>,
+    /// `--strict-auth`: the digest covers the whole header; ucarp's format is refused.
+    pub strict_auth: bool,
     /// `--preempt-delay`: with `-P`, how long to wait after start or link up before
     /// preempting.
     pub preempt_delay: Duration,
@@ -325,7 +330,11 @@ impl Config {
             None => Duration::ZERO,
             Some(s) => seconds(s, "preempt-delay")?.unwrap_or(Duration::ZERO),
         };
+        let strict_auth = args.has(Opt::StrictAuth);
         let replay_window = match args.last(Opt::ReplayWindow) {
+            // Strict groups also refuse replays: a signed header is no use if the
+            // whole advert can be sent again.
+            None if strict_auth => Some(STRICT_REPLAY_WINDOW),
             None => None,
             Some(v) => Some(
                 v.to_str()
@@ -426,6 +435,7 @@ impl Config {
             state_file,
             pidfile,
             replay_window,
+            strict_auth,
             preempt_delay,
             notes,
         })))
@@ -448,9 +458,24 @@ impl Config {
         }
     }
 
-    /// Returns the key bound to the vhid and every virtual address.
+    /// Returns the key bound to the vhid and every virtual address, in this node's
+    /// format: ucarp's, or with `--strict-auth` the whole header.
     pub fn signer(&self) -> crate::auth::Signer {
-        self.key.signer(self.vhid, &self.vaddrs)
+        if self.strict_auth {
+            self.key.strict_signer(&self.vaddrs)
+        } else {
+            self.key.signer(self.vhid, &self.vaddrs)
+        }
+    }
+
+    /// Returns the signer of the format this node does not use, for `--preflight` to
+    /// tell a peer with another `--strict-auth` from one with another password.
+    pub fn other_signer(&self) -> crate::auth::Signer {
+        if self.strict_auth {
+            self.key.signer(self.vhid, &self.vaddrs)
+        } else {
+            self.key.strict_signer(&self.vaddrs)
+        }
     }
 
     /// Returns what this node accepts: its address and family, vhid, the destination

@@ -9,7 +9,7 @@ use super::{
     SEND_SUCCESSES_MIN,
 };
 use crate::event::Event;
-use crate::wire::packet::Advert;
+use crate::wire::packet::{Advert, DIGEST_LEN};
 
 /// SplitMix64: a tiny, well-mixed generator for the pre-synchronisation counters. It
 /// only needs to be unpredictable to peers, which the caller's seed provides.
@@ -111,13 +111,17 @@ impl Carp {
         };
         // With sequential counters the random draw is only the starting point.
         self.counter_synced |= self.cfg.sequential_counters;
-        let advert = Advert {
+        let mut advert = Advert {
             vhid: self.cfg.vhid,
             advbase,
             advskew,
             counter: self.counter,
-            md: self.cfg.signer.sign(&self.counter.to_be_bytes()),
+            md: [0; DIGEST_LEN],
         };
+        advert.md = self
+            .cfg
+            .signer
+            .sign(&advert.signed_fields(), &self.counter.to_be_bytes());
         self.actions.push_back(Action::SendAdvert {
             advert,
             after_scripts,

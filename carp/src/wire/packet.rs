@@ -187,6 +187,15 @@ impl<T: AsRef<[u8]>> CarpPacket<T> {
         u64::from_be_bytes(self.counter_bytes())
     }
 
+    /// Returns the six header bytes before the checksum (version and type, vhid,
+    /// advskew, authlen, reserved, advbase), exactly as on the wire: what
+    /// `--strict-auth`'s digest covers besides the counter.
+    pub fn signed_fields(&self) -> [u8; 6] {
+        let mut out = [0; 6];
+        out.copy_from_slice(&self.bytes()[..6]);
+        out
+    }
+
     /// Returns the HMAC-SHA1 digest.
     pub fn md(&self) -> [u8; DIGEST_LEN] {
         let mut out = [0; DIGEST_LEN];
@@ -287,6 +296,19 @@ impl Advert {
 
     /// Length of an emitted advertisement in bytes.
     pub const LEN: usize = HEADER_LEN;
+
+    /// The six header bytes before the checksum, as [`emit`](Self::emit) writes them
+    /// (see [`CarpPacket::signed_fields`]).
+    pub fn signed_fields(&self) -> [u8; 6] {
+        [
+            CARP_VERSION << 4 | CARP_TYPE_ADVERTISEMENT,
+            self.vhid,
+            self.advskew,
+            CARP_AUTHLEN,
+            0,
+            self.advbase,
+        ]
+    }
 
     /// Reads an advertisement, checking length, version and checksum in that order.
     ///
