@@ -38,13 +38,21 @@ fn emulated(triple: &str, qemu: &str) -> Option<String> {
         eprintln!("skipping: {why}");
         return None;
     }
+    // Written beside and renamed into place: tests running in parallel may be executing
+    // the wrapper at that moment, and a rename never changes a file being run.
     let wrapper = bin.with_file_name("ucarp-qemu");
+    let tmp = bin.with_file_name(format!(
+        "ucarp-qemu.{}.{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     std::fs::write(
-        &wrapper,
+        &tmp,
         format!("#!/bin/sh\nexec {qemu} {} \"$@\"\n", bin.display()),
     )
     .unwrap();
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::rename(&tmp, &wrapper).unwrap();
     Some(wrapper.display().to_string())
 }
 

@@ -110,6 +110,7 @@ config ucarp 'a'
 \toption nomcast 'on'
 \toption ignoreifstate '1'
 \toption up_must_succeed 'enabled'
+\toption password 'two words *'
 \tlist address '192.0.2.100'
 \tlist address \"192.0.2.101\"
 \tlist track_iface 'eth1'
@@ -117,6 +118,13 @@ config ucarp 'a'
 
 config other 'x'
 \toption enabled '1'
+
+config ucarp
+\toption enabled '1'
+\toption interface 'eth9'
+\toption srcip '192.0.2.12'
+\toption vhid '8'
+\toption shutdown 'bogus'
 
 config ucarp 'b'
 \toption enabled '1'
@@ -137,11 +145,19 @@ config ucarp 'b'
         stderr.contains("section b needs interface, srcip and vhid"),
         "{stderr}"
     );
+    // A password with a space and a glob stays one argument; an unnamed section gets
+    // uci's cfgNNNNNN name; a boolean word OpenWrt does not know means the default.
+    let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(
-        stdout.trim(),
-        "a: /usr/sbin/ucarp -i eth0 -s 192.0.2.11 -v 7 -a 192.0.2.100 -a 192.0.2.101 \
-         -S -M -D -u /usr/share/ucarp/vip-up.sh -d /usr/share/ucarp/vip-down.sh \
-         --up-must-succeed --track-iface eth1 --track-iface eth2 \
-         --state-file /var/run/ucarp-a.json"
+        lines,
+        [
+            "a: /usr/sbin/ucarp -i eth0 -s 192.0.2.11 -v 7 -p 'two words *' \
+             -a 192.0.2.100 -a 192.0.2.101 -S -M -D -u /usr/share/ucarp/vip-up.sh \
+             -d /usr/share/ucarp/vip-down.sh --up-must-succeed --track-iface eth1 \
+             --track-iface eth2 --state-file /var/run/ucarp-a.json",
+            "cfg000001: /usr/sbin/ucarp -i eth9 -s 192.0.2.12 -v 8 -z \
+             -u /usr/share/ucarp/vip-up.sh -d /usr/share/ucarp/vip-down.sh \
+             --state-file /var/run/ucarp-cfg000001.json",
+        ]
     );
 }

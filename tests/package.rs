@@ -85,7 +85,10 @@ fn the_package_replaces_debians_ucarp_and_purges_cleanly() {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with("_amd64.deb"))
+        .find(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name == format!("ucarp-rs_{}-1_amd64.deb", env!("CARGO_PKG_VERSION"))
+        })
         .unwrap();
     assert!(!report.contains("\nE: "), "{report}");
 

@@ -9,8 +9,8 @@
 #                                  (big-endian MIPS32r2, soft float: OpenWrt's ath79 and
 #                                  ramips routers)
 #
-# Why zig for the last two: rustup serves no standard library for them, and Debian has
-# no musl for them either. Static glibc, the alternative, costs 410 KB on armv7 and
+# Why zig for the last two: rustup serves no standard library for MIPS (and none for
+# armv7 musl to these machines), and Debian has no musl C library for either. Static glibc, the alternative, costs 410 KB on armv7 and
 # 730 KB on MIPS (1.18 MB and 1.39 MB binaries, over the 1 MB goal). zig (from PyPI's
 # `ziglang` wheel, pinned) carries musl's sources for every CPU and builds the C library
 # it links, so `zig cc` serves as a complete cross C toolchain.
@@ -54,7 +54,9 @@ zig_setup() {
     local name ztarget
     for name in armv7 mips; do
         case $name in
-            armv7) ztarget="arm-linux-musleabihf -mcpu=cortex_a7" ;;
+            # Rust's armv7 baseline (VFPv3-D16, Thumb-2, no NEON, no divide
+            # instructions), so the C library runs on Cortex-A8 and A9 too.
+            armv7) ztarget="arm-linux-musleabihf -mcpu=generic+v7a+vfp3d16+thumb2-neon" ;;
             mips) ztarget="mips-linux-musl -mcpu=mips32r2+soft_float -msoft-float" ;;
         esac
         cat >"$ZIG_DIR/cc-$name" <<EOF
@@ -98,7 +100,9 @@ cross_runner() {
     case $1 in
         x86_64-*) echo "" ;;
         aarch64-*) echo qemu-aarch64-static ;;
-        armv7-*) echo qemu-arm-static ;;
+        # The oldest CPU a binary must run on, not qemu's "max", which would hide
+        # instructions a real router lacks.
+        armv7-*) echo "qemu-arm-static -cpu cortex-a9" ;;
         mips-*) echo qemu-mips-static ;;
     esac
 }

@@ -1,9 +1,10 @@
 # A small stand-in for the parts of OpenWrt's /lib/functions.sh and procd.sh that
 # files/ucarp.init uses, to test its UCI-to-command-line translation off a router:
 # config_load, config_foreach, config_get, config_get_bool, config_list_foreach, and
-# procd_open_instance/procd_set_param/procd_close_instance, which print each instance
-# as "NAME: COMMAND...". UCI files are read from $UCI_CONFIG_DIR. Sourced by
-# test/translate.sh; POSIX sh.
+# procd_open_instance/procd_set_param/procd_append_param/procd_close_instance, which
+# print each instance as "NAME: COMMAND...", an argument with a space or a special
+# character in single quotes. UCI files are read from $UCI_CONFIG_DIR; an unnamed
+# section gets a generated cfgNNNNNN name, as uci gives one. Sourced by test/translate.sh; POSIX sh.
 
 _sections=""
 
@@ -16,9 +17,10 @@ config_load() {
 		/^[ \t]*(#|$)/ { next }
 		{
 			kind = $1; name = unq($2)
+			if (kind == "config" && NF < 3) { anon++; $0 = $0 " cfg" sprintf("%06x", anon) }
 			value = $0; sub(/^[ \t]*[a-z]+[ \t]+[^ \t]+[ \t]*/, "", value); value = unq(value)
 			gsub(/\x27/, "\x27\\\x27\x27", value)
-			if (kind == "config") printf "_section %s \x27%s\x27\n", name, value
+			if (kind == "config") { split(value, words, /[ \t]+/); printf "_section %s %s\n", name, unq(words[1]) }
 			else printf "_%s %s \x27%s\x27\n", kind, name, value
 		}' "$file") || return 1
 	eval "$code"
@@ -54,7 +56,12 @@ config_get() { # VAR SECTION OPTION [DEFAULT]
 config_get_bool() { # VAR SECTION OPTION [DEFAULT]
 	local _cgb_value
 	config_get _cgb_value "$2" "$3" "${4-}"
-	case "$_cgb_value" in 1|on|true|yes|enabled) _cgb_value=1 ;; *) _cgb_value=0 ;; esac
+	# As OpenWrt's: these words and nothing else; anything else is the default.
+	case "$_cgb_value" in
+		1|on|true|yes|enabled) _cgb_value=1 ;;
+		0|off|false|no|disabled) _cgb_value=0 ;;
+		*) _cgb_value=${4:-0} ;;
+	esac
 	eval "$1=\$_cgb_value"
 }
 config_list_foreach() { # SECTION OPTION FUNCTION ARGS...
@@ -70,10 +77,25 @@ config_list_foreach() { # SECTION OPTION FUNCTION ARGS...
 }
 
 procd_open_instance() { _instance=$1; _command=""; }
+_quote() {
+	case "$1" in
+		*[!A-Za-z0-9_./:@=+-]*|"") printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
+		*) printf '%s' "$1" ;;
+	esac
+}
 procd_set_param() {
 	[ "$1" = command ] || return 0
 	shift
-	_command="$*"
+	_command=""
+	procd_append_param command "$@"
+}
+procd_append_param() {
+	[ "$1" = command ] || return 0
+	shift
+	local _pa
+	for _pa in "$@"; do
+		_command="$_command${_command:+ }$(_quote "$_pa")"
+	done
 }
 procd_close_instance() { echo "$_instance: $_command"; }
 procd_add_reload_trigger() { :; }
