@@ -11,29 +11,23 @@
 //! the IP group join, as it does on any kernel that refuses it.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 
 use crate::interop;
-use crate::netns::{namespaces_or_skip, OURS};
+use crate::netns::built_or_skip;
 
 /// A script that runs the emulated build of `triple` under `qemu`, or `None` (the test
 /// then skips) when the build or qemu is missing outside CI.
 fn emulated(triple: &str, qemu: &str) -> Option<String> {
-    if !namespaces_or_skip() {
-        return None;
-    }
-    // OURS is <target dir>/debug/ucarp; the cross builds sit beside it.
-    let target_dir = PathBuf::from(OURS).parent()?.parent()?.to_path_buf();
-    let bin = target_dir.join(triple).join("debug").join("ucarp");
+    let bin = built_or_skip(
+        &format!("{triple}/debug/ucarp"),
+        &format!("scripts/test-cross {triple}"),
+    )?;
     let have_qemu = std::process::Command::new(qemu)
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !bin.exists() || !have_qemu {
-        let why = format!(
-            "{} or {qemu} missing (scripts/test-cross {triple} builds it)",
-            bin.display()
-        );
+    if !have_qemu {
+        let why = format!("{qemu} missing (apt-get install qemu-user-static)");
         assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
         eprintln!("skipping: {why}");
         return None;

@@ -90,29 +90,9 @@ fn replayed_adverts_keep_a_plain_backup_quiet_but_not_a_protected_one() {
         }
         let b = rig.start(1, OURS, &extra);
         std::thread::sleep(Duration::from_secs(3));
-        let attacker = rig.hosts[2].ip;
         let ns = rig.hosts[2].ns.clone();
         // Capture the master's next advert from the attacker's namespace.
-        let captured = in_netns(&ns, move || {
-            let ifindex = ucarp::net::interface_index("eth0").unwrap();
-            let socket = PacketSocket::open(
-                ifindex,
-                &advert_filter(attacker.into(), 7),
-                ucarp::net::ethertype_of(attacker.into()),
-            )
-            .unwrap();
-            let mut bufs = [[0u8; ucarp::net::FRAME_SNAP]; 1];
-            let mut lens = [0usize; 1];
-            #[allow(clippy::disallowed_methods)]
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(5) {
-                if socket.recv_batch(&mut bufs, &mut lens).unwrap() == 1 {
-                    return bufs[0][..lens[0]].to_vec();
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            panic!("no advert captured");
-        });
+        let captured = capture_advert(&rig);
         rig.signal(&a, "KILL");
         rig.wait_exit(&a, LONG);
         rig.set_carrier(0, false);

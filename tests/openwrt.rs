@@ -9,8 +9,8 @@ use ucarp::cli::{self, Opt, OPTIONS};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// The instances the init script starts for `config` (UCI text): (name, argv).
-fn translate(config: &str) -> Vec<(String, Vec<String>)> {
+/// Runs the init script's translation on `config` (UCI text).
+fn run_translate(config: &str) -> std::process::Output {
     let file =
         std::env::temp_dir().join(format!("ucarp-uci-{}-{}", std::process::id(), config.len()));
     std::fs::write(&file, config).unwrap();
@@ -20,6 +20,12 @@ fn translate(config: &str) -> Vec<(String, Vec<String>)> {
         .output()
         .unwrap();
     std::fs::remove_file(&file).unwrap();
+    out
+}
+
+/// The instances the init script starts for `config` (UCI text): (name, argv).
+fn translate(config: &str) -> Vec<(String, Vec<String>)> {
+    let out = run_translate(config);
     assert!(
         out.status.success(),
         "{}",
@@ -130,14 +136,7 @@ config ucarp 'b'
 \toption enabled '1'
 \toption interface 'eth0'
 ";
-    let file = std::env::temp_dir().join(format!("ucarp-uci-bad-{}", std::process::id()));
-    std::fs::write(&file, config).unwrap();
-    let out = Command::new("sh")
-        .arg(format!("{ROOT}/contrib/openwrt/test/translate.sh"))
-        .arg(&file)
-        .output()
-        .unwrap();
-    std::fs::remove_file(&file).unwrap();
+    let out = run_translate(config);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Section b lacks srcip and vhid: refused with a message, a still starts.

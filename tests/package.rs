@@ -3,39 +3,12 @@
 //! throwaway root over Debian's own ucarp package, run, and purged. Never touches the
 //! host's package database (root).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use crate::netns::sh;
+use crate::netns::{built_or_skip, sh};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-/// The static release binary, or `None` (the test skips) outside CI when it is missing.
-fn release_binary() -> Option<PathBuf> {
-    // OURS is <target dir>/debug/ucarp; the musl release build sits beside it.
-    let target_dir = Path::new(crate::netns::OURS).parent()?.parent()?;
-    let bin = target_dir.join("x86_64-unknown-linux-musl/release/ucarp");
-    let root = is_root();
-    if bin.exists() && root {
-        return Some(bin);
-    }
-    let why = format!(
-        "{} missing or not root (cargo build --release --target x86_64-unknown-linux-musl)",
-        bin.display()
-    );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-    eprintln!("skipping: {why}");
-    None
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
-        .unwrap_or(false)
-}
 
 /// `dpkg` on the throwaway root `root` (its own database and log).
 fn dpkg(root: &Path) -> Command {
@@ -63,7 +36,10 @@ fn files(root: &Path) -> Vec<String> {
 
 #[test]
 fn the_package_replaces_debians_ucarp_and_purges_cleanly() {
-    let Some(bin) = release_binary() else {
+    let Some(bin) = built_or_skip(
+        "x86_64-unknown-linux-musl/release/ucarp",
+        "cargo build --release --target x86_64-unknown-linux-musl",
+    ) else {
         return;
     };
     let work = std::env::temp_dir().join(format!("ucarp-deb-{}", std::process::id()));

@@ -115,6 +115,25 @@ fn netns_available() -> bool {
     *AVAILABLE.get_or_init(probe_netns)
 }
 
+/// `path` inside the cargo target directory (`OURS` is `<target dir>/debug/ucarp`), for
+/// tests of builds that scripts/test makes first (a static release, cross builds), or
+/// `None` when it is missing or namespaces are unavailable: the test then skips,
+/// except with `CI=true`, where it fails, naming the command that builds it.
+pub fn built_or_skip(path: &str, built_by: &str) -> Option<PathBuf> {
+    if !namespaces_or_skip() {
+        return None;
+    }
+    let target_dir = Path::new(OURS).parent()?.parent()?;
+    let file = target_dir.join(path);
+    if file.exists() {
+        return Some(file);
+    }
+    let why = format!("{} missing ({built_by} builds it)", file.display());
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+    eprintln!("skipping: {why}");
+    None
+}
+
 /// Whether a test that needs network namespaces can run: false (after saying why)
 /// when they are unavailable outside CI; with `CI=true` it fails the test instead.
 pub fn namespaces_or_skip() -> bool {
