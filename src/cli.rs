@@ -107,6 +107,9 @@ pub enum Opt {
     RealMac,
     /// `--preflight`: check the configuration on the network, then exit.
     Preflight,
+    /// `--witness`: a host (the gateway) whose answers allow holding the address
+    /// (repeatable).
+    Witness,
 }
 
 /// One option's documentation and shape.
@@ -189,6 +192,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     doc!(ReplayWindow, "replay-window", "<n>", "reject replayed adverts, remembering the last <n> counters of each peer; count adverts in sequence"),
     doc!(StrictAuth, "strict-auth", "", "sign the whole advert, advbase and advskew included, and refuse ucarp's format (groups of this ucarp only); implies --replay-window 64"),
     doc!(PreemptDelay, "preempt-delay", "<seconds>", "with -P, wait <seconds> after start or link up before preempting (never before taking over from a dead master)"),
+    doc!(Witness, "witness", "<ip>", "probe <ip> (the gateway) by ARP or neighbour solicitation; take the address only while a witness answers, release it when none does (repeatable)"),
 ];
 
 /// One option as it appeared on the command line.

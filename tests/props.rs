@@ -296,6 +296,7 @@ proptest! {
             signer: key.signer(VHID, &[VADDR.into()]),
             sequential_counters: false,
             preempt_delay: std::time::Duration::ZERO,
+            witness: false,
         };
         let rx = Receiver {
             srcip: srcip.into(),

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use ucarp::event::Event;
 use ucarp::state::{
-    advert_interval, bow_out_delay, handover_bound, master_down_interval, step_down_grace, Action,
-    Reason, State,
+    advert_interval, bow_out_delay, handover_bound, master_down_interval, step_down_grace,
+    witness_release_after, Action, Reason, State,
 };
 
 use crate::sim::{frame_from, secs, signed_advert, Did, Sim, Spec};
@@ -1537,4 +1537,225 @@ fn preempt_delay_holds_preemption_but_never_a_takeover() {
         sim.nodes[a].ups(),
         vec![last + master_down_interval(1, 0, 3)]
     );
+}
+
+// --- Witnesses (docs/PROTOCOL.md §5.15) -------------------------------------------------
+
+fn logged_times(sim: &Sim, i: usize, want: &Event) -> usize {
+    sim.nodes[i]
+        .did
+        .iter()
+        .filter(|(_, d)| matches!(d, Did::Log(e) if e == want))
+        .count()
+}
+
+/// The first advert node `i` sent as master after `after`: its claim.
+fn claim_after(sim: &Sim, i: usize, after: Duration) -> Duration {
+    sim.nodes[i]
+        .adverts()
+        .into_iter()
+        .find(|(t, a)| *t >= after && a.advbase != 255)
+        .map(|(t, _)| t)
+        .expect("a claim")
+}
+
+#[test]
+fn witness_backup_without_one_does_not_promote_on_master_down() {
+    let mut sim = cluster(
+        &[Spec::host(1).witness(), Spec::host(2).skew(100).witness()],
+        secs(5.0),
+        71,
+    );
+    assert_eq!(sim.masters(), vec![0]);
+    sim.see_witness(1, false);
+    sim.run_for(secs(1.0));
+    sim.crash(0);
+    sim.run_for(secs(20.0));
+    assert_eq!(sim.nodes[1].state(), State::Backup);
+    assert!(sim.nodes[1].ups().is_empty());
+    assert_eq!(
+        logged_times(&sim, 1, &Event::WitnessHoldBack),
+        1,
+        "logged once"
+    );
+    // The witness answers again: it competes, and takes over a master-down later.
+    sim.see_witness(1, true);
+    let back = sim.elapsed();
+    sim.run_for(secs(10.0));
+    assert_eq!(logged_times(&sim, 1, &Event::WitnessBack), 1);
+    assert_eq!(sim.masters(), vec![1]);
+    let up = sim.nodes[1].ups()[0];
+    assert!(up > back && up <= back + secs(0.1) + master_down_interval(1, 255, 3));
+}
+
+#[test]
+fn witness_backup_without_one_ignores_a_bow_out() {
+    let mut sim = cluster(
+        &[Spec::host(1).witness(), Spec::host(2).skew(100).witness()],
+        secs(5.0),
+        72,
+    );
+    sim.see_witness(1, false);
+    sim.run_for(secs(1.0));
+    // The master goes into maintenance: it bows out, nobody answers, it stays.
+    let now = sim.now;
+    sim.nodes[0].carp.handle_demote(now);
+    sim.settle(0);
+    sim.run_for(secs(10.0));
+    assert!(sim.nodes[1].ups().is_empty());
+    assert_eq!(sim.masters(), vec![0]);
+    assert!(logged_times(&sim, 1, &Event::WitnessHoldBack) <= 1);
+}
+
+#[test]
+fn witness_backup_without_one_does_not_preempt() {
+    let mut sim = Sim::new(73);
+    let a = sim.start(Spec::host(1).skew(100));
+    sim.run_for(secs(5.0));
+    assert_eq!(sim.masters(), vec![a]);
+    let b = sim.start(Spec::host(2).preempt().witness());
+    sim.see_witness(b, false);
+    sim.run_for(secs(10.0));
+    assert_eq!(sim.masters(), vec![a], "no preemption without a witness");
+    assert_eq!(logged_times(&sim, b, &Event::WitnessHoldBack), 1);
+    sim.see_witness(b, true);
+    sim.run_for(secs(3.0));
+    assert_eq!(sim.masters(), vec![b], "with one, -P preempts as before");
+}
+
+#[test]
+fn witness_lost_master_hands_over_make_before_break() {
+    // A backup with a small skew takes over on the bow-out before the release is due:
+    // 0.5 s to notice + bow_out_delay(1, 10) = 1.79 s < 1.9 s after the last answer.
+    let mut sim = cluster(
+        &[Spec::host(1).witness(), Spec::host(2).skew(10).witness()],
+        secs(5.0),
+        74,
+    );
+    let cut = sim.elapsed();
+    sim.see_witness(0, false);
+    sim.run_for(secs(10.0));
+    assert_eq!(sim.masters(), vec![1]);
+    let up = sim.nodes[1].ups()[0];
+    let claim = claim_after(&sim, 1, up);
+    let down = *sim.nodes[0].downs().last().unwrap();
+    assert!(claim <= down, "claim at {claim:?}, release at {down:?}");
+    assert!(down <= cut + witness_release_after(1, 0, 3));
+    match sim.nodes[0].carp.last_transition() {
+        Some(t) => assert_eq!(t.reason, Reason::NoWitness),
+        None => panic!("no transition"),
+    }
+    assert_eq!(sim.nodes[0].carp.demotions().to_string(), "no-witness");
+    // The witness answers the old master again: demotion off, it stays a backup.
+    sim.see_witness(0, true);
+    sim.run_for(secs(10.0));
+    assert_eq!(sim.masters(), vec![1]);
+    assert!(!sim.nodes[0].carp.demotions().any());
+}
+
+#[test]
+fn witness_isolated_master_releases_before_the_backup_can_promote() {
+    for (seed, at) in [(75, 0.0), (76, 0.3), (77, 0.55), (78, 0.97)] {
+        let mut sim = cluster(
+            &[Spec::host(1).witness(), Spec::host(2).skew(100).witness()],
+            secs(5.0 + at),
+            seed,
+        );
+        let cut = sim.elapsed();
+        let last_advert = sim.nodes[0]
+            .adverts()
+            .into_iter()
+            .map(|(t, _)| t)
+            .filter(|t| *t <= cut)
+            .max()
+            .unwrap();
+        sim.isolate(0, true);
+        sim.run_for(secs(10.0));
+        let down = *sim.nodes[0].downs().last().unwrap();
+        let up = sim.nodes[1].ups()[0];
+        // The backup's earliest takeover: a master-down after the last advert it heard.
+        let earliest = last_advert + master_down_interval(1, 100, 3);
+        assert_eq!(up, earliest);
+        assert!(
+            down < up,
+            "{at}: released at {down:?}, peer took over at {up:?}"
+        );
+        // Whatever the backup's skew: within (deadratio - 1) × advbase of the cut.
+        assert!(down <= cut + secs(2.0), "{at}");
+        assert_eq!(sim.nodes[0].state(), State::Backup);
+        // Healed: one master, the one that took over (no -P).
+        sim.isolate(0, false);
+        sim.run_for(secs(10.0));
+        assert_eq!(sim.masters(), vec![1], "{at}");
+    }
+}
+
+#[test]
+fn witness_back_lets_a_preempting_node_take_the_address_back() {
+    let mut sim = cluster(
+        &[
+            Spec::host(1).preempt().witness(),
+            Spec::host(2).skew(100).witness(),
+        ],
+        secs(5.0),
+        79,
+    );
+    sim.see_witness(0, false);
+    sim.run_for(secs(10.0));
+    assert_eq!(sim.masters(), vec![1]);
+    sim.see_witness(0, true);
+    sim.run_for(secs(5.0));
+    assert_eq!(sim.masters(), vec![0]);
+}
+
+#[test]
+fn witness_loss_bursts_rarely_move_the_address() {
+    let mut sim = cluster(
+        &[Spec::host(1).witness(), Spec::host(2).skew(100).witness()],
+        secs(5.0),
+        80,
+    );
+    sim.witness_loss = 0.4;
+    sim.run_for(secs(600.0));
+    assert_eq!(sim.masters(), vec![0]);
+    assert!(sim.nodes[1].ups().is_empty(), "the address never moved");
+}
+
+#[test]
+fn witness_when_everyone_loses_it_the_address_goes_until_it_answers() {
+    let mut sim = cluster(
+        &[Spec::host(1).witness(), Spec::host(2).skew(100).witness()],
+        secs(5.0),
+        81,
+    );
+    sim.see_witness(0, false);
+    sim.see_witness(1, false);
+    sim.run_for(secs(10.0));
+    assert!(sim.masters().is_empty(), "nobody holds it");
+    sim.see_witness(0, true);
+    sim.see_witness(1, true);
+    sim.run_for(secs(10.0));
+    assert_eq!(sim.masters(), vec![0]);
+}
+
+#[test]
+fn witness_reports_are_ignored_without_the_option() {
+    let run = |report: bool| {
+        let mut sim = cluster(&[Spec::host(1), Spec::host(2).skew(100)], secs(1.0), 82);
+        for step in 0..200 {
+            if report {
+                let now = sim.now;
+                for i in 0..2 {
+                    sim.nodes[i].carp.handle_witness(now, step % 3 == 0);
+                    sim.settle(i);
+                }
+            }
+            if step == 50 {
+                sim.crash(0);
+            }
+            sim.run_for(secs(0.1));
+        }
+        sim.nodes.iter().map(|n| n.did.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(run(false), run(true));
 }

@@ -119,6 +119,11 @@ pub enum Event {
     },
     /// After a freeze, nobody advertised: this node goes on as master.
     ResumeAfterFreeze,
+    /// With `--witness`, a takeover held back because no witness answers
+    /// (docs/PROTOCOL.md §5.15); once per episode.
+    WitnessHoldBack,
+    /// A witness answers again after a takeover was held back.
+    WitnessBack,
     /// The carrier was lost (IFF_RUNNING cleared); forced to BACKUP.
     LinkDown,
     /// The carrier is back; the election starts over.
@@ -142,7 +147,9 @@ impl Event {
             | Event::Frozen { .. }
             | Event::YieldAfterFreeze { .. }
             | Event::ReclaimAfterFreeze { .. }
-            | Event::ResumeAfterFreeze => Level::Warn,
+            | Event::ResumeAfterFreeze
+            | Event::WitnessHoldBack
+            | Event::WitnessBack => Level::Warn,
             Event::SendErrors { .. } => Level::Error,
             Event::SendRecovered
             | Event::Status { .. }
@@ -212,6 +219,17 @@ impl fmt::Display for Event {
                 demotion: Demotion::Maintenance,
                 on: false,
             } => write!(f, "Maintenance mode off"),
+            Event::Demotion {
+                demotion: Demotion::NoWitness,
+                on: true,
+            } => write!(
+                f,
+                "Demoted (no-witness): no witness answers; a master hands over, or releases the address if nobody takes it"
+            ),
+            Event::Demotion {
+                demotion: Demotion::NoWitness,
+                on: false,
+            } => write!(f, "No longer demoted (no-witness): a witness answers again"),
             Event::Demotion { demotion, on: true } => {
                 write!(f, "Demoted ({demotion}): least preferred, no preemption")
             }
@@ -232,6 +250,8 @@ impl fmt::Display for Event {
             Event::ResumeAfterFreeze => {
                 write!(f, "Nobody took over while we were frozen: advertising again")
             }
+            Event::WitnessHoldBack => write!(f, "No witness reachable: not taking over"),
+            Event::WitnessBack => write!(f, "A witness answers again: taking part in the election"),
             Event::LinkDown => write!(f, "Link down: switching to BACKUP until it comes back"),
             Event::LinkUp => write!(f, "Link up again: waiting for a master"),
         }

@@ -1,6 +1,6 @@
 //! The timing formulas (docs/PROTOCOL.md §5): advert and master-down intervals, the bow-out
-//! wait, the handover hold, the step-down grace, and the tie-break between equal
-//! intervals. The state machine, the daemon and `--preflight` all use these, so each
+//! wait, the handover hold, the step-down grace, the witness probes and release, and the
+//! tie-break between equal intervals. The state machine, the daemon and `--preflight` all use these, so each
 //! lives here once.
 
 use std::net::IpAddr;
@@ -75,6 +75,50 @@ pub fn step_down_grace(slower: Duration) -> Duration {
     UCARP_RX_LAG + slower.saturating_mul(2)
 }
 
+/// The shortest gap between two probes of one witness, so that a sub-second interval
+/// does not flood the witness (docs/PROTOCOL.md §5.15).
+pub const WITNESS_PROBE_FLOOR: Duration = Duration::from_millis(10);
+/// How many probe periods without any answer make every witness lost.
+pub const WITNESS_PROBES_LOST: u32 = 8;
+/// Kept free before a peer's earliest takeover when a cut-off master releases the
+/// address: the time its down script takes to remove it (docs/PROTOCOL.md §5.15).
+pub const WITNESS_RELEASE_GUARD: Duration = Duration::from_millis(100);
+
+/// Returns how often each witness is probed: a sixteenth of the advert interval
+/// `T(advbase, advskew)` (62.5 ms at the defaults), never more often than
+/// [`WITNESS_PROBE_FLOOR`] (docs/PROTOCOL.md §5.15).
+pub fn witness_probe_interval(advbase: u8, advskew: u8) -> Duration {
+    (advert_interval(advbase, advskew) / 16).max(WITNESS_PROBE_FLOOR)
+}
+
+/// Returns how long without an answer from any witness makes every witness lost:
+/// [`WITNESS_PROBES_LOST`] probe periods, half an interval at the defaults (500 ms), so
+/// that seven lost probes or replies in a row go unnoticed (docs/PROTOCOL.md §5.15).
+pub fn witness_lost_after(advbase: u8, advskew: u8) -> Duration {
+    witness_probe_interval(advbase, advskew) * WITNESS_PROBES_LOST
+}
+
+/// Returns how long after the last answer from a witness a master that has lost every
+/// witness must have released the address, unless a successor took it over first
+/// (docs/PROTOCOL.md §5.15). `advskew` is the skew of its adverts.
+///
+/// If the master was cut off right after that answer, its last advert a backup heard
+/// went out at most one interval `T(advbase, advskew)` before, and the backup takes
+/// over one master-down interval after that advert, its own skew included: at the
+/// earliest `advbase × deadratio` s later whatever that skew (with advbase 0, where the
+/// skew is the interval, assuming the backup is no more preferred than this master).
+/// The release comes [`WITNESS_RELEASE_GUARD`] (at most a quarter of the window)
+/// before: 1.9 s at the defaults.
+pub fn witness_release_after(advbase: u8, advskew: u8, deadratio: u32) -> Duration {
+    let earliest = if advbase == 0 {
+        master_down_interval(0, advskew, deadratio)
+    } else {
+        master_down_interval(advbase, 0, deadratio)
+    };
+    let window = earliest.saturating_sub(advert_interval(advbase, advskew));
+    window.saturating_sub(WITNESS_RELEASE_GUARD.min(window / 4))
+}
+
 fn skew_micros(advskew: u8) -> u64 {
     u64::from(advskew) * 1_000_000 / 256
 }
@@ -110,6 +154,32 @@ mod tests {
             master_down_interval(255, 255, u32::MAX),
             Duration::from_secs(255 * u64::from(u32::MAX)) + Duration::from_micros(996_093)
         );
+    }
+
+    #[test]
+    fn witness_timing() {
+        // The defaults: probes every 62.5 ms, lost after 500 ms, released 1.9 s after
+        // the last answer; a backup's earliest takeover is 2 s after the cut.
+        assert_eq!(witness_probe_interval(1, 0), Duration::from_micros(62_500));
+        assert_eq!(witness_lost_after(1, 0), Duration::from_millis(500));
+        assert_eq!(witness_release_after(1, 0, 3), Duration::from_millis(1900));
+        // A slower master has less time: its last advert may be older.
+        assert_eq!(
+            witness_release_after(1, 128, 3),
+            Duration::from_millis(1400)
+        );
+        // Sub-second intervals: the floor, and the window in whole intervals.
+        assert_eq!(witness_probe_interval(0, 20), WITNESS_PROBE_FLOOR);
+        let window = advert_interval(0, 20) * 2;
+        assert_eq!(witness_release_after(0, 20, 3), window - window / 4);
+        // Deadratio 1 leaves no window: release at once.
+        assert_eq!(witness_release_after(1, 0, 1), Duration::ZERO);
+        for (base, skew) in [(1, 0), (1, 100), (2, 0), (3, 255)] {
+            assert!(
+                witness_lost_after(base, skew) < witness_release_after(base, skew, 3),
+                "{base}/{skew}: loss noticed before the release is due"
+            );
+        }
     }
 
     #[test]

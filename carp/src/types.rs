@@ -69,6 +69,8 @@ pub enum Reason {
     UpFailed,
     /// TERM, INT, QUIT or HUP with `-z`.
     Shutdown,
+    /// With `--witness`, no witness answered: the master let the address go.
+    NoWitness,
 }
 
 impl Reason {
@@ -86,6 +88,7 @@ impl Reason {
             Reason::TrackedLinkDown => "link-down",
             Reason::UpFailed => "up-failed",
             Reason::Shutdown => "signal",
+            Reason::NoWitness => "no-witness",
         }
     }
 }
@@ -163,6 +166,11 @@ pub struct Config {
     /// long before it preempts a worse master (zero: at once). Taking over from a dead
     /// master is never delayed.
     pub preempt_delay: Duration,
+    /// `--witness` is configured: this node takes the address only while a witness
+    /// answers (reported with `Carp::handle_witness`), and a master that loses every
+    /// witness hands over or releases the address (docs/PROTOCOL.md §5.15). False: no
+    /// witness, and nothing of this applies.
+    pub witness: bool,
 }
 
 /// Counts since start, for status output.
@@ -189,15 +197,19 @@ pub enum Demotion {
     TrackedLinkDown,
     /// The up script failed, with `--up-must-succeed`.
     UpFailed,
+    /// With `--witness`, no witness answers (docs/PROTOCOL.md §5.15). Unlike the others, a
+    /// master demoted for it that nobody takes over from releases the address.
+    NoWitness,
 }
 
 impl Demotion {
     /// Every demotion, in display order.
-    pub const ALL: [Demotion; 4] = [
+    pub const ALL: [Demotion; 5] = [
         Demotion::Maintenance,
         Demotion::CheckFailed,
         Demotion::TrackedLinkDown,
         Demotion::UpFailed,
+        Demotion::NoWitness,
     ];
 
     /// Returns a stable lowercase name, for logs and the state file.
@@ -207,6 +219,7 @@ impl Demotion {
             Demotion::CheckFailed => "check-failed",
             Demotion::TrackedLinkDown => "tracked-link-down",
             Demotion::UpFailed => "up-failed",
+            Demotion::NoWitness => "no-witness",
         }
     }
 
@@ -217,6 +230,7 @@ impl Demotion {
             Demotion::CheckFailed => Reason::CheckFailed,
             Demotion::TrackedLinkDown => Reason::TrackedLinkDown,
             Demotion::UpFailed => Reason::UpFailed,
+            Demotion::NoWitness => Reason::NoWitness,
         }
     }
 

@@ -125,6 +125,9 @@ pub struct Config {
     /// `--preempt-delay`: with `-P`, how long to wait after start or link up before
     /// preempting.
     pub preempt_delay: Duration,
+    /// `--witness`: hosts probed by ARP or neighbour solicitation; without an answer
+    /// from any, the node does not hold the address (docs/PROTOCOL.md §5.15).
+    pub witnesses: Vec<IpAddr>,
     /// Messages for the log, with their level, in the order ucarp emits them.
     pub notes: Vec<(Level, String)>,
 }
@@ -177,6 +180,7 @@ impl Config {
         let mut password: Vec<u8> = Vec::new();
         let mut vaddrs: Vec<(IpAddr, OsString)> = Vec::new();
         let mut peers: Vec<IpAddr> = Vec::new();
+        let mut witnesses: Vec<IpAddr> = Vec::new();
         let mut advbase: u8 = 1;
         let mut advskew: u8 = 0;
         let mut facility = Some(Facility::DAEMON);
@@ -206,6 +210,20 @@ impl Config {
                     let p = address(value)?;
                     if !peers.contains(&p) {
                         peers.push(p);
+                    }
+                }
+                Opt::Witness => {
+                    let w = value
+                        .to_str()
+                        .and_then(|t| t.parse::<IpAddr>().ok())
+                        .ok_or_else(|| {
+                            ConfigError::usage(format!(
+                                "Invalid witness: [{}] (an IPv4 or IPv6 address)",
+                                text(value)
+                            ))
+                        })?;
+                    if !witnesses.contains(&w) {
+                        witnesses.push(w);
                     }
                 }
                 Opt::Advbase => advbase = byte_option(value, "advbase")?,
@@ -270,6 +288,23 @@ impl Config {
         }
         if let Some(p) = peers.iter().find(|p| p.is_ipv4() != srcip.is_ipv4()) {
             return Err(mismatch("the peer", *p));
+        }
+        if let Some(w) = witnesses.iter().find(|w| w.is_ipv4() != srcip.is_ipv4()) {
+            return Err(mismatch("the witness", *w));
+        }
+        for w in &witnesses {
+            let broadcast = matches!(w, IpAddr::V4(w) if w.is_broadcast());
+            if w.is_unspecified() || w.is_multicast() || w.is_loopback() || broadcast || *w == srcip
+            {
+                return Err(ConfigError::usage(format!(
+                    "Invalid witness: [{w}] (a witness is another host's unicast address on the link, such as the gateway)"
+                )));
+            }
+            if vaddrs.iter().any(|(a, _)| a == w) {
+                return Err(ConfigError::usage(format!(
+                    "Invalid witness: [{w}] is a virtual address"
+                )));
+            }
         }
         if let Some(g) = group.filter(|g| g.is_ipv4() != srcip.is_ipv4()) {
             return Err(mismatch("the multicast address", g));
@@ -437,6 +472,7 @@ impl Config {
             replay_window,
             strict_auth,
             preempt_delay,
+            witnesses,
             notes,
         })))
     }
@@ -455,6 +491,7 @@ impl Config {
             signer: self.signer(),
             sequential_counters: self.replay_window.is_some(),
             preempt_delay: self.preempt_delay,
+            witness: !self.witnesses.is_empty(),
         }
     }
 

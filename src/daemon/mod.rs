@@ -30,6 +30,7 @@ mod send;
 mod setup;
 mod signals;
 mod state_file;
+mod witness;
 
 pub use crate::error::Error;
 pub use setup::run;
@@ -57,6 +58,7 @@ use scripts::ScriptWatch;
 use send::Sender;
 use signals::handled_signals;
 use state_file::{StateFile, View};
+use witness::Prober;
 
 /// ARPHRD_ETHER and ARPHRD_IEEE802: the hardware types ucarp expects.
 pub(crate) const ARPHRD_ETHER: u16 = 1;
@@ -127,6 +129,8 @@ struct Daemon {
     /// systemd's notification socket.
     notifier: Option<Notifier>,
     state_file: StateFile,
+    /// `--witness`: the prober and its socket; `None` without witnesses.
+    witness: Option<Prober>,
 }
 
 impl Daemon {
@@ -154,13 +158,24 @@ impl Daemon {
             }
             let fallback = self.arm_timer();
             // Once exiting, only signals and the timer matter (scripts, a second TERM).
-            let listening = if !self.exiting && !self.gone { 4 } else { 2 };
-            let (packet_ev, links_ev, signals_ev, timer_ev) = {
+            let listening = match (!self.exiting && !self.gone, self.witness.is_some()) {
+                (true, true) => 5,
+                (true, false) => 4,
+                (false, _) => 2,
+            };
+            let (packet_ev, links_ev, signals_ev, timer_ev, witness_ev) = {
+                // Without witnesses the fifth slot repeats the packet socket and is
+                // never polled.
+                let witness_fd = self
+                    .witness
+                    .as_ref()
+                    .map_or(self.packet.as_fd(), Prober::as_fd);
                 let mut fds = [
                     PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
                     PollFd::new(self.timer.as_fd(), PollFlags::POLLIN),
                     PollFd::new(self.packet.as_fd(), PollFlags::POLLIN),
                     PollFd::new(self.links.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(witness_fd, PollFlags::POLLIN),
                 ];
                 let fds = &mut fds[..listening];
                 let polled = ppoll(fds, fallback, None);
@@ -182,7 +197,7 @@ impl Daemon {
                         .and_then(|f| f.revents())
                         .unwrap_or(PollFlags::empty())
                 };
-                (ev(2), ev(3), ev(0), ev(1))
+                (ev(2), ev(3), ev(0), ev(1), ev(4))
             };
             if !timer_ev.is_empty() {
                 // Expired: read it, so it stops being readable, and arm it afresh.
@@ -200,6 +215,12 @@ impl Daemon {
             }
             if !links_ev.is_empty() && !self.gone {
                 self.on_links(now, &mut link_buf);
+            }
+            if !witness_ev.is_empty() && !self.gone {
+                self.on_witness_frames(now);
+            }
+            if let Some(w) = self.witness.as_mut().filter(|_| !self.gone) {
+                w.handle_timeout(now, &mut self.carp);
             }
             if let Some(healthy) = self.checker.as_mut().and_then(|c| c.handle_timeout(now)) {
                 self.carp.handle_health(now, healthy);
@@ -219,6 +240,10 @@ impl Daemon {
             self.checker.as_ref().map(Checker::poll_timeout),
             self.state_file.next_at,
             self.scripts.retry_at,
+            self.witness
+                .as_ref()
+                .filter(|_| !self.gone && !self.exiting)
+                .and_then(Prober::poll_timeout),
         ]
         .into_iter()
         .flatten()
@@ -407,6 +432,16 @@ impl Daemon {
             }
         }
         count
+    }
+
+    /// Reads the witnesses' answers. A read error other than an empty queue is the
+    /// interface going away, which the packet socket reports too.
+    fn on_witness_frames(&mut self, now: Instant) {
+        if let Some(w) = self.witness.as_mut() {
+            if let Err(e) = w.on_frames(now, &mut self.carp) {
+                log::debug!("witness socket: {e}");
+            }
+        }
     }
 
     /// What the state file is written from.

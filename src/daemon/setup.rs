@@ -14,6 +14,7 @@ use super::receive::Intake;
 use super::scripts::ScriptWatch;
 use super::send::Sender;
 use super::state_file::StateFile;
+use super::witness::Prober;
 use super::{
     handled_signals, Daemon, Error, Monotonic, Outcome, ARPHRD_ETHER, ARPHRD_IEEE802, RCVBUF,
 };
@@ -130,6 +131,26 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         );
     }
 
+    // docs/PROTOCOL.md §5.15: only with --witness is there a socket, and a probe.
+    let witness = if cfg.witnesses.is_empty() {
+        None
+    } else {
+        Some(
+            Prober::open(
+                ifindex,
+                mac,
+                cfg.srcip,
+                &cfg.witnesses,
+                (cfg.advbase, cfg.advskew),
+            )
+            .map_err(|e| {
+                Error::setup(format!(
+                    "Unable to open the witness socket on [{iface}]: {e}"
+                ))
+            })?,
+        )
+    };
+
     if cfg.daemonize {
         crate::process::daemonize()
             .map_err(|e| Error::setup(format!("Unable to daemonize: {e}")))?;
@@ -208,7 +229,11 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         tracked,
         notifier: Notifier::from_env(),
         state_file,
+        witness,
     };
+    if let Some(w) = daemon.witness.as_mut() {
+        w.start(now);
+    }
     if flags & libc::IFF_RUNNING as u32 == 0 && !daemon.cfg.ignoreifstate {
         daemon.carp.handle_link(now, false);
     }

@@ -1,7 +1,7 @@
 //! The classic BPF programs the kernel runs on every frame before it reaches the packet
 //! socket: keep CARP adverts of our family for our vhid from other sources
 //! ([`advert_filter`]), or every CARP/VRRP frame but ours for `--preflight`
-//! ([`carp_filter`]); drop the rest in the kernel, so foreign traffic never wakes the
+//! ([`carp_filter`]), or the witnesses' answers ([`witness_filter`]); drop the rest in the kernel, so foreign traffic never wakes the
 //! daemon. Pure: both are built by one small builder whose jumps name their targets
 //! (the next check, drop, keep), so nobody counts offsets by hand;
 //! [`super::PacketSocket`] attaches them. The tests run each program on real frames
@@ -156,6 +156,53 @@ pub fn advert_filter(srcip: IpAddr, vhid: u8) -> Vec<libc::sock_filter> {
     p.jump_eq(u32::from(vhid), To::Keep, To::Drop).finish()
 }
 
+/// Builds the kernel filter of the witness socket (docs/PROTOCOL.md §5.15): for IPv4
+/// witnesses, ARP replies (operation 2) whose sender address is one of them; for IPv6,
+/// neighbour advertisements (ICMPv6 type 136 right after the fixed header) whose target
+/// is one of them. Everything else is dropped before it is queued. `witnesses` are of
+/// one family (the configuration checks it) and there are at most a few dozen.
+pub fn witness_filter(witnesses: &[IpAddr]) -> Vec<libc::sock_filter> {
+    let mut p = Program::default();
+    match witnesses.first() {
+        None | Some(IpAddr::V4(_)) => {
+            p.op(bpf::LD_H_ABS, 12)
+                .jump_eq(0x0806, To::Next, To::Drop)
+                .op(bpf::LD_H_ABS, 14 + 6)
+                .jump_eq(2, To::Next, To::Drop)
+                .op(bpf::LD_W_ABS, 14 + 14);
+            for w in witnesses {
+                if let IpAddr::V4(w) = w {
+                    p.jump_eq(u32::from(*w), To::Keep, To::Next);
+                }
+            }
+        }
+        Some(IpAddr::V6(_)) => {
+            p.op(bpf::LD_H_ABS, 12)
+                .jump_eq(0x86dd, To::Next, To::Drop)
+                .op(bpf::LD_B_ABS, 14 + 6)
+                .jump_eq(58, To::Next, To::Drop)
+                .op(bpf::LD_B_ABS, 14 + 40)
+                .jump_eq(136, To::Next, To::Drop);
+            // The target: all four words must match; the first that differs moves on
+            // to the next witness.
+            for w in witnesses {
+                if let IpAddr::V6(w) = w {
+                    let next = p.label();
+                    for (i, word) in w.octets().chunks_exact(4).enumerate() {
+                        let word = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+                        let eq = if i == 3 { To::Keep } else { To::Next };
+                        p.op(bpf::LD_W_ABS, 14 + 40 + 8 + 4 * i as u32)
+                            .jump_eq(word, eq, next);
+                    }
+                    p.place(next);
+                }
+            }
+        }
+    }
+    // Past the last comparison comes the drop.
+    p.finish()
+}
+
 /// Builds a kernel filter for `--preflight`: every protocol-112 frame (CARP and VRRP,
 /// any id) of `srcip`'s family whose source is not `srcip`.
 pub fn carp_filter(srcip: IpAddr) -> Vec<libc::sock_filter> {
@@ -255,6 +302,8 @@ mod tests {
             advert_filter(v6, 7),
             carp_filter(v4),
             carp_filter(v6),
+            witness_filter(&[v4, IpAddr::from([192, 0, 2, 9])]),
+            witness_filter(&[v6, "2001:db8::9".parse().unwrap()]),
         ] {
             for (i, ins) in prog.iter().enumerate() {
                 if ins.code == bpf::JEQ_K {
@@ -265,6 +314,63 @@ mod tests {
             assert_eq!(prog.last().unwrap().code, bpf::RET_K);
             assert_eq!(prog[prog.len() - 2].k, 0, "the drop");
         }
+    }
+
+    #[test]
+    fn witness_filter_keeps_only_their_answers() {
+        use crate::arp::ArpProbe;
+        use crate::ndp::{NeighborSolicit, UnsolicitedNa};
+        let w1 = std::net::Ipv4Addr::new(198, 18, 0, 1);
+        let w2 = std::net::Ipv4Addr::new(198, 18, 0, 2);
+        let prog = witness_filter(&[w1.into(), w2.into()]);
+        let reply = |from: std::net::Ipv4Addr| {
+            let mut f = vec![0u8; 42];
+            ArpProbe {
+                mac: pnet_base::MacAddr(2, 0, 0, 0, 0, 1),
+                sender: from,
+                target: std::net::Ipv4Addr::new(198, 18, 0, 11),
+            }
+            .emit(&mut f);
+            f[21] = 2; // operation: reply
+            f
+        };
+        assert!(run_bpf(&prog, &reply(w1)) > 0);
+        assert!(run_bpf(&prog, &reply(w2)) > 0);
+        assert_eq!(run_bpf(&prog, &reply([198, 18, 0, 3].into())), 0);
+        let mut request = reply(w1);
+        request[21] = 1;
+        assert_eq!(run_bpf(&prog, &request), 0, "a request");
+        let golden = crate::testutil::hex(crate::testutil::GOLDEN_ADVERT_FRAME);
+        assert_eq!(run_bpf(&prog, &golden), 0);
+        assert_eq!(run_bpf(&prog, &reply(w1)[..20]), 0, "runt");
+
+        let a: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
+        let b: std::net::Ipv6Addr = "2001:db8::2".parse().unwrap();
+        let prog6 = witness_filter(&[a.into(), b.into()]);
+        let na = |target| {
+            let mut f = vec![0u8; UnsolicitedNa::LEN];
+            UnsolicitedNa {
+                mac: pnet_base::MacAddr(2, 0, 0, 0, 0, 1),
+                vaddr: target,
+            }
+            .emit(&mut f);
+            f
+        };
+        assert!(run_bpf(&prog6, &na(a)) > 0);
+        assert!(run_bpf(&prog6, &na(b)) > 0);
+        for other in ["2001:db8::3", "2001:db8::1:1", "2001:db9::1"] {
+            assert_eq!(run_bpf(&prog6, &na(other.parse().unwrap())), 0, "{other}");
+        }
+        let mut ns = vec![0u8; NeighborSolicit::LEN];
+        NeighborSolicit {
+            mac: pnet_base::MacAddr(2, 0, 0, 0, 0, 1),
+            src: "2001:db8::11".parse().unwrap(),
+            target: a,
+        }
+        .emit(&mut ns);
+        assert_eq!(run_bpf(&prog6, &ns), 0, "a solicitation");
+        assert_eq!(run_bpf(&prog, &na(a)), 0);
+        assert_eq!(run_bpf(&prog6, &reply(w1)), 0);
     }
 
     /// An IPv6 advert frame for vhid 7 from 2001:db8::1.

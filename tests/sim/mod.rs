@@ -14,7 +14,9 @@ use ucarp::frame::{advert_source_mac, multicast_mac, AdvertFrame};
 use ucarp::packet::{Advert, CARP_MCAST_V4};
 use ucarp::replay::ReplayGuard;
 use ucarp::rx::{Receiver, RejectCounters};
-use ucarp::state::{Action, Carp, Config, State, Transition};
+use ucarp::state::{
+    witness_lost_after, witness_probe_interval, Action, Carp, Config, State, Transition,
+};
 
 pub const VHID: u8 = 7;
 pub const PASSWORD: &[u8] = b"secret";
@@ -36,6 +38,9 @@ pub struct Spec {
     pub up_script: Duration,
     /// `--preempt-delay`.
     pub preempt_delay: Duration,
+    /// `--witness`: the node probes a witness, which answers while the node sees it
+    /// (see [`Sim::see_witness`]).
+    pub witness: bool,
 }
 
 impl Spec {
@@ -51,7 +56,13 @@ impl Spec {
             replay_window: None,
             up_script: Duration::ZERO,
             preempt_delay: Duration::ZERO,
+            witness: false,
         }
+    }
+
+    pub fn witness(mut self) -> Spec {
+        self.witness = true;
+        self
     }
 
     pub fn up_script(mut self, d: Duration) -> Spec {
@@ -124,6 +135,14 @@ pub struct Node {
     up_until: Option<Instant>,
     /// A claim held until the up script ends.
     claim: Option<(Instant, Advert)>,
+    /// With a witness: whether it answers this node's probes.
+    pub sees_witness: bool,
+    /// Cut off from the wire: it sends nothing that arrives, and hears nothing.
+    pub isolated: bool,
+    /// The prober, as the daemon's: the next probe, the last answer, what was reported.
+    witness_next: Option<Instant>,
+    witness_last: Option<Instant>,
+    witness_reported: bool,
 }
 
 impl Node {
@@ -147,6 +166,15 @@ impl Node {
             .filter(|(_, d)| matches!(d, Did::Down(_)))
             .map(|(t, _)| *t)
             .collect()
+    }
+
+    /// The prober's next deadline: a probe, or the loss of the witness.
+    fn witness_deadline(&self) -> Option<Instant> {
+        let lost = self
+            .witness_last
+            .filter(|_| self.witness_reported)
+            .map(|t| t + witness_lost_after(self.spec.advbase, self.spec.advskew));
+        [self.witness_next, lost].into_iter().flatten().min()
     }
 
     /// The adverts it sent, with their times.
@@ -179,6 +207,8 @@ pub struct Sim {
     pub loss: f64,
     /// One-way delay of every frame.
     pub delay: Duration,
+    /// Probability that a witness's answer (or the probe) is lost.
+    pub witness_loss: f64,
     wire: BinaryHeap<Reverse<InFlight>>,
     seq: u64,
     rng: u64,
@@ -194,6 +224,7 @@ impl Sim {
             nodes: Vec::new(),
             loss: 0.0,
             delay: Duration::ZERO,
+            witness_loss: 0.0,
             wire: BinaryHeap::new(),
             seq: 0,
             // Spread nearby seeds apart; xorshift needs a non-zero state.
@@ -216,6 +247,7 @@ impl Sim {
             signer: key.signer(VHID, &[VADDR.into()]),
             sequential_counters: spec.replay_window.is_some(),
             preempt_delay: spec.preempt_delay,
+            witness: spec.witness,
         };
         let seed = self.next_random();
         let carp = Carp::new(cfg, self.now, seed).unwrap();
@@ -227,7 +259,13 @@ impl Sim {
             signer: key.signer(VHID, &[VADDR.into()]),
         };
         let replay = spec.replay_window.map(ReplayGuard::new);
+        let witness_next = spec.witness.then_some(self.now);
         self.nodes.push(Node {
+            sees_witness: true,
+            isolated: false,
+            witness_next,
+            witness_last: None,
+            witness_reported: false,
             replay,
             spec,
             carp,
@@ -272,7 +310,7 @@ impl Sim {
                 .filter(|(_, n)| n.alive)
                 .flat_map(|(i, n)| {
                     let claim = n.claim.map(|(at, _)| at);
-                    [n.carp.poll_timeout(), claim]
+                    [n.carp.poll_timeout(), claim, n.witness_deadline()]
                         .into_iter()
                         .flatten()
                         .map(move |t| (t, i))
@@ -289,6 +327,11 @@ impl Sim {
                 (_, Some((t, i))) if t <= until => {
                     assert!(t >= self.now, "deadline in the past: the core would spin");
                     self.now = t;
+                    if self.nodes[i].witness_deadline().is_some_and(|w| w <= t) {
+                        self.witness_timeout(i);
+                        self.drain(i);
+                        continue;
+                    }
                     if self.nodes[i].claim.is_some_and(|(at, _)| at <= t) {
                         let (_, advert) = self.nodes[i].claim.take().unwrap();
                         self.send(i, advert);
@@ -313,10 +356,46 @@ impl Sim {
         self.run_until(self.now + d);
     }
 
+    /// The prober of node `i` at its deadline: the loss of the witness, then the probe,
+    /// which the witness answers at once while the node sees it.
+    fn witness_timeout(&mut self, i: usize) {
+        let now = self.now;
+        let answer_lost = self.witness_loss > 0.0
+            && (self.next_random() >> 11) as f64 / (1u64 << 53) as f64 <= self.witness_loss;
+        let n = &mut self.nodes[i];
+        let (base, skew) = (n.spec.advbase, n.spec.advskew);
+        if n.witness_reported
+            && n.witness_last
+                .is_some_and(|l| l + witness_lost_after(base, skew) <= now)
+        {
+            n.witness_reported = false;
+            n.carp.handle_witness(now, false);
+        }
+        if n.witness_next.is_some_and(|t| t <= now) {
+            n.witness_next = Some(now + witness_probe_interval(base, skew));
+            if n.sees_witness && !answer_lost {
+                n.witness_last = Some(now);
+                n.witness_reported = true;
+                n.carp.handle_witness(now, true);
+            }
+        }
+    }
+
+    /// Whether the witness answers node `i` from now on.
+    pub fn see_witness(&mut self, i: usize, on: bool) {
+        self.nodes[i].sees_witness = on;
+    }
+
+    /// Cuts node `i` off from the wire and from the witness (a partition), or heals it.
+    pub fn isolate(&mut self, i: usize, on: bool) {
+        self.nodes[i].isolated = on;
+        self.nodes[i].sees_witness = !on;
+    }
+
     fn deliver(&mut self, to: usize, frame: &[u8]) {
         let now = self.now;
         let node = &mut self.nodes[to];
-        if !node.alive {
+        if !node.alive || node.isolated {
             return;
         }
         // As the daemon: the receive checks, then the replay guard.
@@ -407,7 +486,7 @@ impl Sim {
         let ip_id = self.next_random() as u16;
         let frame = frame_from(self.nodes[from].spec.srcip, advert, ip_id);
         for to in 0..self.nodes.len() {
-            if to == from || self.lost() {
+            if to == from || self.nodes[from].isolated || self.lost() {
                 continue;
             }
             self.seq += 1;

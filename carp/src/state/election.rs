@@ -57,7 +57,13 @@ impl Carp {
                 let leaving = adv.advert().advbase == BOW_OUT && adv.advert().advskew == BOW_OUT;
                 // A demoted node never preempts. A bow-out is no master to preempt, even
                 // with -P: it is the one takeover where backups must wait their turn.
-                if self.may_preempt(now) && !self.demotions.any() && local < remote && !leaving {
+                let preempt =
+                    self.may_preempt(now) && !self.demotions.any() && local < remote && !leaving;
+                // docs/PROTOCOL.md §5.15: no witness, no preemption.
+                if preempt && !self.sees_witness() {
+                    self.hold_back();
+                }
+                if preempt && self.sees_witness() {
                     self.become_master(now, Reason::Preempt, Some(peer));
                     self.log(Event::Preemption { peer });
                 } else if (dead < remote || leaving) && !self.demotions.any() {

@@ -70,7 +70,7 @@ impl Carp {
         let preferred = local < remote
             || (local == remote && tie_break_key(self.cfg.srcip) < tie_break_key(peer));
         self.waking = None;
-        if self.may_preempt(now) && !self.demotions.any() && preferred {
+        if self.may_preempt(now) && !self.demotions.any() && self.sees_witness() && preferred {
             self.log(Event::ReclaimAfterFreeze { peer });
             // A fresh claim: the other master stepping down is no split brain.
             self.master_since = Some(now);

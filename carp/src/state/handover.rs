@@ -15,7 +15,7 @@ pub(super) enum Leaving {
     /// Shutdown under `-z`: exit once the successor is heard (or at the bound).
     Exit,
     /// Demoted: stay as a backup once the successor is heard; stay master, least
-    /// preferred, when nobody answers.
+    /// preferred, when nobody answers, unless every witness is lost: then release.
     Demoted(Demotion),
 }
 
@@ -31,6 +31,9 @@ pub(super) struct Handover {
     /// successor that missed some still continues the count where we stand (a peer's
     /// replay guard accepts its claim), and a repeat is no new advert.
     pub(super) bow_out: Option<Advert>,
+    /// Every witness is lost (docs/PROTOCOL.md §5.15): unanswered at this instant (or at
+    /// `until`, whichever comes first), the address is released, not kept.
+    pub(super) release: Option<Instant>,
 }
 
 impl Carp {
@@ -65,6 +68,7 @@ impl Carp {
             until: now.checked_add(bound).unwrap_or(now),
             next_bow_out: now,
             bow_out: None,
+            release: None,
         });
         self.send_bow_out(now);
     }
@@ -111,16 +115,22 @@ impl Carp {
         }
     }
 
-    /// Nobody took over within the bound.
-    pub(super) fn handover_unanswered(&mut self, now: Instant, leaving: Leaving) {
+    /// Nobody took over within the bound, or by the witness release (`release`).
+    pub(super) fn handover_unanswered(&mut self, now: Instant, leaving: Leaving, release: bool) {
         self.handover = None;
         self.log(Event::HandoverUnanswered {
-            staying: leaving != Leaving::Exit,
+            staying: leaving != Leaving::Exit && !release,
         });
         match leaving {
             Leaving::Exit => {
                 self.set_state(State::Backup, Reason::Shutdown, None);
                 self.stop();
+            }
+            // Cut off from every witness and, as nobody answers, from the group: a
+            // backup on the other side is about to take over (docs/PROTOCOL.md §5.15).
+            Leaving::Demoted(_) if release => {
+                self.set_state(State::Backup, Reason::NoWitness, None);
+                self.arm_master_down(now);
             }
             // The address must stay somewhere: keep it, least preferred, so that any
             // node that appears takes over.

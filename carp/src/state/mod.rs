@@ -41,7 +41,8 @@
 //!
 //! The machine's parts are `impl Carp` blocks in files of their own: `election` (an
 //! authenticated advert), `handover` (bow-outs, make-before-break), `demote`
-//! (demotions), `rivals` (the split-brain watch), `adverts` (counters and sending).
+//! (demotions), `witness` (`--witness`: no takeover without one, a cut-off master
+//! releases), `rivals` (the split-brain watch), `adverts` (counters and sending).
 //!
 //! The shape of the API follows quinn-proto: inputs are `handle_*`, outputs are drained
 //! with [`Carp::poll_action`]. One queue serves the constructor's startup actions and
@@ -66,6 +67,7 @@ mod election;
 mod freeze;
 mod handover;
 mod rivals;
+mod witness;
 
 use adverts::SplitMix64;
 use handover::{Handover, Leaving};
@@ -142,6 +144,12 @@ pub struct Carp {
     link_up: bool,
     /// Until then `-P` does not preempt (`--preempt-delay` after start or link up).
     preempt_hold: Option<Instant>,
+    /// With `--witness`: a witness answered within the loss time (see `witness.rs`).
+    witness_up: bool,
+    /// When a witness last answered.
+    witness_seen: Option<Instant>,
+    /// A takeover was held back for want of a witness (logged once until one answers).
+    witness_held: bool,
     /// After shutdown nothing more happens.
     stopped: bool,
     /// The counter last sent or adopted.
@@ -193,6 +201,9 @@ impl Carp {
             rivals: Vec::new(),
             link_up: true,
             preempt_hold: None,
+            witness_up: false,
+            witness_seen: None,
+            witness_held: false,
             stopped: false,
             counter: 0,
             counter_synced: false,
@@ -257,7 +268,10 @@ impl Carp {
     /// timer by its own, a link change or shutdown clears them. Callers should read it
     /// again after each input.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let handover = self.handover.map(|h| h.until.min(h.next_bow_out));
+        let handover = self.handover.map(|h| {
+            let until = h.release.map_or(h.until, |r| r.min(h.until));
+            until.min(h.next_bow_out)
+        });
         [self.adv_at, self.master_down_at, handover, self.waking]
             .into_iter()
             .flatten()
@@ -277,8 +291,9 @@ impl Carp {
             return;
         }
         if let Some(h) = self.handover {
-            if h.until <= now {
-                self.handover_unanswered(now, h.leaving);
+            let release = h.release.is_some_and(|r| r <= now);
+            if h.until <= now || release {
+                self.handover_unanswered(now, h.leaving, h.release.is_some());
             } else if h.next_bow_out <= now {
                 self.send_bow_out(now);
             }
@@ -287,6 +302,12 @@ impl Carp {
         match self.state {
             State::Backup if self.master_down_at.is_some_and(|t| t <= now) => {
                 self.master_down_at = None;
+                if !self.sees_witness() {
+                    // docs/PROTOCOL.md §5.15: no witness, no takeover.
+                    self.bowed_out = None;
+                    self.hold_back();
+                    return;
+                }
                 match self.bowed_out.take() {
                     Some(peer) => {
                         self.become_master(now, Reason::BowOut, Some(peer));
