@@ -652,3 +652,31 @@ fn every_option_with_every_kind_of_bad_value() {
     }
     assert!(total > 100, "{total} cases");
 }
+
+/// `--witness`: an unparsable value, one of the other family, or one that cannot be a
+/// host on the link is a one-line usage error, exit 1.
+#[test]
+fn witness_bad_values_are_refused() {
+    for (extra, message) in [
+        (
+            &["--witness", "gateway"][..],
+            "Invalid witness: [gateway] (an IPv4 or IPv6 address)",
+        ),
+        (&["--witness", "192.0.2.300"], "Invalid witness: [192.0.2.300]"),
+        (
+            &["--witness", "2001:db8::1"],
+            "Address family mismatch: the witness [2001:db8::1] is IPv6, but the source address [192.0.2.1] is IPv4",
+        ),
+        (
+            &["--witness", "192.0.2.254", "--witness", "224.0.0.1"],
+            "Invalid witness: [224.0.0.1] (a witness is another host's unicast address",
+        ),
+        (&["--witness", "192.0.2.1"], "Invalid witness: [192.0.2.1]"),
+        (
+            &["--witness", "192.0.2.100"],
+            "Invalid witness: [192.0.2.100] is a virtual address",
+        ),
+    ] {
+        check(&with(extra), 1, message);
+    }
+}

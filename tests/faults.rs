@@ -139,3 +139,93 @@ fn preempt_delay_waits_before_preempting_but_not_before_a_takeover() {
         a2.output()
     );
 }
+
+/// `--witness` against split brain (docs/PROTOCOL.md §5.15): host 0 is the witness (a
+/// namespace with an address, whose kernel answers ARP), hosts 1 and 2 run ours.
+const WITNESS: &str = "198.18.0.1";
+
+/// Polls both hosts every ~20 ms for at least `d`; returns false at the first moment
+/// both hold the VIP.
+fn never_two_holders(rig: &Rig, d: Duration) -> bool {
+    let step = Duration::from_millis(20);
+    for _ in 0..d.as_millis() / step.as_millis() {
+        if rig.has_addr(1, VIP) && rig.has_addr(2, VIP) {
+            return false;
+        }
+        std::thread::sleep(step);
+    }
+    true
+}
+
+/// Starts the pair: host 1 (advskew 0) becomes master, host 2 (advskew 100) backup.
+fn witness_pair(rig: &mut Rig) -> (crate::netns::Proc, crate::netns::Proc) {
+    let a = rig.start(1, OURS, &["-k", "0", "--witness", WITNESS]);
+    assert!(wait_until(LONG, || rig.has_addr(1, VIP)), "{}", a.output());
+    let b = rig.start(2, OURS, &["-k", "100", "--witness", WITNESS]);
+    assert!(b.wait_log("Switching to state: BACKUP", LONG));
+    std::thread::sleep(Duration::from_secs(2));
+    (a, b)
+}
+
+/// Case A: the master is cut off from the peer and the witness. It releases the address
+/// before the backup takes over: no moment with two holders; the backup ends holding
+/// it and answering the witness's ping. Healed: one holder.
+#[test]
+fn witness_isolated_master_releases_before_the_backup_takes_over() {
+    let mut rig = rig!(Rig::new(3));
+    let (a, b) = witness_pair(&mut rig);
+    rig.isolate(1, true);
+    // The backup's dead time is 3.4 s; watch it and a few seconds more.
+    assert!(
+        never_two_holders(&rig, Duration::from_secs(8)),
+        "two holders\n{}\n{}",
+        a.output(),
+        b.output()
+    );
+    assert!(rig.has_addr(2, VIP) && !rig.has_addr(1, VIP));
+    assert!(
+        a.output().contains("releasing the address anyway"),
+        "{}",
+        a.output()
+    );
+    assert!(wait_until(LONG, || rig
+        .cmd(0, "ping")
+        .args(["-c", "1", "-W", "1", VIP])
+        .status()
+        .is_ok_and(|s| s.success())));
+    rig.isolate(1, false);
+    assert!(never_two_holders(&rig, Duration::from_secs(6)));
+    assert_eq!(
+        [rig.has_addr(1, VIP), rig.has_addr(2, VIP)],
+        [false, true],
+        "{}\n{}",
+        a.output(),
+        b.output()
+    );
+}
+
+/// Case B: the backup is cut off. It never takes the address (it sees no witness); the
+/// master keeps it. Healed: one holder, the master.
+#[test]
+fn witness_isolated_backup_never_takes_the_address() {
+    let mut rig = rig!(Rig::new(3));
+    let (a, b) = witness_pair(&mut rig);
+    rig.isolate(2, true);
+    assert!(never_two_holders(&rig, Duration::from_secs(8)));
+    assert!(!rig.has_addr(2, VIP), "{}", b.output());
+    assert!(rig.has_addr(1, VIP), "{}", a.output());
+    assert_eq!(
+        b.count("No witness reachable: not taking over"),
+        1,
+        "{}",
+        b.output()
+    );
+    rig.isolate(2, false);
+    assert!(
+        b.wait_log("A witness answers again", LONG),
+        "{}",
+        b.output()
+    );
+    assert!(never_two_holders(&rig, Duration::from_secs(6)));
+    assert_eq!([rig.has_addr(1, VIP), rig.has_addr(2, VIP)], [true, false]);
+}

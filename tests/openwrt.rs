@@ -64,7 +64,8 @@ fn the_shipped_example_translates_to_valid_command_lines() {
          -u /usr/share/ucarp/vip-up.sh -d /usr/share/ucarp/vip-down.sh \
          --script-timeout 60 --check-script /usr/libexec/ucarp-check-wan \
          --check-interval 2 --check-timeout 2 --check-rise 2 --check-fall 2 \
-         --track-iface wan --state-file /var/run/ucarp-lan.json"
+         --track-iface wan --witness 192.0.2.253 --witness 192.0.2.252 \
+         --state-file /var/run/ucarp-lan.json"
     );
     let wan = instances[1].1.join(" ");
     assert_eq!(
