@@ -229,3 +229,58 @@ fn witness_isolated_backup_never_takes_the_address() {
     assert!(never_two_holders(&rig, Duration::from_secs(6)));
     assert_eq!([rig.has_addr(1, VIP), rig.has_addr(2, VIP)], [true, false]);
 }
+
+/// IPv6: witnesses are probed by neighbour solicitation. A lone node whose witness
+/// answers (host 0's kernel) takes the address; one whose witness does not exist never
+/// does, and says why.
+#[test]
+fn witness_ipv6_is_probed_by_neighbour_solicitation() {
+    let mut rig = rig!(Rig::new(2));
+    rig.add_ipv6(0, "2001:db8::1");
+    rig.add_ipv6(1, "2001:db8::2");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let args = |witness: &str| -> Vec<String> {
+        [
+            "-i",
+            "eth0",
+            "-s",
+            "2001:db8::2",
+            "-v",
+            "7",
+            "-a",
+            "2001:db8::100",
+            "-p",
+            "secret",
+            "-f",
+            "none",
+            "-z",
+            "-u",
+            &format!("{root}/scripts/vip-up.sh"),
+            "-d",
+            &format!("{root}/scripts/vip-down.sh"),
+            "--witness",
+            witness,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let none = rig.start_raw(1, OURS, &args("2001:db8::99"));
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(!rig.has_addr(1, "2001:db8::100"), "{}", none.output());
+    assert_eq!(
+        none.count("No witness reachable: not taking over"),
+        1,
+        "{}",
+        none.output()
+    );
+    rig.signal(&none, "TERM");
+    assert!(rig.wait_exit(&none, LONG).is_some());
+    let seen = rig.start_raw(1, OURS, &args("2001:db8::1"));
+    assert!(
+        wait_until(LONG, || rig.has_addr(1, "2001:db8::100")),
+        "{}",
+        seen.output()
+    );
+    assert!(!seen.output().contains("No witness reachable"));
+}
