@@ -4,6 +4,8 @@
 //!   100 ms, more for faults that take longer by design), exactly one node holds the
 //!   address until the next step; a make-before-break handover may show two holders
 //!   for at most [`OVERLAP`];
+//! * once settled, the address answers the observer's pings (no gap over
+//!   [`OVERLAP`]);
 //! * outside the faults that split the network, two holders never last longer than
 //!   [`OVERLAP`];
 //! * every life of every node runs its scripts alternately, down first (the startup
@@ -117,6 +119,29 @@ pub fn judge(run: &Run, t: &Timeline, origin: Instant) -> Verdict {
         last = r;
     }
     worst = worst.max(run.end - last);
+    // And once settled, the address answers: a holder the observer cannot reach (its
+    // ARP never announced, or announced by another) is no holder.
+    let mut last = run.settle_by;
+    for &r in t
+        .replies
+        .iter()
+        .filter(|&&r| r > run.settle_by && r <= run.end)
+    {
+        if r - last > OVERLAP {
+            broken.push(format!(
+                "no reply for {} ms from {:.2} s after the fault ended",
+                ms(r - last),
+                (last - run.heal).as_secs_f64()
+            ));
+        }
+        last = r;
+    }
+    if run.end > last && run.end - last > OVERLAP {
+        broken.push(format!(
+            "no reply for the last {} ms of the step",
+            ms(run.end - last)
+        ));
+    }
     Verdict {
         index: run.step.index,
         kind: run.step.kind,

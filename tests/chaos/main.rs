@@ -14,6 +14,7 @@
 //! --mix ours|ucarp|mixed   the cluster under test (mixed: ours, ucarp, ours, ...)
 //! --baseline ucarp|none    an all-ucarp cluster on the same seed, side by side
 //! --step S        run only step S of the seed's schedule (to replay a failure)
+//! --kinds K,K     draw only these kinds of fault (default: all)
 //! ```
 //!
 //! Exits 1 when an invariant breaks on the cluster under test, naming the seed and the
@@ -43,9 +44,10 @@ struct Options {
     mix: String,
     baseline: bool,
     step: Option<usize>,
+    kinds: Vec<Kind>,
 }
 
-const USAGE: &str = "usage: scripts/chaos [--seed N] [--minutes M] [--nodes 3-5] [--mix ours|ucarp|mixed] [--baseline ucarp|none] [--step S]";
+const USAGE: &str = "usage: scripts/chaos [--seed N] [--minutes M] [--nodes 3-5] [--mix ours|ucarp|mixed] [--baseline ucarp|none] [--step S] [--kinds crash,term,usr2,freeze,cut,flap,loss,partition,hang,sick]";
 
 fn usage(why: &str) -> ExitCode {
     eprintln!("chaos: {why}");
@@ -61,6 +63,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         mix: "ours".into(),
         baseline: false,
         step: None,
+        kinds: Kind::ALL.to_vec(),
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -105,6 +108,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--step" => {
                 let v = value()?;
                 o.step = Some(v.parse().ok().filter(|&s| s > 0).ok_or_else(|| bad(v))?)
+            }
+            "--kinds" => {
+                let v = value()?;
+                o.kinds = v
+                    .split(',')
+                    .map(|k| Kind::from_name(k).ok_or_else(|| bad(v)))
+                    .collect::<Result<_, _>>()?
             }
             other => return Err(format!("unknown option {other}")),
         }
@@ -371,9 +381,9 @@ fn main() -> ExitCode {
     }
     let nodes = o.nodes;
     let budget = Duration::from_secs_f64(o.minutes * 60.0);
-    let mut steps = plan::plan(o.seed, nodes, budget, |k| bound(k, nodes));
+    let mut steps = plan::plan(o.seed, nodes, &o.kinds, budget, |k| bound(k, nodes));
     if let Some(s) = o.step {
-        let all = plan::plan(o.seed, nodes, Duration::from_secs(86_400), |k| {
+        let all = plan::plan(o.seed, nodes, &o.kinds, Duration::from_secs(86_400), |k| {
             bound(k, nodes)
         });
         match all.into_iter().nth(s - 1) {
@@ -431,7 +441,7 @@ fn main() -> ExitCode {
     }
     for v in &failed {
         println!(
-            "chaos: FAILED at step {} ({}) of seed {}: {}\n       replay: scripts/chaos --seed {} --nodes {} --mix {} --step {}",
+            "chaos: FAILED at step {} ({}) of seed {}: {}\n       replay: scripts/chaos --seed {} --nodes {} --mix {} --step {}{}",
             v.index,
             v.kind,
             o.seed,
@@ -439,7 +449,15 @@ fn main() -> ExitCode {
             o.seed,
             o.nodes,
             o.mix,
-            v.index
+            v.index,
+            if o.kinds.len() == Kind::ALL.len() {
+                String::new()
+            } else {
+                format!(
+                    " --kinds {}",
+                    o.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(",")
+                )
+            }
         );
     }
     for b in &under_test.broken {

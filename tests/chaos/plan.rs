@@ -82,6 +82,10 @@ impl Kind {
         Kind::Sick,
     ];
 
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::Crash => "crash",
@@ -171,10 +175,12 @@ impl fmt::Display for Step {
 }
 
 /// Draws steps from `seed` for `nodes` nodes until their planned time would pass
-/// `budget`; `bound` gives each kind's settle bound. At least one step.
+/// `budget`; `bound` gives each kind's settle bound; only `kinds` are drawn. At least
+/// one step.
 pub fn plan(
     seed: u64,
     nodes: usize,
+    kinds: &[Kind],
     budget: Duration,
     bound: impl Fn(Kind) -> Duration,
 ) -> Vec<Step> {
@@ -182,7 +188,7 @@ pub fn plan(
     let mut steps = Vec::new();
     let mut used = Duration::ZERO;
     loop {
-        let step = draw(&mut rng, steps.len() + 1, nodes);
+        let step = draw(&mut rng, steps.len() + 1, nodes, kinds);
         let planned = step.planned(bound(step.kind));
         if !steps.is_empty() && used + planned > budget {
             return steps;
@@ -192,8 +198,8 @@ pub fn plan(
     }
 }
 
-fn draw(rng: &mut Rng, index: usize, nodes: usize) -> Step {
-    let kind = Kind::ALL[rng.between(0, Kind::ALL.len() as u64 - 1) as usize];
+fn draw(rng: &mut Rng, index: usize, nodes: usize, kinds: &[Kind]) -> Step {
+    let kind = kinds[rng.between(0, kinds.len() as u64 - 1) as usize];
     let target = if rng.chance(70) {
         Target::Master
     } else {
