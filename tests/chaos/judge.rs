@@ -3,7 +3,7 @@
 //! * once a step's fault has settled (its end plus its bound: one dead time plus
 //!   100 ms, more for faults that take longer by design), exactly one node holds the
 //!   address until the next step; a make-before-break handover may show two holders
-//!   for at most [`OVERLAP`];
+//!   for at most [`OVERLAP`] ([`OVERLAP_UCARP`] with ucarp in the cluster);
 //! * once settled, the address answers the observer's pings (no gap over
 //!   [`OVERLAP`]);
 //! * outside the faults that split the network, two holders never last longer than
@@ -18,9 +18,13 @@ use std::time::{Duration, Instant};
 use crate::plan::{Kind, Step};
 use crate::watch::{Timeline, PING_EVERY};
 
-/// How long two nodes may both hold the address in a planned make-before-break
+/// How long two nodes of ours may both hold the address in a planned make-before-break
 /// handover: the new master's claim, then the old one's down script.
 pub const OVERLAP: Duration = Duration::from_millis(250);
+
+/// The same with ucarp in the cluster: a ucarp master steps down only when it next
+/// reads its capture, up to one advert interval after the claim.
+pub const OVERLAP_UCARP: Duration = Duration::from_millis(1_250);
 
 /// One step as it ran.
 pub struct Run {
@@ -37,6 +41,8 @@ pub struct Run {
     pub end: Instant,
     /// What `Cluster::health` and the restarts reported during the step.
     pub problems: Vec<String>,
+    /// How long a handover may show two holders ([`OVERLAP`] or [`OVERLAP_UCARP`]).
+    pub overlap: Duration,
 }
 
 /// A step's numbers and broken invariants.
@@ -102,7 +108,7 @@ pub fn judge(run: &Run, t: &Timeline, origin: Instant) -> Verdict {
         }
         // Two holders: fine for a handover's overlap, and while a split lasts and up to
         // its bound after; never otherwise.
-        if n >= 2 && to - from > OVERLAP && (!run.step.kind.splits() || to > run.settle_by) {
+        if n >= 2 && to - from > run.overlap && (!run.step.kind.splits() || to > run.settle_by) {
             broken.push(format!(
                 "{n} holders for {} ms from {}",
                 ms(to - from),
@@ -127,7 +133,7 @@ pub fn judge(run: &Run, t: &Timeline, origin: Instant) -> Verdict {
         .iter()
         .filter(|&&r| r > run.settle_by && r <= run.end)
     {
-        if r - last > OVERLAP {
+        if r - last > run.overlap {
             broken.push(format!(
                 "no reply for {} ms from {:.2} s after the fault ended",
                 ms(r - last),
@@ -136,7 +142,7 @@ pub fn judge(run: &Run, t: &Timeline, origin: Instant) -> Verdict {
         }
         last = r;
     }
-    if run.end > last && run.end - last > OVERLAP {
+    if run.end > last && run.end - last > run.overlap {
         broken.push(format!(
             "no reply for the last {} ms of the step",
             ms(run.end - last)

@@ -298,7 +298,13 @@ fn run_step(c: &mut Cluster, step: Step, nodes: usize) -> Run {
     let heal = now();
     let settle_by = heal + bound(step.kind, nodes);
     problems.extend(c.wait(settle_by + step.quiet));
+    let overlap = if c.nodes.iter().any(|n| n.imp == Impl::Ucarp) {
+        judge::OVERLAP_UCARP
+    } else {
+        judge::OVERLAP
+    };
     Run {
+        overlap,
         step,
         target,
         applied,
