@@ -1759,3 +1759,64 @@ fn witness_reports_are_ignored_without_the_option() {
     };
     assert_eq!(run(false), run(true));
 }
+
+/// A master frozen for less than a dead time (a VM paused 1 s) sent no probe meanwhile:
+/// that silence is no loss of the witness. It goes on as master without a demotion, a
+/// bow-out or a move of the address, as it does without `--witness`. The prober used to
+/// count the stall as 16 unanswered probe periods and start a handover at the thaw.
+#[test]
+fn witness_a_short_freeze_is_no_loss_of_the_witness() {
+    for freeze in [0.6, 1.0, 2.5] {
+        let mut sim = cluster(
+            &[Spec::host(1).witness(), Spec::host(2).skew(100).witness()],
+            secs(5.0),
+            83,
+        );
+        assert_eq!(sim.masters(), vec![0]);
+        sim.freeze(0);
+        sim.run_for(secs(freeze));
+        sim.thaw(0);
+        sim.run_for(secs(10.0));
+        assert_eq!(sim.masters(), vec![0], "{freeze}");
+        assert!(
+            sim.nodes[1].ups().is_empty(),
+            "{freeze}: the address never moved"
+        );
+        assert!(
+            sim.nodes[0].adverts().iter().all(|(_, a)| a.advbase != 255),
+            "{freeze}: no bow-out"
+        );
+        let demoted = Event::Demotion {
+            demotion: ucarp::state::Demotion::NoWitness,
+            on: true,
+        };
+        assert_eq!(logged_times(&sim, 0, &demoted), 0, "{freeze}");
+    }
+}
+
+/// After a stall, a witness that really is gone is still lost: a loss time after the
+/// first probe that went out again; the master hands over, and releases by its release
+/// time after the last answer, or at once if that is past.
+#[test]
+fn witness_lost_during_a_freeze_is_noticed_a_loss_time_after_the_thaw() {
+    let mut sim = cluster(
+        &[Spec::host(1).witness(), Spec::host(2).skew(100).witness()],
+        secs(5.0),
+        84,
+    );
+    sim.freeze(0);
+    sim.see_witness(0, false);
+    sim.run_for(secs(1.0));
+    let thawed = sim.elapsed();
+    sim.thaw(0);
+    sim.run_for(secs(10.0));
+    let down = *sim.nodes[0].downs().last().expect("released");
+    assert!(
+        down >= thawed + ucarp::state::witness_lost_after(1, 0),
+        "{down:?}"
+    );
+    let last_answer = thawed - secs(1.0);
+    let release = last_answer + witness_release_after(1, 0, 3);
+    assert!(down <= release.max(thawed + secs(0.51)), "{down:?}");
+    assert_eq!(sim.masters(), vec![1]);
+}

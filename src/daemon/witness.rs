@@ -1,10 +1,12 @@
 //! The witness prober (`--witness`, docs/PROTOCOL.md §5.15): owns an AF_PACKET socket on
 //! our interface whose kernel filter keeps only the witnesses' answers (ARP replies for
 //! IPv4, neighbour advertisements for IPv6), the probe frames, built once, and the
-//! probe schedule. Every [`witness_probe_interval`] it sends each witness an ARP
-//! request or a neighbour solicitation from our own address; every answer is reported
-//! to the state machine as reachable, and [`witness_lost_after`] without any answer as
-//! lost. Its two deadlines (the next probe, the loss) go into the loop's one deadline.
+//! probe schedule ([`WitnessSchedule`], pure, in `carp`). Every probe period it sends
+//! each witness an ARP request or a neighbour solicitation from our own address; every
+//! answer is reported to the state machine as reachable, and [`witness_lost_after`] of
+//! probing without any answer as lost (a stall of the process, which sends no probe,
+//! does not count). Its two deadlines (the next probe, the loss) go into the loop's one
+//! deadline.
 //!
 //! It never decides what reachability means (that is `carp`'s `witness.rs`), never
 //! blocks (frames are sent and read without waiting; a failed send is logged once per
@@ -14,14 +16,14 @@
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use pnet_base::MacAddr;
 
 use crate::arp::{ArpProbe, ArpReply};
 use crate::ndp::{NeighborAdvert, NeighborSolicit};
 use crate::net::{self, PacketSocket};
-use crate::state::{witness_lost_after, witness_probe_interval, Carp};
+use crate::state::{witness_lost_after, Carp, WitnessSchedule};
 
 /// Frames read per wake-up; the filter keeps only answers, a few per probe period.
 const FRAMES_PER_WAKE: usize = 16;
@@ -33,14 +35,11 @@ pub(super) struct Prober {
     witnesses: Vec<IpAddr>,
     /// One probe frame per witness, built at start.
     probes: Vec<Vec<u8>>,
-    period: Duration,
-    lost_after: Duration,
-    /// The next probes; `None` before [`start`](Self::start).
-    next_probe: Option<Instant>,
-    /// When a witness last answered.
-    last_answer: Option<Instant>,
-    /// What the state machine was last told.
-    reachable: bool,
+    advbase: u8,
+    advskew: u8,
+    /// When to probe and when every witness is lost; `None` before
+    /// [`start`](Self::start).
+    schedule: Option<WitnessSchedule>,
     /// A probe could not be sent: logged once until one goes out again.
     send_failed: bool,
 }
@@ -89,49 +88,40 @@ impl Prober {
             socket,
             witnesses: witnesses.to_vec(),
             probes,
-            period: witness_probe_interval(advbase, advskew),
-            lost_after: witness_lost_after(advbase, advskew),
-            next_probe: None,
-            last_answer: None,
-            reachable: false,
+            advbase,
+            advskew,
+            schedule: None,
             send_failed: false,
         })
     }
 
     /// Schedules the first probes at `now`, when the loop starts.
     pub(super) fn start(&mut self, now: Instant) {
-        self.next_probe = Some(now);
+        self.schedule = Some(WitnessSchedule::new(self.advbase, self.advskew, now));
     }
 
     /// Returns when [`handle_timeout`](Self::handle_timeout) next has work: the next
     /// probe, or the loss of every witness if that comes first.
     pub(super) fn poll_timeout(&self) -> Option<Instant> {
-        [self.lost_at(), self.next_probe]
-            .into_iter()
-            .flatten()
-            .min()
-    }
-
-    fn lost_at(&self) -> Option<Instant> {
-        self.last_answer
-            .filter(|_| self.reachable)
-            .and_then(|t| t.checked_add(self.lost_after))
+        self.schedule
+            .as_ref()
+            .and_then(WitnessSchedule::poll_timeout)
     }
 
     /// Sends the probes when due, and reports the loss of every witness when it is.
     pub(super) fn handle_timeout(&mut self, now: Instant, carp: &mut Carp) {
-        if self.lost_at().is_some_and(|t| t <= now) {
-            self.reachable = false;
-            log::debug!("No witness answered for {} ms", self.lost_after.as_millis());
+        let Some(tick) = self.schedule.as_mut().map(|s| s.handle_timeout(now)) else {
+            return;
+        };
+        if tick.lost {
+            log::debug!(
+                "No witness answered for {} ms",
+                witness_lost_after(self.advbase, self.advskew).as_millis()
+            );
             carp.handle_witness(now, false);
         }
-        if let Some(due) = self.next_probe.filter(|t| *t <= now) {
+        if tick.probe {
             self.probe();
-            // After a stall (a frozen process), start afresh rather than catch up.
-            self.next_probe = match due.checked_add(self.period) {
-                Some(t) if t > now => Some(t),
-                _ => now.checked_add(self.period),
-            };
         }
     }
 
@@ -168,11 +158,12 @@ impl Prober {
             let Some(from) = from.filter(|w| self.witnesses.contains(w)) else {
                 continue;
             };
-            if !self.reachable {
+            let Some(schedule) = self.schedule.as_mut() else {
+                continue;
+            };
+            if schedule.answered(now) {
                 log::debug!("Witness [{from}] answers");
             }
-            self.reachable = true;
-            self.last_answer = Some(now);
             carp.handle_witness(now, true);
         }
         Ok(())

@@ -14,9 +14,7 @@ use ucarp::frame::{advert_source_mac, multicast_mac, AdvertFrame};
 use ucarp::packet::{Advert, CARP_MCAST_V4};
 use ucarp::replay::ReplayGuard;
 use ucarp::rx::{Receiver, RejectCounters};
-use ucarp::state::{
-    witness_lost_after, witness_probe_interval, Action, Carp, Config, State, Transition,
-};
+use ucarp::state::{Action, Carp, Config, State, Transition, WitnessSchedule};
 
 pub const VHID: u8 = 7;
 pub const PASSWORD: &[u8] = b"secret";
@@ -139,10 +137,8 @@ pub struct Node {
     pub sees_witness: bool,
     /// Cut off from the wire: it sends nothing that arrives, and hears nothing.
     pub isolated: bool,
-    /// The prober, as the daemon's: the next probe, the last answer, what was reported.
-    witness_next: Option<Instant>,
-    witness_last: Option<Instant>,
-    witness_reported: bool,
+    /// The prober's schedule, the daemon's own.
+    witness: Option<WitnessSchedule>,
 }
 
 impl Node {
@@ -170,11 +166,9 @@ impl Node {
 
     /// The prober's next deadline: a probe, or the loss of the witness.
     fn witness_deadline(&self) -> Option<Instant> {
-        let lost = self
-            .witness_last
-            .filter(|_| self.witness_reported)
-            .map(|t| t + witness_lost_after(self.spec.advbase, self.spec.advskew));
-        [self.witness_next, lost].into_iter().flatten().min()
+        self.witness
+            .as_ref()
+            .and_then(WitnessSchedule::poll_timeout)
     }
 
     /// The adverts it sent, with their times.
@@ -259,13 +253,13 @@ impl Sim {
             signer: key.signer(VHID, &[VADDR.into()]),
         };
         let replay = spec.replay_window.map(ReplayGuard::new);
-        let witness_next = spec.witness.then_some(self.now);
+        let witness = spec
+            .witness
+            .then(|| WitnessSchedule::new(spec.advbase, spec.advskew, self.now));
         self.nodes.push(Node {
             sees_witness: true,
             isolated: false,
-            witness_next,
-            witness_last: None,
-            witness_reported: false,
+            witness,
             replay,
             spec,
             carp,
@@ -363,21 +357,16 @@ impl Sim {
         let answer_lost = self.witness_loss > 0.0
             && (self.next_random() >> 11) as f64 / (1u64 << 53) as f64 <= self.witness_loss;
         let n = &mut self.nodes[i];
-        let (base, skew) = (n.spec.advbase, n.spec.advskew);
-        if n.witness_reported
-            && n.witness_last
-                .is_some_and(|l| l + witness_lost_after(base, skew) <= now)
-        {
-            n.witness_reported = false;
+        let Some(schedule) = n.witness.as_mut() else {
+            return;
+        };
+        let tick = schedule.handle_timeout(now);
+        if tick.lost {
             n.carp.handle_witness(now, false);
         }
-        if n.witness_next.is_some_and(|t| t <= now) {
-            n.witness_next = Some(now + witness_probe_interval(base, skew));
-            if n.sees_witness && !answer_lost {
-                n.witness_last = Some(now);
-                n.witness_reported = true;
-                n.carp.handle_witness(now, true);
-            }
+        if tick.probe && n.sees_witness && !answer_lost {
+            schedule.answered(now);
+            n.carp.handle_witness(now, true);
         }
     }
 
@@ -522,6 +511,10 @@ impl Sim {
     pub fn thaw(&mut self, i: usize) {
         self.nodes[i].alive = true;
         let now = self.now;
+        // The daemon's order: the prober, then the machine.
+        if self.nodes[i].witness_deadline().is_some_and(|t| t <= now) {
+            self.witness_timeout(i);
+        }
         if self.nodes[i].carp.poll_timeout().is_some_and(|t| t <= now) {
             self.nodes[i].carp.handle_timeout(now);
         }

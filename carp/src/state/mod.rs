@@ -72,6 +72,7 @@ mod witness;
 use adverts::SplitMix64;
 use handover::{Handover, Leaving};
 use rivals::Rival;
+pub use witness::{WitnessSchedule, WitnessTick};
 
 /// The longest gap between two bow-out adverts during a handover, so that one lost
 /// frame does not cost a dead-time outage.
