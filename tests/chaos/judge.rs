@@ -34,6 +34,8 @@ pub struct Run {
     /// False when the fault does not apply (a health check on ucarp).
     pub applied: bool,
     pub start: Instant,
+    /// `start` in seconds since the epoch, as logs and captures show time.
+    pub wall: f64,
     /// When the fault ended.
     pub heal: Instant,
     /// When exactly one holder must be seen from.

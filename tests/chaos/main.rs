@@ -15,6 +15,7 @@
 //! --baseline ucarp|none    an all-ucarp cluster on the same seed, side by side
 //! --step S        run only step S of the seed's schedule (to replay a failure)
 //! --kinds K,K     draw only these kinds of fault (default: all)
+//! --capture       keep a capture of the bridge (ARP, CARP, ICMP) with the logs
 //! ```
 //!
 //! Exits 1 when an invariant breaks on the cluster under test, naming the seed and the
@@ -45,9 +46,10 @@ struct Options {
     baseline: bool,
     step: Option<usize>,
     kinds: Vec<Kind>,
+    capture: bool,
 }
 
-const USAGE: &str = "usage: scripts/chaos [--seed N] [--minutes M] [--nodes 3-5] [--mix ours|ucarp|mixed] [--baseline ucarp|none] [--step S] [--kinds crash,term,usr2,freeze,cut,flap,loss,partition,hang,sick]";
+const USAGE: &str = "usage: scripts/chaos [--seed N] [--minutes M] [--nodes 3-5] [--mix ours|ucarp|mixed] [--baseline ucarp|none] [--step S] [--kinds crash,term,usr2,freeze,cut,flap,loss,partition,hang,sick] [--capture]";
 
 fn usage(why: &str) -> ExitCode {
     eprintln!("chaos: {why}");
@@ -64,9 +66,14 @@ fn parse(args: &[String]) -> Result<Options, String> {
         baseline: false,
         step: None,
         kinds: Kind::ALL.to_vec(),
+        capture: false,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
+        if flag == "--capture" {
+            o.capture = true;
+            continue;
+        }
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
         let bad = |v: &str| format!("bad value for {flag}: {v}");
         match flag.as_str() {
@@ -157,9 +164,10 @@ struct PassResult {
     broken: Vec<String>,
 }
 
-fn run_pass(name: String, impls: Vec<Impl>, steps: Vec<Step>) -> Option<PassResult> {
+fn run_pass(name: String, impls: Vec<Impl>, steps: Vec<Step>, capture: bool) -> Option<PassResult> {
     let nodes = impls.len();
     let mut c = Cluster::new(&impls)?;
+    let cap = capture.then(|| c.rig.capture("arp or icmp or ip proto 112"));
     let origin = now();
     let tag = format!("[{name}]");
     // Warm up: one holder, steadily, before the first fault.
@@ -185,8 +193,9 @@ fn run_pass(name: String, impls: Vec<Impl>, steps: Vec<Step>) -> Option<PassResu
             "n/a".into()
         };
         println!(
-            "{tag} {} -> {target}: outage {} ms, two holders {} ms{}",
+            "{tag} {} -> {target} (at {:.3}): outage {} ms, two holders {} ms{}",
             run.step,
+            run.wall,
             v.outage_ms,
             v.two_ms,
             if v.broken.is_empty() { "" } else { "  BROKEN" }
@@ -207,7 +216,10 @@ fn run_pass(name: String, impls: Vec<Impl>, steps: Vec<Step>) -> Option<PassResu
     for b in &broken {
         println!("{tag} BROKEN {b}");
     }
-    if verdicts.iter().any(|v| !v.broken.is_empty()) || !broken.is_empty() {
+    if let Some(cap) = &cap {
+        c.rig.stop_capture(cap);
+    }
+    if capture || verdicts.iter().any(|v| !v.broken.is_empty()) || !broken.is_empty() {
         println!("{tag} files kept in {}", c.rig.dir.display());
         // Keep the logs: the rig deletes its directory unless a thread panics.
         let keep = std::env::temp_dir().join(format!("ucarp-chaos-{name}-{}", std::process::id()));
@@ -227,6 +239,7 @@ fn run_pass(name: String, impls: Vec<Impl>, steps: Vec<Step>) -> Option<PassResu
 
 fn run_step(c: &mut Cluster, step: Step, nodes: usize) -> Run {
     let start = now();
+    let wall = watch::epoch();
     let mut problems = Vec::new();
     let master = c.master().unwrap_or(0);
     let target = match (step.kind, step.target) {
@@ -304,6 +317,7 @@ fn run_step(c: &mut Cluster, step: Step, nodes: usize) -> Run {
         judge::OVERLAP
     };
     Run {
+        wall,
         overlap,
         step,
         target,
@@ -417,7 +431,8 @@ fn main() -> ExitCode {
         .into_iter()
         .map(|(name, impls)| {
             let steps = steps.clone();
-            std::thread::spawn(move || run_pass(name, impls, steps))
+            let capture = o.capture;
+            std::thread::spawn(move || run_pass(name, impls, steps, capture))
         })
         .collect();
     let mut results = Vec::new();

@@ -25,6 +25,15 @@ pub fn now() -> Instant {
     Instant::now()
 }
 
+/// The wall-clock time now, in seconds since the epoch, to find a step in a capture or
+/// a daemon's log.
+#[allow(clippy::disallowed_methods)]
+pub fn epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 /// What the observer saw.
 #[derive(Debug, Clone, Default)]
 pub struct Timeline {
