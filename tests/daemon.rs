@@ -247,7 +247,8 @@ fn signals_are_handled_at_once_while_the_link_is_down() {
     let a = rig.start(0, OURS, &["-z"]);
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
     rig.set_carrier(0, false);
-    assert!(a.wait_log("Link down", LONG));
+    // After the carrier grace (docs/PROTOCOL.md §5.6.1), BACKUP until the link returns.
+    assert!(a.wait_log("switching to BACKUP until it comes back", LONG));
     rig.signal(&a, "USR1");
     assert!(a.wait_log("BACKUP on eth0 id 7", Duration::from_secs(2)));
     rig.signal(&a, "TERM");

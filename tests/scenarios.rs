@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use ucarp::event::Event;
 use ucarp::state::{
-    advert_interval, bow_out_delay, handover_bound, master_down_interval, step_down_grace,
-    witness_release_after, Action, Reason, State,
+    advert_interval, bow_out_delay, carrier_grace, handover_bound, master_down_interval,
+    step_down_grace, witness_release_after, Action, Reason, State,
 };
 
 use crate::sim::{frame_from, secs, signed_advert, Did, Sim, Spec};
@@ -45,7 +45,7 @@ fn neutral_skips_only_the_startup_downscript() {
     sim.run_for(secs(4.0));
     assert_eq!(sim.nodes[a].state(), State::Master);
     sim.nodes[a].carp.handle_link(sim.now, false);
-    sim.settle(a);
+    sim.run_for(secs(2.0)); // past the carrier grace
     assert_eq!(sim.nodes[a].downs().len(), 1);
 }
 
@@ -411,17 +411,27 @@ fn suppressed_preemption_lets_a_healthy_backup_win() {
 }
 
 #[test]
-fn link_down_forces_backup_and_link_up_restarts_the_election() {
+fn link_down_forces_backup_after_the_carrier_grace_and_link_up_restarts_the_election() {
     let mut sim = Sim::new(16);
     let a = sim.start(Spec::host(1));
     sim.run_for(secs(4.0));
     assert_eq!(sim.nodes[a].state(), State::Master);
     let down = sim.now;
+    let grace = carrier_grace(1, 0, 3);
+    assert_eq!(grace, secs(1.9));
     sim.nodes[a].carp.handle_link(down, false);
     sim.settle(a);
-    assert_eq!(sim.nodes[a].state(), State::Backup);
-    assert_eq!(sim.nodes[a].carp.poll_timeout(), None);
+    // docs/PROTOCOL.md §5.6.1: the address stays for the grace, without adverts.
+    assert_eq!(sim.nodes[a].state(), State::Master);
+    assert_eq!(sim.nodes[a].carp.poll_timeout(), Some(down + grace));
     let sent = sim.nodes[a].adverts().len();
+    sim.run_for(secs(2.0));
+    assert_eq!(sim.nodes[a].state(), State::Backup);
+    assert_eq!(
+        sim.nodes[a].downs().last().copied(),
+        Some(down - sim.t0 + grace)
+    );
+    assert_eq!(sim.nodes[a].carp.poll_timeout(), None);
     sim.run_for(secs(20.0));
     assert_eq!(sim.nodes[a].adverts().len(), sent);
     let up = sim.now;
@@ -432,6 +442,73 @@ fn link_down_forces_backup_and_link_up_restarts_the_election() {
         sim.nodes[a].ups().last().copied(),
         Some(up - sim.t0 + master_down_interval(1, 0, 3))
     );
+}
+
+/// A carrier flap shorter than the grace (a switch port renegotiating, a cable
+/// reseated) moves nothing: the master advertises and sends a gratuitous ARP as soon as
+/// the carrier is back, before any backup's dead time, and no script runs anywhere.
+#[test]
+fn a_carrier_flap_within_the_grace_keeps_the_address_where_it_is() {
+    for away in [secs(0.05), secs(1.0), secs(1.85)] {
+        let mut sim = Sim::new(61);
+        let a = sim.start(Spec::host(1));
+        let b = sim.start(Spec::host(2).skew(50));
+        sim.run_for(secs(6.0));
+        assert_eq!(sim.masters(), vec![a]);
+        let (ups, downs) = (sim.nodes[a].ups().len(), sim.nodes[a].downs().len());
+        let announced = garps(&sim, a);
+        sim.nodes[a].carp.handle_link(sim.now, false);
+        sim.settle(a);
+        sim.run_for(away);
+        sim.nodes[a].carp.handle_link(sim.now, true);
+        sim.settle(a);
+        assert_eq!(garps(&sim, a), announced + 1, "announced at once");
+        assert_eq!(logged(&sim, a, |e| matches!(e, Event::LinkBackInTime)), 1);
+        sim.run_for(secs(20.0));
+        assert_eq!(sim.masters(), vec![a], "away {away:?}");
+        assert!(sim.nodes[b].ups().is_empty(), "away {away:?}");
+        assert_eq!(sim.nodes[a].ups().len(), ups);
+        assert_eq!(sim.nodes[a].downs().len(), downs);
+    }
+}
+
+/// A carrier away for longer than the grace: the master releases the address at the end
+/// of the grace, before the backup takes over at its dead time, so there is never a
+/// moment with two masters; back, it finds the backup master and stays a backup.
+#[test]
+fn a_carrier_away_past_the_grace_releases_before_the_backup_takes_over() {
+    let mut sim = Sim::new(62);
+    let a = sim.start(Spec::host(1));
+    let b = sim.start(Spec::host(2).skew(50));
+    sim.run_for(secs(6.0));
+    let down = sim.elapsed();
+    sim.nodes[a].carp.handle_link(sim.now, false);
+    sim.settle(a);
+    sim.run_for(secs(5.0));
+    let released = *sim.nodes[a].downs().last().unwrap();
+    let took_over = sim.nodes[b].ups()[0];
+    assert_eq!(released, down + carrier_grace(1, 0, 3));
+    assert!(released < took_over, "{released:?} {took_over:?}");
+    sim.nodes[a].carp.handle_link(sim.now, true);
+    sim.settle(a);
+    sim.run_for(secs(10.0));
+    assert_eq!(sim.masters(), vec![b]);
+}
+
+/// `-z` while the carrier is away during the grace: nobody could hear a bow-out, so the
+/// master runs its down script and exits at once.
+#[test]
+fn shutdown_during_the_carrier_grace_leaves_at_once() {
+    let mut sim = Sim::new(63);
+    let a = sim.start(Spec::host(1));
+    sim.run_for(secs(4.0));
+    sim.nodes[a].carp.handle_link(sim.now, false);
+    sim.settle(a);
+    let downs = sim.nodes[a].downs().len();
+    sim.nodes[a].carp.handle_shutdown(sim.now);
+    sim.settle(a);
+    assert_eq!(sim.nodes[a].downs().len(), downs + 1);
+    assert_eq!(sim.nodes[a].carp.poll_timeout(), None);
 }
 
 #[test]
@@ -1040,6 +1117,15 @@ fn split_brain_is_logged_once_per_episode() {
 }
 
 /// Counts node `n`'s log lines that match `pred`.
+/// How many gratuitous ARPs node `n` sent so far.
+fn garps(sim: &Sim, n: usize) -> usize {
+    sim.nodes[n]
+        .did
+        .iter()
+        .filter(|(_, d)| *d == Did::Garp)
+        .count()
+}
+
 fn logged(sim: &Sim, n: usize, pred: impl Fn(&Event) -> bool) -> usize {
     sim.nodes[n]
         .did

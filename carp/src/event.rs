@@ -128,6 +128,14 @@ pub enum Event {
     LinkDown,
     /// The carrier is back; the election starts over.
     LinkUp,
+    /// A master lost its carrier: it keeps the address for `grace` in case the carrier
+    /// comes back (docs/PROTOCOL.md §5.6.1).
+    LinkDownHolding {
+        /// How long it waits before going to BACKUP.
+        grace: Duration,
+    },
+    /// The carrier came back within the grace: still master, advertising at once.
+    LinkBackInTime,
 }
 
 impl Event {
@@ -149,7 +157,9 @@ impl Event {
             | Event::ReclaimAfterFreeze { .. }
             | Event::ResumeAfterFreeze
             | Event::WitnessHoldBack
-            | Event::WitnessBack => Level::Warn,
+            | Event::WitnessBack
+            | Event::LinkDownHolding { .. }
+            | Event::LinkBackInTime => Level::Warn,
             Event::SendErrors { .. } => Level::Error,
             Event::SendRecovered
             | Event::Status { .. }
@@ -254,6 +264,14 @@ impl fmt::Display for Event {
             Event::WitnessBack => write!(f, "A witness answers again: taking part in the election"),
             Event::LinkDown => write!(f, "Link down: switching to BACKUP until it comes back"),
             Event::LinkUp => write!(f, "Link up again: waiting for a master"),
+            Event::LinkDownHolding { grace } => write!(
+                f,
+                "Link down: keeping the address for {} ms in case it comes back",
+                grace.as_millis()
+            ),
+            Event::LinkBackInTime => {
+                write!(f, "Link up again in time: still MASTER, advertising at once")
+            }
         }
     }
 }

@@ -119,6 +119,17 @@ pub fn witness_release_after(advbase: u8, advskew: u8, deadratio: u32) -> Durati
     window.saturating_sub(WITNESS_RELEASE_GUARD.min(window / 4))
 }
 
+/// Returns how long a master that lost its carrier keeps the address in case the carrier
+/// comes back (docs/PROTOCOL.md §5.6.1): the same window as
+/// [`witness_release_after`], measured from the carrier loss, since the last advert
+/// any backup heard went out at most one interval before it. No backup can have taken
+/// over within it (1.9 s at the defaults), so a master whose carrier returns in time
+/// resumes at once; one whose carrier stays away goes to BACKUP before any backup takes
+/// over. Zero where there is no such window (deadratio 1): BACKUP at once, as ucarp.
+pub fn carrier_grace(advbase: u8, advskew: u8, deadratio: u32) -> Duration {
+    witness_release_after(advbase, advskew, deadratio)
+}
+
 fn skew_micros(advskew: u8) -> u64 {
     u64::from(advskew) * 1_000_000 / 256
 }

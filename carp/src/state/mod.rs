@@ -41,7 +41,8 @@
 //!
 //! The machine's parts are `impl Carp` blocks in files of their own: `election` (an
 //! authenticated advert), `handover` (bow-outs, make-before-break), `demote`
-//! (demotions), `witness` (`--witness`: no takeover without one, a cut-off master
+//! (demotions), `carrier` (carrier loss, and the grace a master keeps the address
+//! through a flap), `witness` (`--witness`: no takeover without one, a cut-off master
 //! releases), `rivals` (the split-brain watch), `adverts` (counters and sending).
 //!
 //! The shape of the API follows quinn-proto: inputs are `handle_*`, outputs are drained
@@ -62,6 +63,7 @@ pub use crate::timing::*;
 pub use crate::types::*;
 
 mod adverts;
+mod carrier;
 mod demote;
 mod election;
 mod freeze;
@@ -70,7 +72,7 @@ mod rivals;
 mod witness;
 
 use adverts::SplitMix64;
-use handover::{Handover, Leaving};
+use handover::Handover;
 use rivals::Rival;
 pub use witness::{WitnessSchedule, WitnessTick};
 
@@ -143,6 +145,8 @@ pub struct Carp {
     /// [`MAX_RIVALS`], emptied on leaving MASTER.
     rivals: Vec<Rival>,
     link_up: bool,
+    /// A master without carrier keeps the address until then (`carrier.rs`).
+    carrier_hold: Option<Instant>,
     /// Until then `-P` does not preempt (`--preempt-delay` after start or link up).
     preempt_hold: Option<Instant>,
     /// With `--witness`: a witness answered within the loss time (see `witness.rs`).
@@ -202,6 +206,7 @@ impl Carp {
             rivals: Vec::new(),
             link_up: true,
             preempt_hold: None,
+            carrier_hold: None,
             witness_up: false,
             witness_seen: None,
             witness_held: false,
@@ -273,15 +278,30 @@ impl Carp {
             let until = h.release.map_or(h.until, |r| r.min(h.until));
             until.min(h.next_bow_out)
         });
-        [self.adv_at, self.master_down_at, handover, self.waking]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.adv_at,
+            self.master_down_at,
+            handover,
+            self.waking,
+            self.carrier_hold,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Handles the passing of time. Calling it early does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.stopped || !self.link_up {
+        if self.stopped {
+            return;
+        }
+        if let Some(until) = self.carrier_hold {
+            if until <= now {
+                self.carrier_grace_over();
+            }
+            return;
+        }
+        if !self.link_up {
             return;
         }
         self.notice_freeze(now);
@@ -345,31 +365,6 @@ impl Carp {
         self.elect(now, adv);
     }
 
-    /// Handles a change of carrier (IFF_RUNNING). Down forces BACKUP and stops every
-    /// timer; up starts the election over (docs/PROTOCOL.md §5.6). The caller does not report
-    /// link changes under `-S`.
-    pub fn handle_link(&mut self, now: Instant, up: bool) {
-        if self.stopped || up == self.link_up {
-            return;
-        }
-        self.link_up = up;
-        if up {
-            self.log(Event::LinkUp);
-            self.arm_master_down(now);
-            self.hold_preemption(now);
-            return;
-        }
-        self.log(Event::LinkDown);
-        let leaving = self.handover.take().map(|h| h.leaving);
-        self.set_state(State::Backup, Reason::LinkDown, None);
-        self.adv_at = None;
-        self.master_down_at = None;
-        // Nobody can hear a bow-out now; a shutdown that waited for one is over.
-        if leaving == Some(Leaving::Exit) {
-            self.stop();
-        }
-    }
-
     /// Handles our interface being set down or deleted under `-z`: the daemon exits.
     /// A master runs its down script first (docs/PROTOCOL.md §5.6); no bow-out, since nobody can
     /// hear one, and no "link down" story, since nothing waits for the link to return.
@@ -409,6 +404,7 @@ impl Carp {
     /// Stops for good: no timer, nothing more, then [`Action::Exit`].
     fn stop(&mut self) {
         self.stopped = true;
+        self.carrier_hold = None;
         self.adv_at = None;
         self.master_down_at = None;
         self.handover = None;
