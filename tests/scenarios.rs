@@ -1898,7 +1898,7 @@ fn witness_lost_during_a_freeze_is_noticed_a_loss_time_after_the_thaw() {
     sim.run_for(secs(10.0));
     let down = *sim.nodes[0].downs().last().expect("released");
     assert!(
-        down >= thawed + ucarp::state::witness_lost_after(1, 0),
+        down >= thawed + ucarp::state::witness_lost_after(1, 0, 3),
         "{down:?}"
     );
     let last_answer = thawed - secs(1.0);

@@ -85,17 +85,21 @@ pub const WITNESS_PROBES_LOST: u32 = 8;
 pub const WITNESS_RELEASE_GUARD: Duration = Duration::from_millis(100);
 
 /// Returns how often each witness is probed: a sixteenth of the advert interval
-/// `T(advbase, advskew)` (62.5 ms at the defaults), never more often than
-/// [`WITNESS_PROBE_FLOOR`] (docs/PROTOCOL.md §5.15).
-pub fn witness_probe_interval(advbase: u8, advskew: u8) -> Duration {
-    (advert_interval(advbase, advskew) / 16).max(WITNESS_PROBE_FLOOR)
+/// `T(advbase, advskew)` (62.5 ms at the defaults), or of the release time
+/// [`witness_release_after`] where that is shorter (a slow master: advskew above about
+/// 200 at advbase 1), so that every witness is lost, at [`WITNESS_PROBES_LOST`] periods,
+/// well before the release is due; never more often than [`WITNESS_PROBE_FLOOR`]
+/// (docs/PROTOCOL.md §5.15).
+pub fn witness_probe_interval(advbase: u8, advskew: u8, deadratio: u32) -> Duration {
+    let release = witness_release_after(advbase, advskew, deadratio);
+    (advert_interval(advbase, advskew).min(release) / 16).max(WITNESS_PROBE_FLOOR)
 }
 
 /// Returns how long without an answer from any witness makes every witness lost:
 /// [`WITNESS_PROBES_LOST`] probe periods, half an interval at the defaults (500 ms), so
 /// that seven lost probes or replies in a row go unnoticed (docs/PROTOCOL.md §5.15).
-pub fn witness_lost_after(advbase: u8, advskew: u8) -> Duration {
-    witness_probe_interval(advbase, advskew) * WITNESS_PROBES_LOST
+pub fn witness_lost_after(advbase: u8, advskew: u8, deadratio: u32) -> Duration {
+    witness_probe_interval(advbase, advskew, deadratio) * WITNESS_PROBES_LOST
 }
 
 /// Returns how long after the last answer from a witness a master that has lost every
@@ -171,8 +175,11 @@ mod tests {
     fn witness_timing() {
         // The defaults: probes every 62.5 ms, lost after 500 ms, released 1.9 s after
         // the last answer; a backup's earliest takeover is 2 s after the cut.
-        assert_eq!(witness_probe_interval(1, 0), Duration::from_micros(62_500));
-        assert_eq!(witness_lost_after(1, 0), Duration::from_millis(500));
+        assert_eq!(
+            witness_probe_interval(1, 0, 3),
+            Duration::from_micros(62_500)
+        );
+        assert_eq!(witness_lost_after(1, 0, 3), Duration::from_millis(500));
         assert_eq!(witness_release_after(1, 0, 3), Duration::from_millis(1900));
         // A slower master has less time: its last advert may be older.
         assert_eq!(
@@ -180,14 +187,16 @@ mod tests {
             Duration::from_millis(1400)
         );
         // Sub-second intervals: the floor, and the window in whole intervals.
-        assert_eq!(witness_probe_interval(0, 20), WITNESS_PROBE_FLOOR);
+        assert_eq!(witness_probe_interval(0, 20, 3), WITNESS_PROBE_FLOOR);
         let window = advert_interval(0, 20) * 2;
         assert_eq!(witness_release_after(0, 20, 3), window - window / 4);
         // Deadratio 1 leaves no window: release at once.
         assert_eq!(witness_release_after(1, 0, 1), Duration::ZERO);
-        for (base, skew) in [(1, 0), (1, 100), (2, 0), (3, 255)] {
+        // A slow master (advskew 255 at advbase 1: release 0.91 s, interval 2 s) probes
+        // faster, so the loss is still noticed well before the release.
+        for (base, skew) in [(1, 0), (1, 100), (1, 200), (1, 255), (2, 0), (3, 255)] {
             assert!(
-                witness_lost_after(base, skew) < witness_release_after(base, skew, 3),
+                witness_lost_after(base, skew, 3) * 2 <= witness_release_after(base, skew, 3),
                 "{base}/{skew}: loss noticed before the release is due"
             );
         }

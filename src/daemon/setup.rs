@@ -141,7 +141,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
                 mac,
                 cfg.srcip,
                 &cfg.witnesses,
-                (cfg.advbase, cfg.advskew),
+                (cfg.advbase, cfg.advskew, cfg.deadratio),
             )
             .map_err(|e| {
                 Error::setup(format!(

@@ -37,6 +37,7 @@ pub(super) struct Prober {
     probes: Vec<Vec<u8>>,
     advbase: u8,
     advskew: u8,
+    deadratio: u32,
     /// When to probe and when every witness is lost; `None` before
     /// [`start`](Self::start).
     schedule: Option<WitnessSchedule>,
@@ -55,7 +56,7 @@ impl Prober {
         mac: MacAddr,
         srcip: IpAddr,
         witnesses: &[IpAddr],
-        (advbase, advskew): (u8, u8),
+        (advbase, advskew, deadratio): (u8, u8, u32),
     ) -> io::Result<Prober> {
         let ethertype = match srcip {
             IpAddr::V4(_) => 0x0806,
@@ -90,6 +91,7 @@ impl Prober {
             probes,
             advbase,
             advskew,
+            deadratio,
             schedule: None,
             send_failed: false,
         })
@@ -97,7 +99,12 @@ impl Prober {
 
     /// Schedules the first probes at `now`, when the loop starts.
     pub(super) fn start(&mut self, now: Instant) {
-        self.schedule = Some(WitnessSchedule::new(self.advbase, self.advskew, now));
+        self.schedule = Some(WitnessSchedule::new(
+            self.advbase,
+            self.advskew,
+            self.deadratio,
+            now,
+        ));
     }
 
     /// Returns when [`handle_timeout`](Self::handle_timeout) next has work: the next
@@ -116,7 +123,7 @@ impl Prober {
         if tick.lost {
             log::debug!(
                 "No witness answered for {} ms",
-                witness_lost_after(self.advbase, self.advskew).as_millis()
+                witness_lost_after(self.advbase, self.advskew, self.deadratio).as_millis()
             );
             carp.handle_witness(now, false);
         }

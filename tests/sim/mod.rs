@@ -255,7 +255,7 @@ impl Sim {
         let replay = spec.replay_window.map(ReplayGuard::new);
         let witness = spec
             .witness
-            .then(|| WitnessSchedule::new(spec.advbase, spec.advskew, self.now));
+            .then(|| WitnessSchedule::new(spec.advbase, spec.advskew, spec.deadratio, self.now));
         self.nodes.push(Node {
             sees_witness: true,
             isolated: false,

@@ -56,12 +56,12 @@ pub struct WitnessSchedule {
 }
 
 impl WitnessSchedule {
-    /// A schedule for a node with these advbase and advskew whose first probes are due
-    /// at `now`.
-    pub fn new(advbase: u8, advskew: u8, now: Instant) -> WitnessSchedule {
+    /// A schedule for a node with these advbase, advskew and deadratio whose first
+    /// probes are due at `now`.
+    pub fn new(advbase: u8, advskew: u8, deadratio: u32, now: Instant) -> WitnessSchedule {
         WitnessSchedule {
-            period: witness_probe_interval(advbase, advskew),
-            lost_after: witness_lost_after(advbase, advskew),
+            period: witness_probe_interval(advbase, advskew, deadratio),
+            lost_after: witness_lost_after(advbase, advskew, deadratio),
             next_probe: Some(now),
             last_answer: None,
             resumed: None,
@@ -199,9 +199,9 @@ mod tests {
         // Only an origin: every instant below is this one plus durations.
         #[allow(clippy::disallowed_methods)]
         let t0 = Instant::now();
-        let p = witness_probe_interval(1, 0);
-        let w = witness_lost_after(1, 0);
-        let mut s = WitnessSchedule::new(1, 0, t0);
+        let p = witness_probe_interval(1, 0, 3);
+        let w = witness_lost_after(1, 0, 3);
+        let mut s = WitnessSchedule::new(1, 0, 3, t0);
         assert_eq!(s.poll_timeout(), Some(t0));
         assert!(s.handle_timeout(t0).probe);
         assert!(s.answered(t0));
@@ -226,7 +226,7 @@ mod tests {
 
         // A stall of 2 W right after an answer: no loss at the thaw, a probe, and the
         // loss time counts from it.
-        let mut s = WitnessSchedule::new(1, 0, t0);
+        let mut s = WitnessSchedule::new(1, 0, 3, t0);
         s.handle_timeout(t0);
         s.answered(t0);
         let thaw = t0 + w * 2;
