@@ -1,6 +1,7 @@
 //! Faults that real networks combine (issue 14), on a real network (root): a master
 //! frozen for longer than the dead time, as a paused or migrating VM (SIGSTOP, with
-//! every frame to and from it dropped on the bridge), then released.
+//! every frame to and from it dropped on the bridge), then released; `--preempt-delay`;
+//! witnesses against split brain; a carrier flap storm on the master.
 
 use std::time::Duration;
 
@@ -283,4 +284,43 @@ fn witness_ipv6_is_probed_by_neighbour_solicitation() {
         seen.output()
     );
     assert!(!seen.output().contains("No witness reachable"));
+}
+
+/// A carrier flap storm on the master, each outage shorter than the carrier grace
+/// (docs/PROTOCOL.md §5.6.1; found by scripts/chaos, where every flap storm cost one dead
+/// time): the address never moves, no script runs on either node, and when the storm
+/// ends the master announces itself with a gratuitous ARP.
+#[test]
+fn a_carrier_flap_storm_on_the_master_moves_nothing() {
+    let mut rig = rig!(Rig::new(2));
+    let a = rig.start(0, OURS, &["-k", "0", "-z"]);
+    assert!(wait_until(LONG, || rig.has_addr(0, VIP)));
+    let b = rig.start(1, OURS, &["-k", "50", "-z"]);
+    assert!(b.wait_log("Switching to state: BACKUP", LONG));
+    std::thread::sleep(Duration::from_secs(2));
+    let scripts = (rig.script_log(0).len(), rig.script_log(1).len());
+    let cap = rig.capture("arp");
+    for i in 0..20 {
+        rig.set_carrier(0, i % 2 == 1);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    std::thread::sleep(Duration::from_secs(6));
+    rig.stop_capture(&cap);
+    let (a_out, b_out) = (a.output(), b.output());
+    assert!(a_out.contains("Link down: keeping the address"), "{a_out}");
+    assert!(a_out.contains("Link up again in time"), "{a_out}");
+    assert!(!a_out.contains("switching to BACKUP"), "{a_out}");
+    assert!(!b_out.contains("MASTER"), "{b_out}");
+    assert!(rig.has_addr(0, VIP) && !rig.has_addr(1, VIP));
+    assert_eq!(
+        (rig.script_log(0).len(), rig.script_log(1).len()),
+        scripts,
+        "no script ran"
+    );
+    let garps = tshark_fields(
+        &cap.pcap,
+        &format!("arp.src.hw_mac == {}", mac_of(&a_out)),
+        &["arp.src.proto_ipv4"],
+    );
+    assert!(garps.iter().any(|ip| ip == VIP), "{garps:?}");
 }

@@ -12,7 +12,8 @@
 //!   (root; the builds come from `scripts/test-cross`).
 //! * `daemon`: two or more of ours in network namespaces (root).
 //! * `demo`: `scripts/demo`, the README's first command, end to end (root).
-//! * `faults`: faults real networks combine: a frozen master (root).
+//! * `faults`: faults real networks combine: a frozen master, witnesses, a carrier flap
+//!   storm (root).
 //! * `failover`: handover, maintenance mode, script timeouts (root).
 //! * `groups`: three- and four-node groups mixing ours and ucarp, slow and hung scripts
 //!   (root).
