@@ -242,9 +242,9 @@ fn run_step(c: &mut Cluster, step: Step, nodes: usize) -> Run {
     let wall = watch::epoch();
     let mut problems = Vec::new();
     let master = c.master().unwrap_or(0);
-    let target = match (step.kind, step.target) {
-        (Kind::Hang, _) | (_, Target::Master) => master,
-        (_, Target::Node(n)) => n,
+    let target = match step.target {
+        Target::Master => master,
+        Target::Node(n) => n,
     };
     let mut applied = true;
     let until = start + step.hold;

@@ -205,6 +205,13 @@ fn draw(rng: &mut Rng, index: usize, nodes: usize, kinds: &[Kind]) -> Step {
     } else {
         Target::Node(rng.between(0, nodes as u64 - 1) as usize)
     };
+    // A hang needs a handover: it always starts at the master (the draw above still
+    // happens, so that the rest of the schedule stays as it was).
+    let target = if kind == Kind::Hang {
+        Target::Master
+    } else {
+        target
+    };
     let mut flaps = Vec::new();
     let hold = match kind {
         Kind::Crash | Kind::Term => rng.millis(1_000, 5_000),
