@@ -160,7 +160,7 @@ fn bound(kind: Kind, nodes: usize) -> Duration {
 struct PassResult {
     name: String,
     verdicts: Vec<Verdict>,
-    /// Broken invariants not tied to one step (script order).
+    /// Broken invariants not tied to one step (warm-up, script order, panics).
     broken: Vec<String>,
 }
 
@@ -173,13 +173,18 @@ fn run_pass(name: String, impls: Vec<Impl>, steps: Vec<Step>, capture: bool) -> 
     // Warm up: one holder, steadily, before the first fault.
     let warm = now() + Duration::from_secs(30);
     let mut steady_since = None;
-    while now() < warm {
+    let mut broken = Vec::new();
+    loop {
         let one = c.master().is_some();
         match (one, steady_since) {
             (true, None) => steady_since = Some(now()),
             (true, Some(s)) if now() - s > Duration::from_secs(2) => break,
             (false, _) => steady_since = None,
             _ => {}
+        }
+        if now() > warm {
+            broken.push("no single holder after 30 s of warm-up".to_string());
+            break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -205,7 +210,6 @@ fn run_pass(name: String, impls: Vec<Impl>, steps: Vec<Step>, capture: bool) -> 
         }
         verdicts.push(v);
     }
-    let mut broken = Vec::new();
     for n in 0..nodes {
         broken.extend(scripts_alternate(n, &c.script_log(n)));
         let out = c.all_output(n);
@@ -220,7 +224,6 @@ fn run_pass(name: String, impls: Vec<Impl>, steps: Vec<Step>, capture: bool) -> 
         c.rig.stop_capture(cap);
     }
     if capture || verdicts.iter().any(|v| !v.broken.is_empty()) || !broken.is_empty() {
-        println!("{tag} files kept in {}", c.rig.dir.display());
         // Keep the logs: the rig deletes its directory unless a thread panics.
         let keep = std::env::temp_dir().join(format!("ucarp-chaos-{name}-{}", std::process::id()));
         let _ = std::process::Command::new("cp")
