@@ -511,6 +511,108 @@ fn shutdown_during_the_carrier_grace_leaves_at_once() {
     assert_eq!(sim.nodes[a].carp.poll_timeout(), None);
 }
 
+/// A master frozen for longer than a dead time (a migrating VM) whose carrier went
+/// while it was frozen: after the thaw the daemon reads the link events before its
+/// timers, so the carrier loss is its first input. The window of the grace, counted
+/// from its last advert, is long over, a backup holds the address: no grace, and a
+/// carrier back at once or a little later must not take the address back.
+#[test]
+fn a_master_frozen_while_its_carrier_went_gets_no_grace() {
+    for back in [secs(0.0), secs(1.0)] {
+        let mut sim = Sim::new(64);
+        let a = sim.start(Spec::host(1));
+        let b = sim.start(Spec::host(2).skew(50));
+        sim.run_for(secs(6.0));
+        assert_eq!(sim.masters(), vec![a]);
+        sim.freeze(a);
+        sim.run_for(secs(5.0));
+        assert_eq!(sim.nodes[b].state(), State::Master);
+        let b_downs = sim.nodes[b].downs().len();
+        let now = sim.now;
+        sim.nodes[a].carp.handle_link(now, false);
+        sim.thaw(a);
+        sim.run_for(back);
+        let now = sim.now;
+        sim.nodes[a].carp.handle_link(now, true);
+        sim.settle(a);
+        sim.run_for(secs(10.0));
+        assert_eq!(sim.masters(), vec![b], "back after {back:?}");
+        assert_eq!(sim.nodes[b].downs().len(), b_downs, "back after {back:?}");
+        assert_eq!(logged(&sim, a, |e| matches!(e, Event::LinkBackInTime)), 0);
+        assert_eq!(
+            logged(&sim, a, |e| matches!(e, Event::LinkDownHolding { .. })),
+            0
+        );
+    }
+}
+
+/// A master frozen during its grace, and the carrier back before the thaw: the daemon
+/// reads the carrier's return before its overdue timers. The grace ended long ago and
+/// a backup took over: the return is no flap within the grace, the master releases
+/// (down script) and the address stays where it is.
+#[test]
+fn a_carrier_back_after_the_grace_ended_unnoticed_takes_nothing_back() {
+    let mut sim = Sim::new(65);
+    let a = sim.start(Spec::host(1));
+    let b = sim.start(Spec::host(2).skew(50));
+    sim.run_for(secs(6.0));
+    let now = sim.now;
+    sim.nodes[a].carp.handle_link(now, false);
+    sim.settle(a);
+    sim.freeze(a);
+    sim.run_for(secs(5.0));
+    assert_eq!(sim.nodes[b].state(), State::Master);
+    let b_downs = sim.nodes[b].downs().len();
+    let a_downs = sim.nodes[a].downs().len();
+    let now = sim.now;
+    sim.nodes[a].carp.handle_link(now, true);
+    sim.thaw(a);
+    assert_eq!(sim.nodes[a].state(), State::Backup);
+    assert_eq!(sim.nodes[a].downs().len(), a_downs + 1);
+    sim.run_for(secs(10.0));
+    assert_eq!(sim.masters(), vec![b]);
+    assert_eq!(sim.nodes[b].downs().len(), b_downs);
+    assert_eq!(logged(&sim, a, |e| matches!(e, Event::LinkBackInTime)), 0);
+}
+
+/// `--witness` (docs/PROTOCOL.md §5.15): the master is cut off from the group and the
+/// witness, and its carrier goes at the cut or a little after it; every witness is lost
+/// during the grace. The carrier returns within the grace but the cut remains: the
+/// master must still release before a backup on the other side takes over, not keep
+/// the address as a demoted master nobody answers.
+#[test]
+fn witness_lost_during_the_carrier_grace_still_releases_in_time() {
+    for (seed, carrier_after) in [(66, 0.0), (67, 0.3)] {
+        let mut sim = cluster(
+            &[Spec::host(1).witness(), Spec::host(2).skew(1).witness()],
+            secs(5.5),
+            seed,
+        );
+        let cut = sim.elapsed();
+        sim.isolate(0, true);
+        sim.run_for(secs(carrier_after));
+        let now = sim.now;
+        sim.nodes[0].carp.handle_link(now, false);
+        sim.settle(0);
+        sim.run_until(sim.t0 + cut + secs(1.0));
+        let now = sim.now;
+        sim.nodes[0].carp.handle_link(now, true);
+        sim.settle(0);
+        sim.run_for(secs(10.0));
+        let down = *sim.nodes[0].downs().last().unwrap();
+        let up = sim.nodes[1].ups()[0];
+        assert!(
+            down < up,
+            "{carrier_after}: released at {down:?}, peer took over at {up:?}"
+        );
+        assert!(down <= cut + carrier_grace(1, 0, 3), "{carrier_after}");
+        assert_eq!(sim.masters(), vec![1], "{carrier_after}");
+        sim.isolate(0, false);
+        sim.run_for(secs(10.0));
+        assert_eq!(sim.masters(), vec![1], "{carrier_after}");
+    }
+}
+
 #[test]
 fn adverts_are_ignored_while_the_link_is_down() {
     let mut sim = Sim::new(17);

@@ -72,6 +72,7 @@ mod rivals;
 mod witness;
 
 use adverts::SplitMix64;
+use carrier::CarrierHold;
 use handover::Handover;
 use rivals::Rival;
 pub use witness::{WitnessSchedule, WitnessTick};
@@ -146,7 +147,7 @@ pub struct Carp {
     rivals: Vec<Rival>,
     link_up: bool,
     /// A master without carrier keeps the address until then (`carrier.rs`).
-    carrier_hold: Option<Instant>,
+    carrier_hold: Option<CarrierHold>,
     /// Until then `-P` does not preempt (`--preempt-delay` after start or link up).
     preempt_hold: Option<Instant>,
     /// With `--witness`: a witness answered within the loss time (see `witness.rs`).
@@ -283,7 +284,7 @@ impl Carp {
             self.master_down_at,
             handover,
             self.waking,
-            self.carrier_hold,
+            self.carrier_hold.map(|h| h.until),
         ]
         .into_iter()
         .flatten()
@@ -295,8 +296,8 @@ impl Carp {
         if self.stopped {
             return;
         }
-        if let Some(until) = self.carrier_hold {
-            if until <= now {
+        if let Some(hold) = self.carrier_hold {
+            if hold.until <= now {
                 self.carrier_grace_over();
             }
             return;

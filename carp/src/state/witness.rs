@@ -159,6 +159,8 @@ impl Carp {
             .unwrap_or(now)
             .max(now);
         self.set_demotion(now, Demotion::NoWitness, true);
+        // Without carrier, in its grace: it must not outlast the release either.
+        self.carrier_hold_witness_lost(now);
         // Already demoted for another reason, this master stayed: it must go now.
         if self.state == State::Master
             && self.link_up
