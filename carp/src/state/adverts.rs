@@ -77,7 +77,13 @@ impl Carp {
                 count: self.send_errors,
             });
             self.suppress_preempt = true;
-            if self.state == State::Master && !self.stopped && self.handover.is_none() {
+            // Not while the carrier is away (the carrier grace, docs/PROTOCOL.md §5.6.1):
+            // nothing is sent then, and the advert timer stays off.
+            if self.state == State::Master
+                && !self.stopped
+                && self.handover.is_none()
+                && self.link_up
+            {
                 self.send_advert(now);
             }
         }
