@@ -8,14 +8,15 @@
 //! seed of ours alone (CI). `scripts/chaos` passes the options:
 //!
 //! ```text
-//! --seed N        the schedule (default 1)
-//! --minutes M     how long each cluster runs, decimals allowed (default 1.5)
+//! --seed N        the schedule (default 31)
+//! --minutes M     how long each cluster runs, decimals allowed (default 1.2)
 //! --nodes K       3 to 5 (default 3)
 //! --mix ours|ucarp|mixed   the cluster under test (mixed: ours, ucarp, ours, ...)
 //! --baseline ucarp|none    an all-ucarp cluster on the same seed, side by side
 //! --step S        run only step S of the seed's schedule (to replay a failure)
 //! --kinds K,K     draw only these kinds of fault (default: all)
 //! --capture       keep a capture of the bridge (ARP, CARP, ICMP) with the logs
+//! --plan          print the seed's schedule and exit (no root needed)
 //! ```
 //!
 //! Exits 1 when an invariant breaks on the cluster under test, naming the seed and the
@@ -47,9 +48,10 @@ struct Options {
     step: Option<usize>,
     kinds: Vec<Kind>,
     capture: bool,
+    plan_only: bool,
 }
 
-const USAGE: &str = "usage: scripts/chaos [--seed N] [--minutes M] [--nodes 3-5] [--mix ours|ucarp|mixed] [--baseline ucarp|none] [--step S] [--kinds crash,term,usr2,freeze,cut,flap,loss,partition,hang,sick] [--capture]";
+const USAGE: &str = "usage: scripts/chaos [--seed N] [--minutes M] [--nodes 3-5] [--mix ours|ucarp|mixed] [--baseline ucarp|none] [--step S] [--kinds crash,term,usr2,freeze,cut,flap,loss,partition,hang,sick] [--capture] [--plan]";
 
 fn usage(why: &str) -> ExitCode {
     eprintln!("chaos: {why}");
@@ -58,20 +60,26 @@ fn usage(why: &str) -> ExitCode {
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
+    // CI's run: seed 31 draws seven kinds of fault into its 1.2 minutes.
     let mut o = Options {
-        seed: 1,
-        minutes: 1.5,
+        seed: 31,
+        minutes: 1.2,
         nodes: 3,
         mix: "ours".into(),
         baseline: false,
         step: None,
         kinds: Kind::ALL.to_vec(),
         capture: false,
+        plan_only: false,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         if flag == "--capture" {
             o.capture = true;
+            continue;
+        }
+        if flag == "--plan" {
+            o.plan_only = true;
             continue;
         }
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -399,9 +407,6 @@ fn main() -> ExitCode {
         Ok(o) => o,
         Err(why) => return usage(&why),
     };
-    if !netns::namespaces_or_skip() {
-        return ExitCode::SUCCESS;
-    }
     let nodes = o.nodes;
     let budget = Duration::from_secs_f64(o.minutes * 60.0);
     let mut steps = plan::plan(o.seed, nodes, &o.kinds, budget, |k| bound(k, nodes));
@@ -413,6 +418,15 @@ fn main() -> ExitCode {
             Some(step) => steps = vec![step],
             None => return usage("no such step"),
         }
+    }
+    if o.plan_only {
+        for step in &steps {
+            println!("{step}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    if !netns::namespaces_or_skip() {
+        return ExitCode::SUCCESS;
     }
     println!(
         "chaos: seed {}, {} nodes, mix {}, {} steps{}",
