@@ -162,7 +162,12 @@ fn never_two_holders(rig: &Rig, d: Duration) -> bool {
 fn witness_pair(rig: &mut Rig) -> (crate::netns::Proc, crate::netns::Proc) {
     let a = rig.start(1, OURS, &["-k", "0", "--witness", WITNESS]);
     assert!(wait_until(LONG, || rig.has_addr(1, VIP)), "{}", a.output());
-    let b = rig.start(2, OURS, &["-k", "100", "--witness", WITNESS]);
+    let state = rig.dir.join("b.state.json").display().to_string();
+    let b = rig.start(
+        2,
+        OURS,
+        &["-k", "100", "--witness", WITNESS, "--state-file", &state],
+    );
     assert!(b.wait_log("Switching to state: BACKUP", LONG));
     std::thread::sleep(Duration::from_secs(2));
     (a, b)
@@ -221,6 +226,16 @@ fn witness_isolated_backup_never_takes_the_address() {
         "{}",
         b.output()
     );
+    // The state file says why this backup will not take over.
+    let state = rig.dir.join("b.state.json");
+    let witness = || {
+        let text = std::fs::read_to_string(&state).unwrap_or_default();
+        ucarp::status::parse(&text).ok().and_then(|d| {
+            d.get("witness")
+                .and_then(|w| w.as_str().map(str::to_string))
+        })
+    };
+    assert!(wait_until(LONG, || witness().as_deref() == Some("unreachable")));
     rig.isolate(2, false);
     assert!(
         b.wait_log("A witness answers again", LONG),
@@ -229,6 +244,7 @@ fn witness_isolated_backup_never_takes_the_address() {
     );
     assert!(never_two_holders(&rig, Duration::from_secs(6)));
     assert_eq!([rig.has_addr(1, VIP), rig.has_addr(2, VIP)], [true, false]);
+    assert!(wait_until(LONG, || witness().as_deref() == Some("reachable")));
 }
 
 /// IPv6: witnesses are probed by neighbour solicitation. A lone node whose witness

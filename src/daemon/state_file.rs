@@ -17,8 +17,15 @@ use crate::status::{self, Snapshot};
 const PERIOD: Duration = Duration::from_secs(5);
 
 /// What the state file says that can change: state, demotions, master, transitions,
-/// the failed script.
-type Key = (State, Demotions, Option<IpAddr>, u64, Option<Script>);
+/// the failed script, the witnesses.
+type Key = (
+    State,
+    Demotions,
+    Option<IpAddr>,
+    u64,
+    Option<Script>,
+    Option<bool>,
+);
 
 /// What the file is written from.
 pub(super) struct View<'a> {
@@ -67,6 +74,7 @@ impl StateFile {
             carp.current_master(),
             carp.stats().transitions,
             script_failed,
+            carp.witness(),
         );
         let due = self.next_at.is_none_or(|at| at <= now);
         if self.written == Some(key) && !due {
@@ -110,6 +118,7 @@ impl StateFile {
             stats: carp.stats(),
             rejects: view.rejects,
             script_failed: view.script_failed.map(Script::name),
+            witness: carp.witness(),
         };
         if let Err(e) = status::write_atomically(path, &snapshot.to_json()) {
             log::warn!("Unable to write the state file {}: {e}", path.display());

@@ -70,6 +70,8 @@ pub struct Snapshot<'a> {
     /// script that failed while the node stays MASTER, a down script that failed with
     /// a virtual address still on this host.
     pub script_failed: Option<&'a str>,
+    /// With `--witness`: whether a witness answers; `None` without the option.
+    pub witness: Option<bool>,
 }
 
 fn json_string(out: &mut String, s: &str) {
@@ -140,6 +142,12 @@ impl Snapshot<'_> {
             Some(name) => json_string(&mut o, name),
             None => o.push_str("null"),
         }
+        o.push_str(", \"witness\": ");
+        o.push_str(match self.witness {
+            Some(true) => "\"reachable\"",
+            Some(false) => "\"unreachable\"",
+            None => "null",
+        });
         let st = self.stats;
         let _ = write!(
             o,

@@ -66,6 +66,12 @@ pub fn render(doc: &Json, now: SystemTime, running: Option<bool>) -> String {
             let _ = writeln!(out, "  demoted: {}", names.join(", "));
         }
     }
+    if doc.get("witness").and_then(Json::as_str) == Some("unreachable") {
+        let _ = writeln!(
+            out,
+            "  no witness answers: this node will not take the address"
+        );
+    }
     match doc.get("script_failed").and_then(Json::as_str) {
         Some("up") => {
             let _ = writeln!(

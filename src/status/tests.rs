@@ -46,6 +46,7 @@ fn sample<'a>(rejects: &'a RejectCounters, vaddrs: &'a [String]) -> Snapshot<'a>
         },
         rejects,
         script_failed: None,
+        witness: None,
     }
 }
 
@@ -162,4 +163,28 @@ fn atomic_write_replaces_the_file() {
         "temporary file left"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_witness_is_in_the_file_and_the_rendering() {
+    let rejects = RejectCounters::default();
+    let vaddrs = ["192.0.2.100".to_string()];
+    let mut snap = sample(&rejects, &vaddrs);
+    let now = UNIX_EPOCH + Duration::from_secs(1_795_612_400);
+    let doc = parse(&snap.to_json()).unwrap();
+    assert_eq!(doc.get("witness"), Some(&Json::Null));
+    assert!(!render(&doc, now, Some(true)).contains("witness"));
+    snap.witness = Some(true);
+    let doc = parse(&snap.to_json()).unwrap();
+    assert_eq!(doc.get("witness").and_then(Json::as_str), Some("reachable"));
+    assert!(!render(&doc, now, Some(true)).contains("witness"));
+    snap.state = "BACKUP";
+    snap.witness = Some(false);
+    let doc = parse(&snap.to_json()).unwrap();
+    assert_eq!(
+        doc.get("witness").and_then(Json::as_str),
+        Some("unreachable")
+    );
+    let text = render(&doc, now, Some(true));
+    assert!(text.contains("no witness answers"), "{text}");
 }

@@ -174,6 +174,12 @@ impl Carp {
         }
     }
 
+    /// With `--witness`, whether a witness answers (within the loss time); `None`
+    /// without the option.
+    pub fn witness(&self) -> Option<bool> {
+        self.cfg.witness.then_some(self.witness_up)
+    }
+
     /// Returns true when this node may take the address: no `--witness`, or a witness
     /// answers.
     pub fn sees_witness(&self) -> bool {
