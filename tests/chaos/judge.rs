@@ -77,6 +77,21 @@ fn segments(t: &Timeline, origin: Instant, until: Instant) -> Vec<(Instant, Inst
     out
 }
 
+/// The episodes with two or more holders: (from, to, most holders at once).
+fn episodes(segs: &[(Instant, Instant, usize)]) -> Vec<(Instant, Instant, usize)> {
+    let mut out: Vec<(Instant, Instant, usize)> = Vec::new();
+    for &(from, to, n) in segs.iter().filter(|s| s.2 >= 2) {
+        match out.last_mut() {
+            Some(last) if last.1 == from => {
+                last.1 = to;
+                last.2 = last.2.max(n);
+            }
+            _ => out.push((from, to, n)),
+        }
+    }
+    out
+}
+
 fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
 }
@@ -108,13 +123,27 @@ pub fn judge(run: &Run, t: &Timeline, origin: Instant) -> Verdict {
             let a2 = a.max(run.settle_by);
             broken.push(format!("no holder for {} ms from {}", ms(b - a2), at(a2)));
         }
-        // Two holders: fine for a handover's overlap, and while a split lasts and up to
-        // its bound after; never otherwise.
-        if n >= 2 && to - from > run.overlap && (!run.step.kind.splits() || to > run.settle_by) {
+    }
+    // Two holders or more, as whole episodes (2 then 3 then 2 holders is one): fine for
+    // a handover's overlap, and while a split lasts and up to its bound after; never
+    // otherwise.
+    for (from, to, n) in episodes(&segs) {
+        if to <= run.start || from >= run.end {
+            continue;
+        }
+        if to - from > run.overlap && (!run.step.kind.splits() || to > run.settle_by) {
+            let at = from.max(run.start);
+            let when = if at >= run.heal {
+                format!(
+                    "{:.2} s after the fault ended",
+                    (at - run.heal).as_secs_f64()
+                )
+            } else {
+                format!("{:.2} s into the fault", (at - run.start).as_secs_f64())
+            };
             broken.push(format!(
-                "{n} holders for {} ms from {}",
-                ms(to - from),
-                at(from.max(run.start))
+                "up to {n} holders for {} ms from {when}",
+                ms(to - from)
             ));
         }
     }
