@@ -77,6 +77,18 @@ fn segments(t: &Timeline, origin: Instant, until: Instant) -> Vec<(Instant, Inst
     out
 }
 
+/// `i` as the step's messages say it: into the fault, or after it ended.
+fn when(run: &Run, i: Instant) -> String {
+    if i >= run.heal {
+        format!(
+            "{:.2} s after the fault ended",
+            (i - run.heal).as_secs_f64()
+        )
+    } else {
+        format!("{:.2} s into the fault", (i - run.start).as_secs_f64())
+    }
+}
+
 /// The episodes with two or more holders: (from, to, most holders at once).
 fn episodes(segs: &[(Instant, Instant, usize)]) -> Vec<(Instant, Instant, usize)> {
     let mut out: Vec<(Instant, Instant, usize)> = Vec::new();
@@ -106,22 +118,16 @@ pub fn judge(run: &Run, t: &Timeline, origin: Instant) -> Verdict {
         if b <= a {
             continue;
         }
-        let at = |i: Instant| {
-            if i >= run.heal {
-                format!(
-                    "{:.2} s after the fault ended",
-                    (i - run.heal).as_secs_f64()
-                )
-            } else {
-                format!("{:.2} s into the fault", (i - run.start).as_secs_f64())
-            }
-        };
         if n >= 2 {
             two += b - a;
         }
         if n == 0 && b > run.settle_by {
             let a2 = a.max(run.settle_by);
-            broken.push(format!("no holder for {} ms from {}", ms(b - a2), at(a2)));
+            broken.push(format!(
+                "no holder for {} ms from {}",
+                ms(b - a2),
+                when(run, a2)
+            ));
         }
     }
     // Two holders or more, as whole episodes (2 then 3 then 2 holders is one): fine for
@@ -132,18 +138,10 @@ pub fn judge(run: &Run, t: &Timeline, origin: Instant) -> Verdict {
             continue;
         }
         if to - from > run.overlap && (!run.step.kind.splits() || to > run.settle_by) {
-            let at = from.max(run.start);
-            let when = if at >= run.heal {
-                format!(
-                    "{:.2} s after the fault ended",
-                    (at - run.heal).as_secs_f64()
-                )
-            } else {
-                format!("{:.2} s into the fault", (at - run.start).as_secs_f64())
-            };
             broken.push(format!(
-                "up to {n} holders for {} ms from {when}",
-                ms(to - from)
+                "up to {n} holders for {} ms from {}",
+                ms(to - from),
+                when(run, from.max(run.start))
             ));
         }
     }

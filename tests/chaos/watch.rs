@@ -107,20 +107,30 @@ fn check(rc: libc::c_int, what: &str) -> libc::c_int {
     rc
 }
 
+/// A new non-blocking, close-on-exec socket, owned.
+fn socket(domain: libc::c_int, ty: libc::c_int, protocol: libc::c_int, what: &str) -> OwnedFd {
+    // SAFETY: a plain socket call; the descriptor is owned at once.
+    let fd = unsafe {
+        libc::socket(
+            domain,
+            ty | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            protocol,
+        )
+    };
+    // SAFETY: `check` has ensured it is a descriptor we alone hold.
+    unsafe { OwnedFd::from_raw_fd(check(fd, what)) }
+}
+
 /// A route-netlink socket subscribed to IPv4 address changes.
 fn address_events() -> OwnedFd {
-    // SAFETY: plain socket calls on a descriptor we own; the address struct is zeroed
-    // and then filled in.
+    let fd = socket(
+        libc::AF_NETLINK,
+        libc::SOCK_RAW,
+        libc::NETLINK_ROUTE,
+        "netlink socket",
+    );
+    // SAFETY: the address struct is zeroed, filled in, and passed with its size.
     unsafe {
-        let fd = check(
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                libc::NETLINK_ROUTE,
-            ),
-            "netlink socket",
-        );
-        let fd = OwnedFd::from_raw_fd(fd);
         let mut sa: libc::sockaddr_nl = std::mem::zeroed();
         sa.nl_family = libc::AF_NETLINK as u16;
         sa.nl_groups = libc::RTMGRP_IPV4_IFADDR as u32;
@@ -132,24 +142,18 @@ fn address_events() -> OwnedFd {
             ),
             "netlink bind",
         );
-        fd
     }
+    fd
 }
 
 /// A raw ICMP socket for the pings.
 fn icmp_socket() -> OwnedFd {
-    // SAFETY: a plain socket call; the descriptor is owned at once.
-    unsafe {
-        let fd = check(
-            libc::socket(
-                libc::AF_INET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                libc::IPPROTO_ICMP,
-            ),
-            "icmp socket",
-        );
-        OwnedFd::from_raw_fd(fd)
-    }
+    socket(
+        libc::AF_INET,
+        libc::SOCK_RAW,
+        libc::IPPROTO_ICMP,
+        "icmp socket",
+    )
 }
 
 fn observe(

@@ -8,7 +8,7 @@
 use std::net::Ipv4Addr;
 
 use pnet_base::MacAddr;
-use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, MutableArpPacket};
+use pnet_packet::arp::{ArpHardwareTypes, ArpOperation, ArpOperations, MutableArpPacket};
 use pnet_packet::ethernet::{EtherTypes, MutableEthernetPacket};
 use pnet_packet::{arp::ArpPacket, ethernet::EthernetPacket};
 
@@ -39,25 +39,8 @@ impl GarpFrame {
     /// # Panics
     /// If `buf` is shorter than [`Self::LEN`]; callers size their own buffers.
     pub fn emit(&self, buf: &mut [u8]) -> usize {
-        let (eth, arp) = buf[..Self::LEN].split_at_mut(ETHERNET_HEADER_LEN);
-        // Invariant for both `expect`s: the slices were just cut to each view's
-        // minimum size.
-        let mut e = MutableEthernetPacket::new(eth).expect("14-byte Ethernet slice");
-        e.set_destination(BROADCAST_MAC);
-        e.set_source(self.mac);
-        e.set_ethertype(EtherTypes::Arp);
-
-        let mut a = MutableArpPacket::new(arp).expect("28-byte ARP slice");
-        a.set_hardware_type(ArpHardwareTypes::Ethernet);
-        a.set_protocol_type(EtherTypes::Ipv4);
-        a.set_hw_addr_len(6);
-        a.set_proto_addr_len(4);
-        a.set_operation(ArpOperations::Request);
-        a.set_sender_hw_addr(self.mac);
-        a.set_sender_proto_addr(self.vaddr);
-        a.set_target_hw_addr(self.mac);
-        a.set_target_proto_addr(self.vaddr);
-        Self::LEN
+        let me = (self.mac, self.vaddr);
+        emit_arp(buf, self.mac, ArpOperations::Request, me, me)
     }
 
     /// Reads a frame that has exactly the shape [`emit`](Self::emit) writes; trailing
@@ -107,23 +90,9 @@ impl ArpProbe {
     /// # Panics
     /// If `buf` is shorter than [`Self::LEN`]; callers size their own buffers.
     pub fn emit(&self, buf: &mut [u8]) -> usize {
-        let (eth, arp) = buf[..Self::LEN].split_at_mut(ETHERNET_HEADER_LEN);
-        // Invariant for both `expect`s: the slices were just cut to each view's size.
-        let mut e = MutableEthernetPacket::new(eth).expect("14-byte Ethernet slice");
-        e.set_destination(BROADCAST_MAC);
-        e.set_source(self.mac);
-        e.set_ethertype(EtherTypes::Arp);
-        let mut a = MutableArpPacket::new(arp).expect("28-byte ARP slice");
-        a.set_hardware_type(ArpHardwareTypes::Ethernet);
-        a.set_protocol_type(EtherTypes::Ipv4);
-        a.set_hw_addr_len(6);
-        a.set_proto_addr_len(4);
-        a.set_operation(ArpOperations::Request);
-        a.set_sender_hw_addr(self.mac);
-        a.set_sender_proto_addr(self.sender);
-        a.set_target_hw_addr(MacAddr::zero());
-        a.set_target_proto_addr(self.target);
-        Self::LEN
+        let sender = (self.mac, self.sender);
+        let target = (MacAddr::zero(), self.target);
+        emit_arp(buf, self.mac, ArpOperations::Request, sender, target)
     }
 
     /// Reads a frame that has exactly the shape [`emit`](Self::emit) writes; trailing
@@ -164,6 +133,38 @@ impl ArpReply {
             target: a.get_target_proto_addr(),
         })
     }
+}
+
+/// Writes an IPv4-over-Ethernet ARP frame, Ethernet broadcast from `mac`, with these
+/// sender and target (MAC, address) pairs, into the front of `buf`; returns its length.
+///
+/// # Panics
+/// If `buf` is shorter than [`GarpFrame::LEN`]; callers size their own buffers.
+fn emit_arp(
+    buf: &mut [u8],
+    mac: MacAddr,
+    operation: ArpOperation,
+    (sender_mac, sender): (MacAddr, Ipv4Addr),
+    (target_mac, target): (MacAddr, Ipv4Addr),
+) -> usize {
+    let len = ETHERNET_HEADER_LEN + ARP_LEN;
+    let (eth, arp) = buf[..len].split_at_mut(ETHERNET_HEADER_LEN);
+    // Invariant for both `expect`s: the slices were just cut to each view's size.
+    let mut e = MutableEthernetPacket::new(eth).expect("14-byte Ethernet slice");
+    e.set_destination(BROADCAST_MAC);
+    e.set_source(mac);
+    e.set_ethertype(EtherTypes::Arp);
+    let mut a = MutableArpPacket::new(arp).expect("28-byte ARP slice");
+    a.set_hardware_type(ArpHardwareTypes::Ethernet);
+    a.set_protocol_type(EtherTypes::Ipv4);
+    a.set_hw_addr_len(6);
+    a.set_proto_addr_len(4);
+    a.set_operation(operation);
+    a.set_sender_hw_addr(sender_mac);
+    a.set_sender_proto_addr(sender);
+    a.set_target_hw_addr(target_mac);
+    a.set_target_proto_addr(target);
+    len
 }
 
 /// The Ethernet and ARP views of an IPv4-over-Ethernet ARP frame, or `None`.

@@ -66,36 +66,13 @@ impl UnsolicitedNa {
     /// # Panics
     /// If `buf` is shorter than [`Self::LEN`]; callers size their own buffers.
     pub fn emit(&self, buf: &mut [u8]) -> usize {
-        let (eth, rest) = buf[..Self::LEN].split_at_mut(ETHERNET_HEADER_LEN);
-        let (ip, icmp) = rest.split_at_mut(IPV6_HEADER_LEN);
-        // Invariant for both `expect`s: the slices were just cut to each view's size.
-        let mut e = MutableEthernetPacket::new(eth).expect("14-byte Ethernet slice");
-        e.set_destination(multicast_mac6(ALL_NODES));
-        e.set_source(self.mac);
-        e.set_ethertype(EtherTypes::Ipv6);
-        let mut i = MutableIpv6Packet::new(ip).expect("40-byte IPv6 slice");
-        i.set_version(6);
-        i.set_traffic_class(0);
-        i.set_flow_label(0);
-        i.set_payload_length(ICMP_LEN as u16);
-        i.set_next_header(IpNextHeaderProtocols::Icmpv6);
-        // RFC 4861 §7.1.2: receivers drop neighbour discovery with any other hop limit.
-        i.set_hop_limit(255);
-        i.set_source(self.vaddr);
-        i.set_destination(ALL_NODES);
-
-        icmp[0] = NEIGHBOR_ADVERT;
-        icmp[1] = 0;
-        icmp[2..4].fill(0);
-        icmp[4] = FLAG_OVERRIDE;
-        icmp[5..8].fill(0);
-        icmp[8..24].copy_from_slice(&self.vaddr.octets());
-        icmp[24] = OPT_TARGET_LL_ADDR;
-        icmp[25] = 1; // in units of 8 bytes
-        icmp[26..32].copy_from_slice(&self.mac.octets());
-        let sum = icmpv6_checksum(self.vaddr, ALL_NODES, icmp);
-        icmp[2..4].copy_from_slice(&sum.to_be_bytes());
-        Self::LEN
+        let message = NdMessage {
+            kind: NEIGHBOR_ADVERT,
+            flags: FLAG_OVERRIDE,
+            target: self.vaddr,
+            option: OPT_TARGET_LL_ADDR,
+        };
+        emit_nd(buf, self.mac, self.vaddr, ALL_NODES, message)
     }
 
     /// Reads a frame that has exactly the shape [`emit`](Self::emit) writes, checksum
@@ -121,6 +98,53 @@ impl UnsolicitedNa {
             && icmpv6_checksum(vaddr, ALL_NODES, icmp) == 0;
         shape_ok.then_some(UnsolicitedNa { mac, vaddr })
     }
+}
+
+/// The ICMPv6 part of a neighbour-discovery message as we send them: the type, the
+/// first flags byte, the target, and one link-layer address option of this type
+/// carrying our MAC.
+struct NdMessage {
+    kind: u8,
+    flags: u8,
+    target: Ipv6Addr,
+    option: u8,
+}
+
+/// Writes a neighbour-discovery frame from (`mac`, `src`) to `dst` (and `dst`'s
+/// multicast MAC), hop limit 255, into the front of `buf`; returns its length (86).
+///
+/// # Panics
+/// If `buf` is shorter than 86 bytes; callers size their own buffers.
+fn emit_nd(buf: &mut [u8], mac: MacAddr, src: Ipv6Addr, dst: Ipv6Addr, m: NdMessage) -> usize {
+    let len = ETHERNET_HEADER_LEN + IPV6_HEADER_LEN + ICMP_LEN;
+    let (eth, rest) = buf[..len].split_at_mut(ETHERNET_HEADER_LEN);
+    let (ip, icmp) = rest.split_at_mut(IPV6_HEADER_LEN);
+    // Invariant for both `expect`s: the slices were just cut to each view's size.
+    let mut e = MutableEthernetPacket::new(eth).expect("14-byte Ethernet slice");
+    e.set_destination(multicast_mac6(dst));
+    e.set_source(mac);
+    e.set_ethertype(EtherTypes::Ipv6);
+    let mut i = MutableIpv6Packet::new(ip).expect("40-byte IPv6 slice");
+    i.set_version(6);
+    i.set_traffic_class(0);
+    i.set_flow_label(0);
+    i.set_payload_length(ICMP_LEN as u16);
+    i.set_next_header(IpNextHeaderProtocols::Icmpv6);
+    // RFC 4861 §7.1.1, §7.1.2: receivers drop neighbour discovery with any other hop
+    // limit.
+    i.set_hop_limit(255);
+    i.set_source(src);
+    i.set_destination(dst);
+    icmp[0] = m.kind;
+    icmp[1..8].fill(0);
+    icmp[4] = m.flags;
+    icmp[8..24].copy_from_slice(&m.target.octets());
+    icmp[24] = m.option;
+    icmp[25] = 1; // in units of 8 bytes
+    icmp[26..32].copy_from_slice(&mac.octets());
+    let sum = icmpv6_checksum(src, dst, icmp);
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    len
 }
 
 /// The solicited-node multicast group of `target` (RFC 4291 §2.7.1): `ff02::1:ff` and
@@ -154,32 +178,19 @@ impl NeighborSolicit {
     /// # Panics
     /// If `buf` is shorter than [`Self::LEN`]; callers size their own buffers.
     pub fn emit(&self, buf: &mut [u8]) -> usize {
-        let dst = solicited_node(self.target);
-        let (eth, rest) = buf[..Self::LEN].split_at_mut(ETHERNET_HEADER_LEN);
-        let (ip, icmp) = rest.split_at_mut(IPV6_HEADER_LEN);
-        // Invariant for both `expect`s: the slices were just cut to each view's size.
-        let mut e = MutableEthernetPacket::new(eth).expect("14-byte Ethernet slice");
-        e.set_destination(multicast_mac6(dst));
-        e.set_source(self.mac);
-        e.set_ethertype(EtherTypes::Ipv6);
-        let mut i = MutableIpv6Packet::new(ip).expect("40-byte IPv6 slice");
-        i.set_version(6);
-        i.set_traffic_class(0);
-        i.set_flow_label(0);
-        i.set_payload_length(ICMP_LEN as u16);
-        i.set_next_header(IpNextHeaderProtocols::Icmpv6);
-        i.set_hop_limit(255);
-        i.set_source(self.src);
-        i.set_destination(dst);
-        icmp[0] = NEIGHBOR_SOLICIT;
-        icmp[1..8].fill(0);
-        icmp[8..24].copy_from_slice(&self.target.octets());
-        icmp[24] = OPT_SOURCE_LL_ADDR;
-        icmp[25] = 1;
-        icmp[26..32].copy_from_slice(&self.mac.octets());
-        let sum = icmpv6_checksum(self.src, dst, icmp);
-        icmp[2..4].copy_from_slice(&sum.to_be_bytes());
-        Self::LEN
+        let message = NdMessage {
+            kind: NEIGHBOR_SOLICIT,
+            flags: 0,
+            target: self.target,
+            option: OPT_SOURCE_LL_ADDR,
+        };
+        emit_nd(
+            buf,
+            self.mac,
+            self.src,
+            solicited_node(self.target),
+            message,
+        )
     }
 
     /// Reads a frame that has exactly the shape [`emit`](Self::emit) writes, checksum
