@@ -40,14 +40,24 @@ impl Budget {
     /// (at most one per `period`), `n` being how many were suppressed since the
     /// previous line; `None` to stay quiet.
     pub fn check(&mut self, now: Instant, period: Duration) -> Option<u64> {
+        self.check_many(now, period, 1)
+    }
+
+    /// Records `n` occurrences at `now` (none when `n` is 0). Returns `Some(s)` when
+    /// a line should be logged for one of them, `s` being how many were suppressed
+    /// before; the other `n - 1` count as suppressed, for the next line to report.
+    pub fn check_many(&mut self, now: Instant, period: Duration, n: u64) -> Option<u64> {
+        if n == 0 {
+            return None;
+        }
         let due = self
             .last
             .is_none_or(|last| now.saturating_duration_since(last) >= period);
         if due {
             self.last = Some(now);
-            Some(std::mem::take(&mut self.suppressed))
+            Some(std::mem::replace(&mut self.suppressed, n - 1))
         } else {
-            self.suppressed = self.suppressed.saturating_add(1);
+            self.suppressed = self.suppressed.saturating_add(n);
             None
         }
     }
@@ -74,6 +84,11 @@ impl RateLimit {
     pub fn check(&mut self, reason: RejectReason, now: Instant) -> Option<u64> {
         self.slots[reason as usize].check(now, self.period)
     }
+
+    /// Records `n` rejections at once (see [`Budget::check_many`]).
+    pub fn check_many(&mut self, reason: RejectReason, now: Instant, n: u64) -> Option<u64> {
+        self.slots[reason as usize].check_many(now, self.period, n)
+    }
 }
 
 #[cfg(test)]
@@ -84,6 +99,19 @@ mod tests {
     fn the_suppressed_note_appears_only_after_suppression() {
         assert_eq!(format!("x{}", Suppressed(0)), "x");
         assert_eq!(format!("x{}", Suppressed(3)), "x (3 more suppressed)");
+    }
+
+    #[test]
+    fn many_at_once_log_one_line_and_carry_the_rest() {
+        #[allow(clippy::disallowed_methods)] // origin of virtual time
+        let t0 = Instant::now();
+        let mut r = RateLimit::new(Duration::from_secs(10));
+        assert_eq!(r.check_many(RejectReason::BadTtl, t0, 0), None);
+        assert_eq!(r.check_many(RejectReason::BadTtl, t0, 500), Some(0));
+        let t1 = t0 + Duration::from_secs(5);
+        assert_eq!(r.check_many(RejectReason::BadTtl, t1, 100), None);
+        let t2 = t0 + Duration::from_secs(10);
+        assert_eq!(r.check(RejectReason::BadTtl, t2), Some(599));
     }
 
     #[test]

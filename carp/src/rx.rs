@@ -226,6 +226,12 @@ impl RejectCounters {
         *slot = slot.saturating_add(1);
     }
 
+    /// Counts `n` rejections of one reason (counted elsewhere, by the kernel).
+    pub fn add_many(&mut self, reason: RejectReason, n: u64) {
+        let slot = &mut self.counts[reason as usize];
+        *slot = slot.saturating_add(n);
+    }
+
     /// Returns the count for one reason.
     pub fn get(&self, reason: RejectReason) -> u64 {
         self.counts[reason as usize]

@@ -66,12 +66,16 @@ pub(crate) const ARPHRD_IEEE802: u16 = 6;
 /// Frames read per wake-up (one recvmmsg) before timers get a look in, so a flood can
 /// neither starve them nor cost a system call per frame.
 const FRAMES_PER_WAKE: usize = 64;
-/// A wake-up that finds this many frames means a flood (a real peer sends one a
-/// second): the loop then naps [`FLOOD_NAP`] before polling again, so that frames are
-/// read by the batch instead of a wake-up each.
-const FLOOD_BATCH: usize = 8;
-/// See [`FLOOD_NAP`]'s use; never longer than the time to the next deadline.
-const FLOOD_NAP: Duration = Duration::from_millis(2);
+/// Under a flood, wake-ups for frames come at most this often: the loop naps until
+/// this long after the last one, and reads what came meanwhile by the batch. A valid
+/// advert in a flood is read at most this late, plus the nap's timer slack (50 µs) and
+/// the batch before it: within 1 ms (docs/PROTOCOL.md §4.1).
+const FRAME_SPACING: Duration = Duration::from_micros(800);
+/// A flood is this many wake-ups for frames in a row, each less than
+/// [`FRAME_SPACING`] after the one before (twice that once napping, since a nap ends a
+/// little late). A real peer sends one frame a second, so a quiet daemon never naps:
+/// a nap costs a wake-up of its own, worth it only when frames keep coming.
+const FLOOD_WAKES: u8 = 1;
 /// The packet socket's receive buffer: room for a flood's frames during a nap.
 pub(crate) const RCVBUF: usize = 1 << 20;
 /// Receive buffer for netlink: a link message with all its attributes can exceed 2 KiB
@@ -131,6 +135,9 @@ struct Daemon {
     state_file: StateFile,
     /// `--witness`: the prober and its socket; `None` without witnesses.
     witness: Option<Prober>,
+    /// The last wake-up that read frames, and how many before it came in quick
+    /// succession (see [`FLOOD_WAKES`]).
+    frame_wakes: (Option<Instant>, u8),
 }
 
 impl Daemon {
@@ -145,7 +152,11 @@ impl Daemon {
         let mut now = Instant::now();
         loop {
             self.perform(now);
+            if !self.gone {
+                self.intake.review_screens(now, false);
+            }
             if self.state_file.is_due(now, &self.carp, self.scripts.failed) {
+                self.intake.review_screens(now, true);
                 self.state_file.write(&self.view(), false);
             }
             if self.exit_now
@@ -210,8 +221,10 @@ impl Daemon {
             if packet_ev.intersects(PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL) {
                 let err = self.packet.take_error();
                 self.interface_gone(now, &format!("{err} (revents={:#x})", packet_ev.bits()));
-            } else if packet_ev.contains(PollFlags::POLLIN) {
-                flooded = self.on_frames(now, &mut frame_bufs, &mut frame_lens) >= FLOOD_BATCH;
+            } else if packet_ev.contains(PollFlags::POLLIN)
+                && self.on_frames(now, &mut frame_bufs, &mut frame_lens) > 0
+            {
+                flooded = self.note_frame_wake(now);
             }
             if !links_ev.is_empty() && !self.gone {
                 self.on_links(now, &mut link_buf);
@@ -401,15 +414,40 @@ impl Daemon {
         self.carp.handle_send_result(now, ok);
     }
 
-    /// Under a flood, waits a little so that the next wake-up reads a whole batch; not
-    /// past the next deadline, so timing stays exact.
+    /// Notes a wake-up that read frames at `now`; returns whether frames come as a
+    /// flood, fast enough that the loop should nap before it polls again.
+    fn note_frame_wake(&mut self, now: Instant) -> bool {
+        let (last, quick) = self.frame_wakes;
+        let napping = quick >= FLOOD_WAKES;
+        let limit = if napping {
+            2 * FRAME_SPACING
+        } else {
+            FRAME_SPACING
+        };
+        let quick = match last {
+            Some(t) if now.saturating_duration_since(t) < limit => quick.saturating_add(1),
+            _ => 0,
+        };
+        self.frame_wakes = (Some(now), quick);
+        quick >= FLOOD_WAKES
+    }
+
+    /// Under a flood, waits until [`FRAME_SPACING`] after the last wake-up for frames,
+    /// so that the next one reads a batch; not past the next deadline, so timing stays
+    /// exact.
     fn nap(&self) {
         #[allow(clippy::disallowed_methods)] // the flood path: `now` may be stale by a batch
         let now = Instant::now();
-        let until_deadline = self
+        let Some(last) = self.frame_wakes.0 else {
+            return;
+        };
+        let until = self
             .next_deadline()
-            .map_or(FLOOD_NAP, |t| t.saturating_duration_since(now));
-        std::thread::sleep(FLOOD_NAP.min(until_deadline));
+            .map_or(last + FRAME_SPACING, |t| t.min(last + FRAME_SPACING));
+        let wait = until.saturating_duration_since(now);
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
     }
 
     /// Reads and judges one batch of frames; returns how many there were.

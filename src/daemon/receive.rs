@@ -1,14 +1,34 @@
 //! Receiving: judges each frame the kernel filter let through (ucarp's checks, then the
 //! replay guard with `--replay-window`), counts and logs what it rejects, one line per
-//! reason per period. Owns the receive checks' configuration, the replay guard and the
-//! reject counters. Never changes state itself: an accepted advert goes to the state
-//! machine, a rejected one nowhere.
+//! reason per period; now and then reads what the screen sockets counted of the frames
+//! the kernel rejected, and logs a sample of each (docs/PROTOCOL.md §4.1.1). Owns the
+//! receive checks' configuration, the replay guard, the screens and the reject
+//! counters. Never changes state itself: an accepted advert goes to the state machine,
+//! a rejected one nowhere.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use crate::net::filter::Check;
+use crate::net::{PacketSocket, FRAME_SNAP};
 use crate::ratelimit::{RateLimit, Suppressed};
 use crate::replay::ReplayGuard;
-use crate::rx::{Receiver, RejectCounters, VerifiedAdvert};
+use crate::rx::{Receiver, Reject, RejectCounters, RejectReason, VerifiedAdvert};
+
+/// How often the screens are read: their lines are rate limited to one per reason per
+/// 10 s anyway, and a quiet daemon pays four system calls each time.
+const SCREEN_PERIOD: Duration = Duration::from_secs(5);
+/// Frames read from a screen at a time; the last is the sample. Its receive buffer
+/// holds only a few.
+const SCREEN_READ: usize = 4;
+
+/// A screen: a packet socket whose kernel filter keeps only the frames that fail one
+/// [`Check`]. It is never polled: the kernel counts what it keeps, and its queue holds
+/// a recent sample for the log line.
+#[derive(Debug)]
+pub(super) struct Screen {
+    pub(super) check: Check,
+    pub(super) socket: PacketSocket,
+}
 
 /// The judge of received frames.
 #[derive(Debug)]
@@ -18,6 +38,10 @@ pub(super) struct Intake {
     pub(super) replay: Option<ReplayGuard>,
     pub(super) rejects: RejectCounters,
     pub(super) limit: RateLimit,
+    /// One per [`Check`].
+    pub(super) screens: Vec<Screen>,
+    /// When the screens were last read.
+    pub(super) screened_at: Option<Instant>,
 }
 
 impl Intake {
@@ -38,18 +62,66 @@ impl Intake {
                 Some(adv)
             }
             Err(reject) => {
-                let reason = reject.reason();
-                self.rejects.add(reason);
-                if let Some(suppressed) = self.limit.check(reason, now) {
-                    let level = if reason.is_warning() {
-                        log::Level::Warn
-                    } else {
-                        log::Level::Debug
-                    };
-                    log::log!(level, "{reject}{}", Suppressed(suppressed));
-                }
+                self.rejects.add(reject.reason());
+                self.log(now, reject.reason(), Some(&reject), 1);
                 None
             }
+        }
+    }
+
+    /// Logs `n` rejections for `reason` within its budget: one line, with `reject`'s
+    /// details, when one is due.
+    fn log(&mut self, now: Instant, reason: RejectReason, reject: Option<&Reject>, n: u64) {
+        let Some(reject) = reject else {
+            // No sample to show: the occurrences still count against the budget.
+            let _ = self.limit.check_many(reason, now, n);
+            return;
+        };
+        if let Some(suppressed) = self.limit.check_many(reason, now, n) {
+            let level = if reason.is_warning() {
+                log::Level::Warn
+            } else {
+                log::Level::Debug
+            };
+            log::log!(level, "{reject}{}", Suppressed(suppressed));
+        }
+    }
+
+    /// Reads the screens when `SCREEN_PERIOD` has passed since the last time, or at
+    /// once when `now_anyway` (before the counters are shown or written): adds what
+    /// the kernel counted to the reject counters and logs the newest sample of each.
+    pub(super) fn review_screens(&mut self, now: Instant, now_anyway: bool) {
+        let due = self
+            .screened_at
+            .is_none_or(|at| now.saturating_duration_since(at) >= SCREEN_PERIOD);
+        if !(due || now_anyway) || self.screens.is_empty() {
+            return;
+        }
+        self.screened_at = Some(now);
+        let mut bufs = [[0u8; FRAME_SNAP]; SCREEN_READ];
+        let mut lens = [0usize; SCREEN_READ];
+        for i in 0..self.screens.len() {
+            let (reason, counted, read) = {
+                let screen = &self.screens[i];
+                let counted = match screen.socket.kept_since_last() {
+                    Ok(n) => n,
+                    Err(e) => {
+                        log::debug!("screen {:?}: {e}", screen.check);
+                        continue;
+                    }
+                };
+                // Drained even when nothing was counted, so the sample stays fresh.
+                let read = screen.socket.recv_batch(&mut bufs, &mut lens).unwrap_or(0);
+                (screen.check.reason(), counted, read)
+            };
+            if counted == 0 {
+                continue;
+            }
+            self.rejects.add_many(reason, counted);
+            let sample = read
+                .checked_sub(1)
+                .and_then(|last| self.rx.accept(&bufs[last][..lens[last]]).err());
+            self.log(now, reason, sample.as_ref(), counted);
         }
     }
 

@@ -10,7 +10,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::timerfd::{ClockId, TimerFd, TimerFlags};
 
 use super::links::Tracked;
-use super::receive::Intake;
+use super::receive::{Intake, Screen};
 use super::scripts::ScriptWatch;
 use super::send::Sender;
 use super::state_file::StateFile;
@@ -22,6 +22,7 @@ use crate::check::Checker;
 use crate::config::Config;
 use crate::frame::{group_mac, BROADCAST_MAC};
 use crate::hooks::Hooks;
+use crate::net::filter::Check;
 use crate::net::{self, ControlSocket, LinkMonitor, PacketSocket, RawIpSocket};
 use crate::ratelimit::{Budget, RateLimit, DEFAULT_PERIOD};
 use crate::replay::ReplayGuard;
@@ -54,6 +55,18 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
     )
     .map_err(|e| Error::setup(format!("Unable to open a packet socket on [{iface}]: {e}")))?;
     packet.set_receive_buffer(RCVBUF);
+    // The screens count what the kernel filter rejects (docs/PROTOCOL.md §4.1.1); a
+    // buffer as small as the kernel allows holds the few frames kept as samples.
+    let screens = Check::ALL
+        .iter()
+        .map(|&check| {
+            let filter = net::screen_filter(cfg.srcip, cfg.vhid, check);
+            let socket = PacketSocket::open(ifindex, &filter, net::ethertype_of(cfg.srcip))?;
+            socket.set_receive_buffer(0);
+            Ok(Screen { check, socket })
+        })
+        .collect::<io::Result<Vec<_>>>()
+        .map_err(|e| Error::setup(format!("Unable to open a packet socket on [{iface}]: {e}")))?;
     let links = LinkMonitor::open()
         .map_err(|e| Error::setup(format!("Unable to watch the link state: {e}")))?;
     let mask = handled_signals(cfg.shutdown || cfg.pidfile.is_some() || cfg.state_file.is_some());
@@ -201,6 +214,8 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         replay: cfg_replay.map(ReplayGuard::new),
         rejects: Default::default(),
         limit: RateLimit::new(DEFAULT_PERIOD),
+        screens,
+        screened_at: None,
     };
     let state_file = StateFile::new(cfg.state_file.clone(), since);
     let clock = Monotonic::new()
@@ -230,6 +245,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         notifier: Notifier::from_env(),
         state_file,
         witness,
+        frame_wakes: (None, 0),
     };
     if let Some(w) = daemon.witness.as_mut() {
         w.start(now);
@@ -251,6 +267,8 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
     if let Some(n) = &daemon.notifier {
         n.notify("STOPPING=1");
     }
+    #[allow(clippy::disallowed_methods)] // the last word: what the screens counted
+    daemon.intake.review_screens(Instant::now(), true);
     daemon.state_file.write(&daemon.view(), true);
     Ok(match daemon.killed_by {
         Some(sig) => Outcome::Killed(sig),

@@ -45,6 +45,7 @@ impl Daemon {
                 Ok(Signal::SIGUSR1) => {
                     self.carp.handle_status(now);
                     self.perform(now);
+                    self.intake.review_screens(now, true);
                     self.log_counters();
                     self.scripts.log_status();
                 }

@@ -1,13 +1,17 @@
-//! The classic BPF programs the kernel runs on every frame before it reaches the packet
-//! socket: keep CARP adverts of our family for our vhid from other sources
-//! ([`advert_filter`]), or every CARP/VRRP frame but ours for `--preflight`
-//! ([`carp_filter`]), or the witnesses' answers ([`witness_filter`]); drop the rest in the kernel, so foreign traffic never wakes the
-//! daemon. Pure: both are built by one small builder whose jumps name their targets
-//! (the next check, drop, keep), so nobody counts offsets by hand;
+//! The classic BPF programs the kernel runs on every frame before it reaches a packet
+//! socket: keep CARP adverts of our family for our vhid from other sources that pass
+//! the structural receive checks ([`advert_filter`]), or those that fail one given
+//! check, to be counted ([`screen_filter`]), or every CARP/VRRP frame but ours for
+//! `--preflight` ([`carp_filter`]), or the witnesses' answers ([`witness_filter`]);
+//! drop the rest in the kernel, so foreign and malformed traffic never wakes the daemon
+//! (docs/PROTOCOL.md §4.1.1). Pure: all are built by one small builder whose jumps name
+//! their targets (the next check, drop, keep), so nobody counts offsets by hand;
 //! [`super::PacketSocket`] attaches them. The tests run each program on real frames
 //! with a small BPF interpreter.
 
 use std::net::IpAddr;
+
+use crate::rx::RejectReason;
 
 /// Classic BPF opcodes used by the programs here.
 mod bpf {
@@ -16,8 +20,49 @@ mod bpf {
     pub const LD_W_ABS: u16 = 0x20;
     pub const LD_B_IND: u16 = 0x50;
     pub const LDX_B_MSH: u16 = 0xb1;
+    pub const LD_W_LEN: u16 = 0x80;
+    pub const LD_MEM: u16 = 0x60;
+    pub const ST: u16 = 0x02;
+    pub const ADD_X: u16 = 0x0c;
+    pub const SUB_X: u16 = 0x1c;
+    pub const AND_K: u16 = 0x54;
+    pub const RSH_K: u16 = 0x74;
+    pub const TAX: u16 = 0x07;
+    pub const TXA: u16 = 0x87;
     pub const JEQ_K: u16 = 0x15;
+    pub const JGE_K: u16 = 0x35;
     pub const RET_K: u16 = 0x06;
+}
+
+/// The receive checks of docs/PROTOCOL.md §4.3 that the kernel makes too, in their
+/// order there: a frame that fails one never wakes the daemon, and a screen socket
+/// per check ([`screen_filter`]) lets the kernel count them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Step 4: room for the IP header (IHL ≥ 5) and the whole CARP header.
+    Size,
+    /// Step 5: TTL (hop limit) 255.
+    Ttl,
+    /// Step 6: CARP version 2.
+    Version,
+    /// Step 9: the checksum (IPv4 only with a 20-byte header; a header with options
+    /// is left to the daemon).
+    Checksum,
+}
+
+impl Check {
+    /// Every check, in order.
+    pub const ALL: [Check; 4] = [Check::Size, Check::Ttl, Check::Version, Check::Checksum];
+
+    /// The daemon's reject reason for a frame that fails this check.
+    pub fn reason(self) -> RejectReason {
+        match self {
+            Check::Size => RejectReason::BogusSize,
+            Check::Ttl => RejectReason::BadTtl,
+            Check::Version => RejectReason::BadVersion,
+            Check::Checksum => RejectReason::BadChecksum,
+        }
+    }
 }
 
 /// How much of a kept frame the kernel copies to the daemon: Ethernet, the longest IPv4
@@ -55,6 +100,75 @@ impl Program {
         self
     }
 
+    /// Jumps to `ge` when the accumulator is at least `k`, else to `lt`.
+    fn jump_ge(&mut self, k: u32, ge: To, lt: To) -> &mut Self {
+        self.ins.push((bpf::JGE_K, ge, lt, k));
+        self
+    }
+
+    /// Leaves in the accumulator the one's-complement sum, folded to 16 bits, of
+    /// `count` big-endian 16-bit words from offset `from` (RFC 1071): 0xffff when the
+    /// checksum they hold verifies. Uses X and scratch word 0.
+    fn folded_sum(&mut self, from: u32, count: u32) -> &mut Self {
+        self.op(bpf::LD_H_ABS, from);
+        for i in 1..count {
+            self.op(bpf::TAX, 0)
+                .op(bpf::LD_H_ABS, from + 2 * i)
+                .op(bpf::ADD_X, 0);
+        }
+        // At most 30 words sum below 2^21: two folds bring it within 16 bits.
+        for _ in 0..2 {
+            self.op(bpf::ST, 0)
+                .op(bpf::AND_K, 0xffff)
+                .op(bpf::TAX, 0)
+                .op(bpf::LD_MEM, 0)
+                .op(bpf::RSH_K, 16)
+                .op(bpf::ADD_X, 0);
+        }
+        self
+    }
+
+    /// One structural check of a frame whose vhid already matched (for IPv4, X holds
+    /// the IP header length): on to `pass` or `fail`.
+    fn check(&mut self, check: Check, v4: bool, pass: To, fail: To) -> &mut Self {
+        // Where the headers are, for each family: IPv4 after a header of X bytes.
+        let (ttl_at, carp_min_len) = if v4 {
+            (14 + 8, 14 + 36)
+        } else {
+            (14 + 7, 14 + 40 + 36)
+        };
+        match (check, v4) {
+            (Check::Size, true) => self
+                .op(bpf::TXA, 0)
+                .jump_ge(20, To::Next, fail)
+                .op(bpf::LD_W_LEN, 0)
+                .op(bpf::SUB_X, 0)
+                .jump_ge(carp_min_len, pass, fail),
+            (Check::Size, false) => self
+                .op(bpf::LD_W_LEN, 0)
+                .jump_ge(carp_min_len, To::Next, fail)
+                .op(bpf::LD_H_ABS, 14 + 4)
+                .jump_ge(36, pass, fail),
+            (Check::Ttl, _) => self.op(bpf::LD_B_ABS, ttl_at).jump_eq(255, pass, fail),
+            (Check::Version, _) => {
+                if v4 {
+                    self.op(bpf::LD_B_IND, 14);
+                } else {
+                    self.op(bpf::LD_B_ABS, 14 + 40);
+                }
+                self.op(bpf::AND_K, 0xf0).jump_eq(0x20, pass, fail)
+            }
+            // IPv4: the IP header and the CARP header are summed as one (§4.3 step 9),
+            // here only when the header has no options (28 words); else the daemon sums.
+            (Check::Checksum, true) => self
+                .op(bpf::TXA, 0)
+                .jump_eq(20, To::Next, pass)
+                .folded_sum(14, 28)
+                .jump_eq(0xffff, pass, fail),
+            (Check::Checksum, false) => self.folded_sum(14 + 40, 18).jump_eq(0xffff, pass, fail),
+        }
+    }
+
     /// A label to jump to, placed later with [`Program::place`].
     fn label(&mut self) -> To {
         self.labels.push(usize::MAX);
@@ -69,15 +183,19 @@ impl Program {
         self
     }
 
-    /// Keeps only protocol-112 frames of `srcip`'s family: for IPv4 any header length,
-    /// for IPv6 next header 112 right after the fixed header.
+    /// Keeps only protocol-112 frames of `srcip`'s family (Ethernet type and IP
+    /// version): for IPv4 any header length, for IPv6 next header 112 right after the
+    /// fixed header.
     fn carp_of_family(&mut self, srcip: IpAddr) -> &mut Self {
-        let (ethertype, protocol_at) = match srcip {
-            IpAddr::V4(_) => (0x0800, 14 + 9),
-            IpAddr::V6(_) => (0x86dd, 14 + 6),
+        let (ethertype, version, protocol_at) = match srcip {
+            IpAddr::V4(_) => (0x0800, 0x40, 14 + 9),
+            IpAddr::V6(_) => (0x86dd, 0x60, 14 + 6),
         };
         self.op(bpf::LD_H_ABS, 12)
             .jump_eq(ethertype, To::Next, To::Drop)
+            .op(bpf::LD_B_ABS, 14)
+            .op(bpf::AND_K, 0xf0)
+            .jump_eq(version, To::Next, To::Drop)
             .op(bpf::LD_B_ABS, protocol_at)
             .jump_eq(112, To::Next, To::Drop)
     }
@@ -117,12 +235,12 @@ impl Program {
                     To::Label(n) => self.labels[n],
                 };
                 // Invariant: every label is placed, ahead of its jumps, and the programs
-                // built here are a few dozen instructions long (the tests build each).
+                // built here are short enough for 8-bit jumps (the tests build each).
                 assert!(
-                    at > i && at <= keep,
-                    "BPF jump to an unplaced or earlier label"
+                    at > i && at <= keep && at - (i + 1) <= usize::from(u8::MAX),
+                    "BPF jump to an unplaced or earlier label, or too far"
                 );
-                u8::try_from(at - (i + 1)).unwrap_or(u8::MAX)
+                (at - (i + 1)) as u8
             };
             let (jt, jf) = (offset(jt), offset(jf));
             out.push(libc::sock_filter { code, jt, jf, k });
@@ -139,21 +257,51 @@ impl Program {
     }
 }
 
-/// Builds the kernel filter: keep CARP frames of `srcip`'s family whose source is not
-/// `srcip` and whose CARP vhid byte is `vhid`; drop everything else before it is
-/// queued. VRRP adverts for a VRID equal to our vhid pass (same byte), so ucarp's
-/// `Bad version` warning for them still shows.
+/// Builds the daemon's kernel filter: keep CARP frames of `srcip`'s family whose
+/// source is not `srcip`, whose CARP vhid byte is `vhid`, and that pass every
+/// [`Check`]; drop everything else before it is queued. What fails a check is counted
+/// by the screens ([`screen_filter`]) instead.
 pub fn advert_filter(srcip: IpAddr, vhid: u8) -> Vec<libc::sock_filter> {
+    checked(srcip, vhid, None)
+}
+
+/// Builds the filter of the screen socket for `failing`: keep the frames that
+/// [`advert_filter`] would have kept up to that check but that fail it, and nothing
+/// else. The kernel counts what a screen keeps; the daemon reads the count and a
+/// sample frame for the log line now and then, never waking for them.
+pub fn screen_filter(srcip: IpAddr, vhid: u8, failing: Check) -> Vec<libc::sock_filter> {
+    checked(srcip, vhid, Some(failing))
+}
+
+/// The advert filter, or a screen when `failing` names a check.
+fn checked(srcip: IpAddr, vhid: u8, failing: Option<Check>) -> Vec<libc::sock_filter> {
     let mut p = Program::default();
     let vhid_check = p.label();
     p.carp_of_family(srcip).not_from(srcip, vhid_check);
     p.place(vhid_check);
-    match srcip {
+    let v4 = srcip.is_ipv4();
+    if v4 {
         // X = the IPv4 header length, then the byte after it plus one: the vhid.
-        IpAddr::V4(_) => p.op(bpf::LDX_B_MSH, 14).op(bpf::LD_B_IND, 14 + 1),
-        IpAddr::V6(_) => p.op(bpf::LD_B_ABS, 14 + 40 + 1),
-    };
-    p.jump_eq(u32::from(vhid), To::Keep, To::Drop).finish()
+        p.op(bpf::LDX_B_MSH, 14).op(bpf::LD_B_IND, 14 + 1);
+    } else {
+        p.op(bpf::LD_B_ABS, 14 + 40 + 1);
+    }
+    // VRRP adverts for a VRID equal to our vhid pass here (same byte) and are judged
+    // by the checks, so ucarp's `Bad version` warning for them still shows.
+    p.jump_eq(u32::from(vhid), To::Next, To::Drop);
+    for check in Check::ALL {
+        let (pass, fail) = match failing {
+            Some(f) if f == check => (To::Drop, To::Keep),
+            Some(_) => (To::Next, To::Drop),
+            None if check == Check::Checksum => (To::Keep, To::Drop),
+            None => (To::Next, To::Drop),
+        };
+        p.check(check, v4, pass, fail);
+        if failing == Some(check) {
+            break;
+        }
+    }
+    p.finish()
 }
 
 /// Builds the kernel filter of the witness socket (docs/PROTOCOL.md §5.15): for IPv4
@@ -216,10 +364,11 @@ pub fn carp_filter(srcip: IpAddr) -> Vec<libc::sock_filter> {
 mod tests {
     use super::*;
 
-    /// Runs the few classic-BPF instructions `advert_filter` uses, as the kernel would:
+    /// Runs the classic-BPF instructions the programs here use, as the kernel would:
     /// returns the number of bytes kept (0 = dropped). Loads past the end drop.
     fn run_bpf(prog: &[libc::sock_filter], pkt: &[u8]) -> u32 {
         let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
+        let mut mem = [0u32; 16];
         let byte = |i: usize| pkt.get(i).copied().map(u32::from);
         loop {
             let ins = prog[pc];
@@ -246,10 +395,173 @@ mod tests {
                     Some(b) => x = 4 * (b & 0xf),
                     None => return 0,
                 },
+                bpf::LD_W_LEN => a = pkt.len() as u32,
+                bpf::LD_MEM => a = mem[k],
+                bpf::ST => mem[k] = a,
+                bpf::ADD_X => a = a.wrapping_add(x),
+                bpf::SUB_X => a = a.wrapping_sub(x),
+                bpf::AND_K => a &= ins.k,
+                bpf::RSH_K => a >>= ins.k,
+                bpf::TAX => x = a,
+                bpf::TXA => a = x,
                 bpf::JEQ_K => pc += usize::from(if a == ins.k { ins.jt } else { ins.jf }),
+                bpf::JGE_K => pc += usize::from(if a >= ins.k { ins.jt } else { ins.jf }),
                 bpf::RET_K => return ins.k,
                 other => panic!("opcode {other:#x} not modelled"),
             }
+        }
+    }
+
+    /// Which program keeps `frame`: the advert filter (`None`), a screen, or nobody.
+    fn kept_by(me: IpAddr, frame: &[u8]) -> Vec<Option<Check>> {
+        let mut by = Vec::new();
+        if run_bpf(&advert_filter(me, 7), frame) > 0 {
+            by.push(None);
+        }
+        for c in Check::ALL {
+            if run_bpf(&screen_filter(me, 7, c), frame) > 0 {
+                by.push(Some(c));
+            }
+        }
+        by
+    }
+
+    /// The daemon's verdict on a frame, as received at node `me` (vhid 7, password
+    /// "secret", the golden frames' address).
+    fn verdict(me: IpAddr, frame: &[u8]) -> Result<(), RejectReason> {
+        let key = crate::auth::Key::new(b"secret").unwrap();
+        let group = match me {
+            IpAddr::V4(_) => IpAddr::from([224, 0, 0, 18]),
+            IpAddr::V6(_) => crate::packet::CARP_MCAST_V6.into(),
+        };
+        let rx = crate::rx::Receiver {
+            srcip: me,
+            vhid: 7,
+            group,
+            peers: Vec::new(),
+            signer: key.signer(7, &[IpAddr::from([10, 9, 0, 100])]),
+        };
+        let frame = &frame[..frame.len().min(FRAME_SNAP)];
+        rx.accept(frame).map(drop).map_err(|r| r.reason())
+    }
+
+    /// The kernel and the daemon agree on every frame: each is kept by at most one
+    /// program; what a screen keeps, the daemon rejects for that screen's reason; what
+    /// the advert filter drops without a screen never was the daemon's business (other
+    /// vhid, own source, not CARP). The destination is the one check the daemon makes
+    /// before the checksum and the kernel does not make at all.
+    fn agree(me: IpAddr, frame: &[u8], what: &str) {
+        let by = kept_by(me, frame);
+        assert!(by.len() <= 1, "{what}: kept by {by:?}");
+        let verdict = verdict(me, frame);
+        match by.first() {
+            // The one difference of order: the daemon checks the destination (step 8)
+            // before the checksum, the kernel after.
+            Some(Some(Check::Checksum)) if verdict == Err(RejectReason::OtherDestination) => {}
+            Some(Some(c)) => assert_eq!(verdict, Err(c.reason()), "{what}"),
+            Some(None) => assert!(
+                !matches!(
+                    verdict,
+                    Err(RejectReason::BogusSize | RejectReason::BadTtl | RejectReason::BadVersion)
+                ),
+                "{what}: kept, but {verdict:?}"
+            ),
+            None => assert!(
+                matches!(
+                    verdict,
+                    Err(RejectReason::TooShort
+                        | RejectReason::OwnSource
+                        | RejectReason::NotCarp
+                        | RejectReason::OtherVhid)
+                ) || frame.get(12..14) != Some(&frame_type(me)[..])
+                    || kernel_vhid(me, frame) != Some(7),
+                "{what}: dropped unseen, but {verdict:?}"
+            ),
+        }
+    }
+
+    /// The byte the kernel takes for the vhid: after the IPv4 header as its length
+    /// field says, whether or not the frame is long enough for that header.
+    fn kernel_vhid(me: IpAddr, frame: &[u8]) -> Option<u8> {
+        let at = match me {
+            IpAddr::V4(_) => 14 + 4 * usize::from(frame.get(14)? & 0xf) + 1,
+            IpAddr::V6(_) => 14 + 40 + 1,
+        };
+        frame.get(at).copied()
+    }
+
+    fn frame_type(me: IpAddr) -> [u8; 2] {
+        if me.is_ipv4() {
+            [0x08, 0x00]
+        } else {
+            [0x86, 0xdd]
+        }
+    }
+
+    /// Every byte of the golden frame set to a few values, and every truncation and
+    /// extension: the kernel's checks and the daemon's agree.
+    #[test]
+    fn screens_and_the_advert_filter_split_frames_as_the_daemon_judges_them() {
+        let me = IpAddr::from([10, 9, 0, 2]);
+        let golden = crate::testutil::hex(crate::testutil::GOLDEN_ADVERT_FRAME);
+        assert_eq!(kept_by(me, &golden), [None]);
+        assert_eq!(verdict(me, &golden), Ok(()));
+        for at in 0..golden.len() {
+            for v in [0u8, 1, 0x20, 0x45, 0x46, 0x55, 0x7f, 0xff, golden[at] ^ 1] {
+                let mut f = golden.clone();
+                f[at] = v;
+                agree(me, &f, &format!("byte {at} = {v:#x}"));
+            }
+        }
+        for len in 0..golden.len() {
+            agree(me, &golden[..len], &format!("cut to {len}"));
+        }
+        let mut long = golden.clone();
+        long.resize(1400, 0xee);
+        assert_eq!(kept_by(me, &long), [None], "trailing bytes are ignored");
+        // IP options: the checksum is left to the daemon.
+        let mut opts = golden[..34].to_vec();
+        opts.extend_from_slice(&[0x94, 0x04, 0, 0]);
+        opts.extend_from_slice(&golden[34..]);
+        opts[14] = 0x46;
+        assert_eq!(kept_by(me, &opts), [None]);
+        assert_eq!(verdict(me, &opts), Err(RejectReason::BadChecksum));
+        let mut short_opts = opts.clone();
+        short_opts.truncate(60);
+        assert_eq!(kept_by(me, &short_opts), [Some(Check::Size)]);
+
+        let me6: IpAddr = "2001:db8::2".parse().unwrap();
+        let frame6 = advert6("2001:db8::1");
+        assert_eq!(kept_by(me6, &frame6), [None]);
+        for at in 0..frame6.len() {
+            for v in [0u8, 1, 0x20, 0x7f, 0xff, frame6[at] ^ 1] {
+                let mut f = frame6.clone();
+                f[at] = v;
+                agree(me6, &f, &format!("IPv6 byte {at} = {v:#x}"));
+            }
+        }
+        for len in 0..frame6.len() {
+            agree(me6, &frame6[..len], &format!("IPv6 cut to {len}"));
+        }
+    }
+
+    #[test]
+    fn each_screen_keeps_the_frames_failing_its_check() {
+        let me = IpAddr::from([10, 9, 0, 2]);
+        let golden = crate::testutil::hex(crate::testutil::GOLDEN_ADVERT_FRAME);
+        let mut ttl = golden.clone();
+        ttl[22] = 64;
+        let mut version = golden.clone();
+        version[34] = 0x31;
+        let mut sum = golden.clone();
+        sum[40] ^= 0x55;
+        for (frame, check) in [
+            (&golden[..60], Check::Size),
+            (&ttl[..], Check::Ttl),
+            (&version[..], Check::Version),
+            (&sum[..], Check::Checksum),
+        ] {
+            assert_eq!(kept_by(me, frame), [Some(check)], "{check:?}");
         }
     }
 
@@ -297,6 +609,9 @@ mod tests {
     fn filter_jumps_stay_inside_the_program() {
         let v4 = IpAddr::from([192, 0, 2, 1]);
         let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let screens = Check::ALL
+            .iter()
+            .flat_map(|&c| [screen_filter(v4, 7, c), screen_filter(v6, 7, c)]);
         for prog in [
             advert_filter(v4, 7),
             advert_filter(v6, 7),
@@ -304,9 +619,12 @@ mod tests {
             carp_filter(v6),
             witness_filter(&[v4, IpAddr::from([192, 0, 2, 9])]),
             witness_filter(&[v6, "2001:db8::9".parse().unwrap()]),
-        ] {
+        ]
+        .into_iter()
+        .chain(screens)
+        {
             for (i, ins) in prog.iter().enumerate() {
-                if ins.code == bpf::JEQ_K {
+                if ins.code == bpf::JEQ_K || ins.code == bpf::JGE_K {
                     assert!(i + 1 + usize::from(ins.jt) < prog.len());
                     assert!(i + 1 + usize::from(ins.jf) < prog.len());
                 }

@@ -32,7 +32,7 @@ pub use control::{ControlSocket, Ipv6Membership};
 pub use packet::PacketSocket;
 pub use raw::RawIpSocket;
 
-pub use filter::{advert_filter, carp_filter, witness_filter, FRAME_SNAP};
+pub use filter::{advert_filter, carp_filter, screen_filter, witness_filter, FRAME_SNAP};
 pub use netlink::{parse_link_events, LinkEvent, LinkMonitor};
 
 /// `PACKET_IGNORE_OUTGOING` (Linux 4.20): do not loop our own frames back to us.

@@ -160,6 +160,29 @@ impl PacketSocket {
         }
     }
 
+    /// How many frames the kernel filter kept since the last call, queued or dropped
+    /// for want of room (PACKET_STATISTICS, which the call resets).
+    ///
+    /// # Errors
+    /// The errno of getsockopt(2).
+    pub fn kept_since_last(&self) -> io::Result<u64> {
+        // SAFETY: tpacket_stats is plain data; all-zero is valid.
+        let mut stats: libc::tpacket_stats = unsafe { zeroed() };
+        let mut len = size_of::<libc::tpacket_stats>() as libc::socklen_t;
+        // SAFETY: `stats` and `len` are valid for writing, `len` holds stats' size.
+        check(unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                (&mut stats as *mut libc::tpacket_stats).cast(),
+                &mut len,
+            )
+        })?;
+        // The kernel's tp_packets already includes tp_drops.
+        Ok(u64::from(stats.tp_packets))
+    }
+
     /// Reads and clears the socket's pending error (after POLLERR).
     pub fn take_error(&self) -> io::Error {
         let mut err: libc::c_int = 0;
