@@ -47,7 +47,7 @@ use nix::sys::timerfd::{Expiration, TimerFd, TimerSetTimeFlags};
 use crate::check::Checker;
 use crate::config::Config;
 use crate::hooks::{Due, Hooks, Job, Outcome as ScriptOutcome, Script};
-use crate::net::{self, ControlSocket, Ipv6Membership, LinkMonitor, PacketSocket};
+use crate::net::{self, ControlSocket, Ipv6Membership, LinkMonitor, PacketSocket, RxRing};
 use crate::packet::Advert;
 use crate::service::Notifier;
 use crate::state::{Action, Carp, State, Transition};
@@ -76,6 +76,9 @@ const FRAME_SPACING: Duration = Duration::from_micros(800);
 /// little late). A real peer sends one frame a second, so a quiet daemon never naps:
 /// a nap costs a wake-up of its own, worth it only when frames keep coming.
 const FLOOD_WAKES: u8 = 1;
+/// With the ring (docs/PROTOCOL.md §4.1.2), a second that brings fewer frames than
+/// this is calm again: the ring goes, and with it the kernel's millisecond timer.
+const CALM_FRAMES: u32 = 32;
 /// The packet socket's receive buffer: room for a flood's frames during a nap.
 pub(crate) const RCVBUF: usize = 1 << 20;
 /// Receive buffer for netlink: a link message with all its attributes can exceed 2 KiB
@@ -138,6 +141,11 @@ struct Daemon {
     /// The last wake-up that read frames, and how many before it came in quick
     /// succession (see [`FLOOD_WAKES`]).
     frame_wakes: (Option<Instant>, u8),
+    /// Under a flood, the packet socket's receive ring, and since when it counts
+    /// frames for [`CALM_FRAMES`] and how many.
+    ring: Option<(RxRing, Instant, u32)>,
+    /// The kernel refused a ring once: floods are read by the batch, with naps.
+    ring_refused: bool,
 }
 
 impl Daemon {
@@ -223,8 +231,16 @@ impl Daemon {
                 self.interface_gone(now, &format!("{err} (revents={:#x})", packet_ev.bits()));
             } else if packet_ev.contains(PollFlags::POLLIN)
                 && self.on_frames(now, &mut frame_bufs, &mut frame_lens) > 0
+                && self.note_frame_wake(now)
+                && self.ring.is_none()
             {
-                flooded = self.note_frame_wake(now);
+                // A flood: read it through a ring, which the kernel hands over at
+                // most once a millisecond; nap between batches if there can be none.
+                flooded =
+                    self.ring_refused || !self.start_ring(now, &mut frame_bufs, &mut frame_lens);
+            }
+            if !self.gone {
+                self.end_ring_when_calm(now);
             }
             if !links_ev.is_empty() && !self.gone {
                 self.on_links(now, &mut link_buf);
@@ -450,8 +466,75 @@ impl Daemon {
         }
     }
 
-    /// Reads and judges one batch of frames; returns how many there were.
+    /// Gives the packet socket a ring (docs/PROTOCOL.md §4.1.2), then reads what it had
+    /// queued before. Returns false when the kernel refused a ring.
+    fn start_ring(
+        &mut self,
+        now: Instant,
+        bufs: &mut [[u8; net::FRAME_SNAP]],
+        lens: &mut [usize],
+    ) -> bool {
+        match RxRing::attach(&self.packet) {
+            Ok(ring) => {
+                log::debug!("a flood of frames: reading them through a ring");
+                self.ring = Some((ring, now, 0));
+                while self.read_queued(now, bufs, lens) == bufs.len() {}
+                true
+            }
+            Err(e) => {
+                log::warn!("No receive ring ({e}): a flood is read by the batch");
+                self.ring_refused = true;
+                false
+            }
+        }
+    }
+
+    /// Takes the ring away after a calm second.
+    fn end_ring_when_calm(&mut self, now: Instant) {
+        let Some((_, since, frames)) = self.ring.as_mut() else {
+            return;
+        };
+        if now.saturating_duration_since(*since) < Duration::from_secs(1) {
+            return;
+        }
+        if *frames >= CALM_FRAMES {
+            (*since, *frames) = (now, 0);
+            return;
+        }
+        if let Some((ring, _, _)) = self.ring.take() {
+            log::debug!("calm again: reading frames as they come");
+            if let Err(e) = ring.detach(&self.packet) {
+                // The socket keeps its ring and nobody reads it: nothing is heard.
+                self.interface_gone(now, &format!("could not remove the receive ring: {e}"));
+            }
+            self.frame_wakes = (None, 0);
+        }
+    }
+
+    /// Reads and judges the frames there are: from the ring under a flood, else one
+    /// batch from the socket's queue. Returns how many there were.
     fn on_frames(
+        &mut self,
+        now: Instant,
+        bufs: &mut [[u8; net::FRAME_SNAP]],
+        lens: &mut [usize],
+    ) -> usize {
+        let Some((ring, _, counted)) = self.ring.as_mut() else {
+            return self.read_queued(now, bufs, lens);
+        };
+        let (intake, carp) = (&mut self.intake, &mut self.carp);
+        let count = ring.read(|frame| {
+            if let Some(adv) = intake.judge(now, frame) {
+                carp.handle_advert(now, &adv);
+            }
+        });
+        *counted = counted.saturating_add(u32::try_from(count).unwrap_or(u32::MAX));
+        count
+    }
+
+    /// Reads and judges one batch of frames from the socket's queue; returns how many
+    /// there were.
+    fn read_queued(
         &mut self,
         now: Instant,
         bufs: &mut [[u8; net::FRAME_SNAP]],

@@ -246,6 +246,8 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         state_file,
         witness,
         frame_wakes: (None, 0),
+        ring: None,
+        ring_refused: false,
     };
     if let Some(w) = daemon.witness.as_mut() {
         w.start(now);

@@ -27,10 +27,12 @@ pub mod filter;
 pub mod netlink;
 mod packet;
 mod raw;
+mod ring;
 
 pub use control::{ControlSocket, Ipv6Membership};
 pub use packet::PacketSocket;
 pub use raw::RawIpSocket;
+pub use ring::RxRing;
 
 pub use filter::{advert_filter, carp_filter, screen_filter, witness_filter, FRAME_SNAP};
 pub use netlink::{parse_link_events, LinkEvent, LinkMonitor};
