@@ -158,8 +158,9 @@ impl Program {
                 }
                 self.op(bpf::AND_K, 0xf0).jump_eq(0x20, pass, fail)
             }
-            // IPv4: the IP header and the CARP header are summed as one (§4.3 step 9),
-            // here only when the header has no options (28 words); else the daemon sums.
+            // IPv4: the IP header and the CARP header are summed as one
+            // (docs/PROTOCOL.md §4.3 step 9), here only when the header has no options
+            // (28 words); else the daemon sums.
             (Check::Checksum, true) => self
                 .op(bpf::TXA, 0)
                 .jump_eq(20, To::Next, pass)
