@@ -15,7 +15,7 @@
 //!   [`net`] (sockets), [`hooks`] (scripts), [`check`] (the health check), [`process`]
 //!   (how both start and kill their children),
 //!   [`service`] (pid file, systemd), [`status`] (the state file), [`logger`], and
-//!   [`daemon`], the one `ppoll` loop. [`ratelimit`] is pure but serves only the
+//!   [`daemon`], the one `epoll` loop. [`ratelimit`] is pure but serves only the
 //!   daemon's logging.
 //!
 //! ARCHITECTURE.md at the repository root is the map.

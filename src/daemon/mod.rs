@@ -1,4 +1,4 @@
-//! The daemon: sets up the sockets, then one single-threaded `ppoll` loop that feeds the
+//! The daemon: sets up the sockets, then one single-threaded `epoll` loop that feeds the
 //! state machine its inputs and carries out its actions.
 //!
 //! ```text
@@ -38,10 +38,10 @@ pub use setup::run;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant, SystemTime};
 
-use nix::poll::{ppoll, PollFd, PollFlags};
+use nix::poll::PollTimeout;
+use nix::sys::epoll::{Epoll, EpollEvent, EpollFlags};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
-use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{Expiration, TimerFd, TimerSetTimeFlags};
 
 use crate::check::Checker;
@@ -84,6 +84,17 @@ pub(crate) const RCVBUF: usize = 1 << 20;
 /// Receive buffer for netlink: a link message with all its attributes can exceed 2 KiB
 /// (bridges, bonds). A truncated one is detected and the flags are read directly.
 const NETLINK_BUF: usize = 32 * 1024;
+
+/// The loop's inputs, by their token in its epoll set.
+mod token {
+    pub const SIGNALS: u64 = 0;
+    pub const TIMER: u64 = 1;
+    pub const PACKET: u64 = 2;
+    pub const LINKS: u64 = 3;
+    pub const WITNESS: u64 = 4;
+    /// How many there are.
+    pub const COUNT: usize = 5;
+}
 
 /// How the daemon ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +157,12 @@ struct Daemon {
     ring: Option<(RxRing, Instant, u32)>,
     /// The kernel refused a ring once: floods are read by the batch, with naps.
     ring_refused: bool,
+    /// What the loop waits on, registered once (see [`token`]): an epoll set, so a
+    /// wake-up costs no registration of every descriptor, as poll(2) would.
+    epoll: Epoll,
+    /// The packet socket, the link monitor and the witness socket have left the set:
+    /// once exiting or gone, only signals and the timer matter.
+    inputs_closed: bool,
 }
 
 impl Daemon {
@@ -177,47 +194,33 @@ impl Daemon {
             }
             let fallback = self.arm_timer();
             // Once exiting, only signals and the timer matter (scripts, a second TERM).
-            let listening = match (!self.exiting && !self.gone, self.witness.is_some()) {
-                (true, true) => 5,
-                (true, false) => 4,
-                (false, _) => 2,
-            };
-            let (packet_ev, links_ev, signals_ev, timer_ev, witness_ev) = {
-                // Without witnesses the fifth slot repeats the packet socket and is
-                // never polled.
-                let witness_fd = self
-                    .witness
-                    .as_ref()
-                    .map_or(self.packet.as_fd(), Prober::as_fd);
-                let mut fds = [
-                    PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
-                    PollFd::new(self.timer.as_fd(), PollFlags::POLLIN),
-                    PollFd::new(self.packet.as_fd(), PollFlags::POLLIN),
-                    PollFd::new(self.links.as_fd(), PollFlags::POLLIN),
-                    PollFd::new(witness_fd, PollFlags::POLLIN),
-                ];
-                let fds = &mut fds[..listening];
-                let polled = ppoll(fds, fallback, None);
+            if (self.exiting || self.gone) && !self.inputs_closed {
+                self.close_inputs();
+            }
+            let mut ev = [EpollFlags::empty(); token::COUNT];
+            {
+                let mut events = [EpollEvent::empty(); token::COUNT];
+                let waited = self.epoll.wait(&mut events, fallback);
                 #[allow(clippy::disallowed_methods)]
                 {
                     now = Instant::now();
                 }
-                match polled {
-                    Ok(_) => {}
+                let n = match waited {
+                    Ok(n) => n,
                     Err(nix::errno::Errno::EINTR) => continue,
                     Err(e) => {
-                        log::error!("poll() error: {e}");
+                        log::error!("epoll_wait() error: {e}");
                         std::thread::sleep(Duration::from_millis(10));
                         continue;
                     }
-                }
-                let ev = |i: usize| {
-                    fds.get(i)
-                        .and_then(|f| f.revents())
-                        .unwrap_or(PollFlags::empty())
                 };
-                (ev(2), ev(3), ev(0), ev(1), ev(4))
-            };
+                for e in &events[..n] {
+                    if let Some(slot) = usize::try_from(e.data()).ok().and_then(|i| ev.get_mut(i)) {
+                        *slot |= e.events();
+                    }
+                }
+            }
+            let [signals_ev, timer_ev, packet_ev, links_ev, witness_ev] = ev;
             if !timer_ev.is_empty() {
                 // Expired: read it, so it stops being readable, and arm it afresh.
                 let _ = self.timer.wait();
@@ -226,10 +229,10 @@ impl Daemon {
             if !signals_ev.is_empty() {
                 self.on_signals(now);
             }
-            if packet_ev.intersects(PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL) {
+            if packet_ev.intersects(EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP) {
                 let err = self.packet.take_error();
                 self.interface_gone(now, &format!("{err} (revents={:#x})", packet_ev.bits()));
-            } else if packet_ev.contains(PollFlags::POLLIN)
+            } else if packet_ev.contains(EpollFlags::EPOLLIN)
                 && self.on_frames(now, &mut frame_bufs, &mut frame_lens) > 0
                 && self.note_frame_wake(now)
                 && self.ring.is_none()
@@ -279,14 +282,27 @@ impl Daemon {
         .min()
     }
 
+    /// Takes the packet socket, the link monitor and the witness socket out of the
+    /// epoll set, once, when exiting or when the interface is gone: a socket in error
+    /// would otherwise be reported again on every wait.
+    fn close_inputs(&mut self) {
+        self.inputs_closed = true;
+        let _ = self.epoll.delete(self.packet.as_fd());
+        let _ = self.epoll.delete(self.links.as_fd());
+        if let Some(w) = &self.witness {
+            let _ = self.epoll.delete(w.as_fd());
+        }
+    }
+
     /// Arms the timer for the next deadline, or disarms it, when that changed (a
     /// system call saved on every wake-up of a flood). The timer is armed with the
     /// deadline's absolute time, so it fires on time however long ago `now` was read.
-    /// Returns a poll timeout to use instead if the timer could not be armed.
-    fn arm_timer(&mut self) -> Option<TimeSpec> {
+    /// Returns the wait's timeout: none, or a short one if the timer could not be
+    /// armed.
+    fn arm_timer(&mut self) -> PollTimeout {
         let next = self.next_deadline();
         if next == self.armed {
-            return None;
+            return PollTimeout::NONE;
         }
         self.armed = next;
         let result = match next {
@@ -297,12 +313,12 @@ impl Daemon {
             None => self.timer.unset(),
         };
         match result {
-            Ok(()) => None,
+            Ok(()) => PollTimeout::NONE,
             Err(e) => {
-                // Not expected with valid arguments; fall back to a poll timeout.
+                // Not expected with valid arguments; fall back to a wait timeout.
                 log::error!("timerfd_settime: {e}");
                 self.armed = None;
-                Some(TimeSpec::from_duration(Duration::from_millis(10)))
+                PollTimeout::from(10u8)
             }
         }
     }

@@ -4,8 +4,10 @@
 
 use std::io;
 use std::net::IpAddr;
+use std::os::fd::AsFd;
 use std::time::{Instant, SystemTime};
 
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::timerfd::{ClockId, TimerFd, TimerFlags};
 
@@ -16,7 +18,7 @@ use super::send::Sender;
 use super::state_file::StateFile;
 use super::witness::Prober;
 use super::{
-    handled_signals, Daemon, Error, Monotonic, Outcome, ARPHRD_ETHER, ARPHRD_IEEE802, RCVBUF,
+    handled_signals, token, Daemon, Error, Monotonic, Outcome, ARPHRD_ETHER, ARPHRD_IEEE802, RCVBUF,
 };
 use crate::check::Checker;
 use crate::config::Config;
@@ -218,6 +220,26 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         screened_at: None,
     };
     let state_file = StateFile::new(cfg.state_file.clone(), since);
+    let epoll = (|| {
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        let inputs = [
+            (signals.as_fd(), token::SIGNALS),
+            (timer.as_fd(), token::TIMER),
+            (packet.as_fd(), token::PACKET),
+            (links.as_fd(), token::LINKS),
+        ];
+        for (fd, token) in inputs {
+            epoll.add(fd, EpollEvent::new(EpollFlags::EPOLLIN, token))?;
+        }
+        if let Some(w) = &witness {
+            epoll.add(
+                w.as_fd(),
+                EpollEvent::new(EpollFlags::EPOLLIN, token::WITNESS),
+            )?;
+        }
+        Ok::<_, nix::errno::Errno>(epoll)
+    })()
+    .map_err(|e| Error::setup(format!("Unable to create an epoll set: {e}")))?;
     let clock = Monotonic::new()
         .map_err(|e| Error::setup(format!("Unable to read the monotonic clock: {e}")))?;
     let mut daemon = Daemon {
@@ -248,6 +270,8 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         frame_wakes: (None, 0),
         ring: None,
         ring_refused: false,
+        epoll,
+        inputs_closed: false,
     };
     if let Some(w) = daemon.witness.as_mut() {
         w.start(now);
