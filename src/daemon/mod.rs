@@ -126,6 +126,8 @@ struct Daemon {
     timer: TimerFd,
     /// The deadline the timer is armed for, so it is only re-armed when it changes.
     armed: Option<Instant>,
+    /// The timer fired and is readable until re-armed.
+    timer_fired: bool,
     /// Turns an `Instant` into the timer's absolute time.
     clock: Monotonic,
     hooks: Hooks,
@@ -222,9 +224,9 @@ impl Daemon {
             }
             let [signals_ev, timer_ev, packet_ev, links_ev, witness_ev] = ev;
             if !timer_ev.is_empty() {
-                // Expired: read it, so it stops being readable, and arm it afresh.
-                let _ = self.timer.wait();
-                self.armed = None;
+                // Expired: arming it afresh (or disarming it) below clears it, without
+                // a read.
+                self.timer_fired = true;
             }
             if !signals_ev.is_empty() {
                 self.on_signals(now);
@@ -301,10 +303,13 @@ impl Daemon {
     /// armed.
     fn arm_timer(&mut self) -> PollTimeout {
         let next = self.next_deadline();
-        if next == self.armed {
+        if next == self.armed && !self.timer_fired {
             return PollTimeout::NONE;
         }
         self.armed = next;
+        // timerfd_settime(2) zeroes the expiration count, so a fired timer stops
+        // being readable.
+        self.timer_fired = false;
         let result = match next {
             Some(at) => self.timer.set(
                 Expiration::OneShot(self.clock.timespec(at)),
@@ -315,8 +320,10 @@ impl Daemon {
         match result {
             Ok(()) => PollTimeout::NONE,
             Err(e) => {
-                // Not expected with valid arguments; fall back to a wait timeout.
+                // Not expected with valid arguments; fall back to a wait timeout, and
+                // read the timer so that a fired one stops being readable.
                 log::error!("timerfd_settime: {e}");
+                let _ = self.timer.wait();
                 self.armed = None;
                 PollTimeout::from(10u8)
             }

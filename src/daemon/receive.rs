@@ -110,13 +110,12 @@ impl Intake {
                         continue;
                     }
                 };
-                // Drained even when nothing was counted, so the sample stays fresh.
+                if counted == 0 {
+                    continue;
+                }
                 let read = screen.socket.recv_batch(&mut bufs, &mut lens).unwrap_or(0);
                 (screen.check.reason(), counted, read)
             };
-            if counted == 0 {
-                continue;
-            }
             self.rejects.add_many(reason, counted);
             let sample = read
                 .checked_sub(1)

@@ -255,6 +255,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         signals,
         timer,
         armed: None,
+        timer_fired: false,
         clock,
         ifindex: i32::try_from(ifindex).unwrap_or(-1),
         gone: false,
