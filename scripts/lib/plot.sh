@@ -12,8 +12,9 @@
 #                              named by its header; with logx the x tics are the x values
 #   plot_bars OUT TITLE YLABEL DATA [logy]
 #                              grouped bars: one group per row (column 1 is its label),
-#                              one bar per other column, named by its header; with logy
-#                              values below 1 are drawn as 1 (a log axis has no 0)
+#                              one bar per other column, named by its header, its value
+#                              written above it; with logy values below 1 are drawn as 1
+#                              (a log axis has no 0)
 
 plot_dir=docs/plots
 
@@ -95,8 +96,8 @@ plot_bars() {
         if [ "$logy" = yes ]; then
             echo "set logscale y"
             echo "set format y '%g'"
-            # Bars grow from 1 (10^0); a 0 is drawn as 1.
-            echo "set yrange [1:*]"
+            # Bars grow from 0.5, so that a 1 shows; a 0 is drawn as 1.
+            echo "set yrange [0.5:*]"
             value='(column(i) < 1 ? 1 : column(i))'
         else
             echo "set yrange [0:*]"
