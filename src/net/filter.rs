@@ -77,15 +77,30 @@ enum To {
     Drop,
     Keep,
     Label(usize),
+    /// `ret n`: in a fanout selector, the member that gets the frame.
+    Return(u32),
 }
 
 /// Builds a classic BPF program from loads and comparisons whose targets are named, not
 /// counted: [`Program::finish`] appends the two returns (drop, keep the headers) and
 /// works out every jump offset, so a check can be added without recounting.
-#[derive(Default)]
 struct Program {
     ins: Vec<(u16, To, To, u32)>,
     labels: Vec<usize>,
+    /// Where the IP header starts: 14, after the Ethernet header, in a socket's
+    /// filter; 0 in a fanout group's selector, which the kernel runs on the packet
+    /// from its network header on.
+    l3: u32,
+}
+
+impl Default for Program {
+    fn default() -> Program {
+        Program {
+            ins: Vec::new(),
+            labels: Vec::new(),
+            l3: 14,
+        }
+    }
 }
 
 impl Program {
@@ -131,11 +146,12 @@ impl Program {
     /// One structural check of a frame whose vhid already matched (for IPv4, X holds
     /// the IP header length): on to `pass` or `fail`.
     fn check(&mut self, check: Check, v4: bool, pass: To, fail: To) -> &mut Self {
+        let l3 = self.l3;
         // Where the headers are, for each family: IPv4 after a header of X bytes.
         let (ttl_at, carp_min_len) = if v4 {
-            (14 + 8, 14 + 36)
+            (l3 + 8, l3 + 36)
         } else {
-            (14 + 7, 14 + 40 + 36)
+            (l3 + 7, l3 + 40 + 36)
         };
         match (check, v4) {
             (Check::Size, true) => self
@@ -147,14 +163,14 @@ impl Program {
             (Check::Size, false) => self
                 .op(bpf::LD_W_LEN, 0)
                 .jump_ge(carp_min_len, To::Next, fail)
-                .op(bpf::LD_H_ABS, 14 + 4)
+                .op(bpf::LD_H_ABS, l3 + 4)
                 .jump_ge(36, pass, fail),
             (Check::Ttl, _) => self.op(bpf::LD_B_ABS, ttl_at).jump_eq(255, pass, fail),
             (Check::Version, _) => {
                 if v4 {
-                    self.op(bpf::LD_B_IND, 14);
+                    self.op(bpf::LD_B_IND, l3);
                 } else {
-                    self.op(bpf::LD_B_ABS, 14 + 40);
+                    self.op(bpf::LD_B_ABS, l3 + 40);
                 }
                 self.op(bpf::AND_K, 0xf0).jump_eq(0x20, pass, fail)
             }
@@ -164,10 +180,24 @@ impl Program {
             (Check::Checksum, true) => self
                 .op(bpf::TXA, 0)
                 .jump_eq(20, To::Next, pass)
-                .folded_sum(14, 28)
+                .folded_sum(l3, 28)
                 .jump_eq(0xffff, pass, fail),
-            (Check::Checksum, false) => self.folded_sum(14 + 40, 18).jump_eq(0xffff, pass, fail),
+            (Check::Checksum, false) => self.folded_sum(l3 + 40, 18).jump_eq(0xffff, pass, fail),
         }
+    }
+
+    /// Drops frames whose vhid byte is not `vhid`; for IPv4 leaves the IP header
+    /// length in X. VRRP adverts for a VRID equal to our vhid pass (same byte) and are
+    /// judged by the checks, so ucarp's `Bad version` warning for them still shows.
+    fn vhid(&mut self, srcip: IpAddr, vhid: u8) -> &mut Self {
+        let l3 = self.l3;
+        if srcip.is_ipv4() {
+            // X = the IPv4 header length, then the byte after it plus one: the vhid.
+            self.op(bpf::LDX_B_MSH, l3).op(bpf::LD_B_IND, l3 + 1);
+        } else {
+            self.op(bpf::LD_B_ABS, l3 + 40 + 1);
+        }
+        self.jump_eq(u32::from(vhid), To::Next, To::Drop)
     }
 
     /// A label to jump to, placed later with [`Program::place`].
@@ -188,13 +218,17 @@ impl Program {
     /// version): for IPv4 any header length, for IPv6 next header 112 right after the
     /// fixed header.
     fn carp_of_family(&mut self, srcip: IpAddr) -> &mut Self {
+        let l3 = self.l3;
         let (ethertype, version, protocol_at) = match srcip {
-            IpAddr::V4(_) => (0x0800, 0x40, 14 + 9),
-            IpAddr::V6(_) => (0x86dd, 0x60, 14 + 6),
+            IpAddr::V4(_) => (0x0800, 0x40, l3 + 9),
+            IpAddr::V6(_) => (0x86dd, 0x60, l3 + 6),
         };
-        self.op(bpf::LD_H_ABS, 12)
-            .jump_eq(ethertype, To::Next, To::Drop)
-            .op(bpf::LD_B_ABS, 14)
+        // Without the Ethernet header the socket's binding has chosen the type.
+        if l3 == 14 {
+            self.op(bpf::LD_H_ABS, 12)
+                .jump_eq(ethertype, To::Next, To::Drop);
+        }
+        self.op(bpf::LD_B_ABS, l3)
             .op(bpf::AND_K, 0xf0)
             .jump_eq(version, To::Next, To::Drop)
             .op(bpf::LD_B_ABS, protocol_at)
@@ -203,9 +237,10 @@ impl Program {
 
     /// Drops frames sent from `srcip`; others go to `otherwise`.
     fn not_from(&mut self, srcip: IpAddr, otherwise: To) -> &mut Self {
+        let l3 = self.l3;
         match srcip {
             IpAddr::V4(ip) => {
-                self.op(bpf::LD_W_ABS, 14 + 12)
+                self.op(bpf::LD_W_ABS, l3 + 12)
                     .jump_eq(u32::from(ip), To::Drop, otherwise)
             }
             // Ours only when all four words match; the first that differs decides.
@@ -213,7 +248,7 @@ impl Program {
                 let o = ip.octets();
                 for (i, w) in o.chunks_exact(4).enumerate() {
                     let word = u32::from_be_bytes([w[0], w[1], w[2], w[3]]);
-                    let at = 14 + 8 + 4 * i as u32;
+                    let at = l3 + 8 + 4 * i as u32;
                     let eq = if i == 3 { To::Drop } else { To::Next };
                     self.op(bpf::LD_W_ABS, at).jump_eq(word, eq, otherwise);
                 }
@@ -222,10 +257,22 @@ impl Program {
         }
     }
 
-    /// Appends drop (`ret 0`) and keep (`ret FRAME_SNAP`) and resolves the jumps.
+    /// Appends drop (`ret 0`), keep (`ret FRAME_SNAP`) and each other return jumped
+    /// to, and resolves the jumps.
     fn finish(&mut self) -> Vec<libc::sock_filter> {
         let drop = self.ins.len();
-        let (keep, end) = (drop + 1, drop + 2);
+        let mut returns = vec![0, FRAME_SNAP as u32];
+        for &(_, jt, jf, _) in &self.ins {
+            for to in [jt, jf] {
+                if let To::Return(n) = to {
+                    if !returns.contains(&n) {
+                        returns.push(n);
+                    }
+                }
+            }
+        }
+        let keep = drop + 1;
+        let end = drop + returns.len();
         let mut out = Vec::with_capacity(end);
         for (i, &(code, jt, jf, k)) in self.ins.iter().enumerate() {
             let offset = |to| {
@@ -234,11 +281,12 @@ impl Program {
                     To::Drop => drop,
                     To::Keep => keep,
                     To::Label(n) => self.labels[n],
+                    To::Return(n) => drop + returns.iter().position(|&r| r == n).unwrap_or(0),
                 };
                 // Invariant: every label is placed, ahead of its jumps, and the programs
                 // built here are short enough for 8-bit jumps (the tests build each).
                 assert!(
-                    at > i && at <= keep && at - (i + 1) <= usize::from(u8::MAX),
+                    at > i && at < end && at - (i + 1) <= usize::from(u8::MAX),
                     "BPF jump to an unplaced or earlier label, or too far"
                 );
                 (at - (i + 1)) as u8
@@ -246,7 +294,7 @@ impl Program {
             let (jt, jf) = (offset(jt), offset(jf));
             out.push(libc::sock_filter { code, jt, jf, k });
         }
-        for k in [0, FRAME_SNAP as u32] {
+        for k in returns {
             out.push(libc::sock_filter {
                 code: bpf::RET_K,
                 jt: 0,
@@ -274,6 +322,39 @@ pub fn screen_filter(srcip: IpAddr, vhid: u8, failing: Check) -> Vec<libc::sock_
     checked(srcip, vhid, Some(failing))
 }
 
+/// Where [`screen_selector`] sends the frames that fail no check: the packet socket,
+/// which joins the fanout group after the four screens.
+pub const SELECT_ADVERT: u32 = Check::ALL.len() as u32;
+
+/// Builds the program of the fanout group that the screens and the packet socket
+/// form (docs/PROTOCOL.md §4.1.1): for each frame, the member that gets it. A frame
+/// that fails a [`Check`] goes to that check's screen (the check's index in
+/// [`Check::ALL`], the order in which the screens join), any other frame of ours to
+/// the packet socket ([`SELECT_ADVERT`]), the rest to the first screen, whose own
+/// filter drops it. The kernel runs it on the packet from the IP header on, without
+/// the Ethernet header a socket's filter sees. Each member keeps its own exact filter, so the selector only
+/// saves work: the kernel runs one hook and one program per frame for the group,
+/// instead of one per socket.
+pub fn screen_selector(srcip: IpAddr, vhid: u8) -> Vec<libc::sock_filter> {
+    let mut p = Program {
+        l3: 0,
+        ..Program::default()
+    };
+    let vhid_check = p.label();
+    p.carp_of_family(srcip).not_from(srcip, vhid_check);
+    p.place(vhid_check);
+    p.vhid(srcip, vhid);
+    for (i, check) in Check::ALL.into_iter().enumerate() {
+        let pass = if check == Check::Checksum {
+            To::Return(SELECT_ADVERT)
+        } else {
+            To::Next
+        };
+        p.check(check, srcip.is_ipv4(), pass, To::Return(i as u32));
+    }
+    p.finish()
+}
+
 /// The advert filter, or a screen when `failing` names a check.
 fn checked(srcip: IpAddr, vhid: u8, failing: Option<Check>) -> Vec<libc::sock_filter> {
     let mut p = Program::default();
@@ -281,15 +362,7 @@ fn checked(srcip: IpAddr, vhid: u8, failing: Option<Check>) -> Vec<libc::sock_fi
     p.carp_of_family(srcip).not_from(srcip, vhid_check);
     p.place(vhid_check);
     let v4 = srcip.is_ipv4();
-    if v4 {
-        // X = the IPv4 header length, then the byte after it plus one: the vhid.
-        p.op(bpf::LDX_B_MSH, 14).op(bpf::LD_B_IND, 14 + 1);
-    } else {
-        p.op(bpf::LD_B_ABS, 14 + 40 + 1);
-    }
-    // VRRP adverts for a VRID equal to our vhid pass here (same byte) and are judged
-    // by the checks, so ucarp's `Bad version` warning for them still shows.
-    p.jump_eq(u32::from(vhid), To::Next, To::Drop);
+    p.vhid(srcip, vhid);
     for check in Check::ALL {
         let (pass, fail) = match failing {
             Some(f) if f == check => (To::Drop, To::Keep),
@@ -546,6 +619,56 @@ mod tests {
         }
     }
 
+    /// The fanout selector sends each frame to the one member that keeps it, if any.
+    #[test]
+    fn the_selector_sends_each_frame_to_the_member_that_keeps_it() {
+        let members = |me: IpAddr| {
+            let mut m: Vec<_> = Check::ALL
+                .iter()
+                .map(|&c| screen_filter(me, 7, c))
+                .collect();
+            m.push(advert_filter(me, 7));
+            m
+        };
+        let check = |me: IpAddr, frame: &[u8], what: &str| {
+            let members = members(me);
+            let chosen = run_bpf(&screen_selector(me, 7), frame.get(14..).unwrap_or(&[])) as usize;
+            let keepers: Vec<usize> = (0..members.len())
+                .filter(|&i| run_bpf(&members[i], frame) > 0)
+                .collect();
+            match keepers[..] {
+                [] => {}
+                [one] => assert_eq!(chosen, one, "{what}"),
+                _ => panic!("{what}: kept by {keepers:?}"),
+            }
+        };
+        let me = IpAddr::from([10, 9, 0, 2]);
+        let golden = crate::testutil::hex(crate::testutil::GOLDEN_ADVERT_FRAME);
+        assert_eq!(
+            run_bpf(&screen_selector(me, 7), &golden[14..]),
+            SELECT_ADVERT
+        );
+        for at in 0..golden.len() {
+            for v in [0u8, 1, 0x20, 0x46, 0x7f, 0xff, golden[at] ^ 1] {
+                let mut f = golden.clone();
+                f[at] = v;
+                check(me, &f, &format!("byte {at} = {v:#x}"));
+            }
+        }
+        for len in 0..golden.len() {
+            check(me, &golden[..len], &format!("cut to {len}"));
+        }
+        let me6: IpAddr = "2001:db8::2".parse().unwrap();
+        let frame6 = advert6("2001:db8::1");
+        for at in 0..frame6.len() {
+            for v in [0u8, 1, 0x20, 0x7f, 0xff, frame6[at] ^ 1] {
+                let mut f = frame6.clone();
+                f[at] = v;
+                check(me6, &f, &format!("IPv6 byte {at} = {v:#x}"));
+            }
+        }
+    }
+
     #[test]
     fn each_screen_keeps_the_frames_failing_its_check() {
         let me = IpAddr::from([10, 9, 0, 2]);
@@ -612,7 +735,8 @@ mod tests {
         let v6: IpAddr = "2001:db8::1".parse().unwrap();
         let screens = Check::ALL
             .iter()
-            .flat_map(|&c| [screen_filter(v4, 7, c), screen_filter(v6, 7, c)]);
+            .flat_map(|&c| [screen_filter(v4, 7, c), screen_filter(v6, 7, c)])
+            .chain([screen_selector(v4, 7), screen_selector(v6, 7)]);
         for prog in [
             advert_filter(v4, 7),
             advert_filter(v6, 7),
@@ -631,7 +755,10 @@ mod tests {
                 }
             }
             assert_eq!(prog.last().unwrap().code, bpf::RET_K);
-            assert_eq!(prog[prog.len() - 2].k, 0, "the drop");
+            assert!(
+                prog.iter().any(|i| i.code == bpf::RET_K && i.k == 0),
+                "the drop"
+            );
         }
     }
 

@@ -160,6 +160,55 @@ impl PacketSocket {
         }
     }
 
+    /// Joins the fanout group `id` of CBPF type, or with `None` founds one under an id
+    /// the kernel picks (PACKET_FANOUT_FLAG_UNIQUEID, Linux 4.5). From then on the
+    /// group's one hook receives for all members and its program
+    /// ([`PacketSocket::set_fanout_program`]) picks which member gets each frame;
+    /// the member's own filter still applies. Returns the group's id.
+    ///
+    /// # Errors
+    /// The errno of setsockopt(2) or getsockopt(2).
+    pub fn join_fanout(&self, id: Option<u16>) -> io::Result<u16> {
+        let flags = match id {
+            Some(_) => libc::PACKET_FANOUT_CBPF,
+            None => libc::PACKET_FANOUT_CBPF | libc::PACKET_FANOUT_FLAG_UNIQUEID,
+        };
+        let arg = u32::from(id.unwrap_or(0)) | (flags << 16);
+        let fd = self.fd.as_raw_fd();
+        setsockopt(fd, libc::SOL_PACKET, libc::PACKET_FANOUT, &arg)?;
+        let mut got: u32 = 0;
+        let mut len = size_of::<u32>() as libc::socklen_t;
+        // SAFETY: `got` and `len` are valid for writing, `len` holds got's size.
+        check(unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_PACKET,
+                libc::PACKET_FANOUT,
+                (&mut got as *mut u32).cast(),
+                &mut len,
+            )
+        })?;
+        Ok((got & 0xffff) as u16)
+    }
+
+    /// Gives this socket's fanout group its selecting program (PACKET_FANOUT_DATA).
+    ///
+    /// # Errors
+    /// `EINVAL` for a program too long, or setsockopt's errno.
+    pub fn set_fanout_program(&self, program: &[libc::sock_filter]) -> io::Result<()> {
+        let prog = libc::sock_fprog {
+            len: u16::try_from(program.len())
+                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
+            filter: program.as_ptr().cast_mut(),
+        };
+        setsockopt(
+            self.fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_FANOUT_DATA,
+            &prog,
+        )
+    }
+
     /// How many frames the kernel filter kept since the last call, queued or dropped
     /// for want of room (PACKET_STATISTICS, which the call resets).
     ///
