@@ -40,6 +40,9 @@ pub(super) struct Intake {
     pub(super) limit: RateLimit,
     /// One per [`Check`].
     pub(super) screens: Vec<Screen>,
+    /// The fanout group's sink, which keeps nothing, held open with the screens;
+    /// `None` without a group.
+    pub(super) _sink: Option<PacketSocket>,
     /// When the screens were last read.
     pub(super) screened_at: Option<Instant>,
 }

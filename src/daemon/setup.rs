@@ -31,21 +31,27 @@ use crate::replay::ReplayGuard;
 use crate::service::{Notifier, PidFile};
 use crate::state::Carp;
 
-/// Puts the screens, then the packet socket, in one fanout group whose selector
-/// hands each frame to the member that keeps it (docs/PROTOCOL.md §4.1.1). A member
-/// left out still gets every frame through its own hook and filter.
-fn group(screens: &[Screen], packet: &PacketSocket, srcip: IpAddr, vhid: u8) -> io::Result<()> {
-    let Some((first, rest)) = screens.split_first() else {
-        return Ok(());
-    };
-    let id = first.socket.join_fanout(None)?;
-    first
-        .socket
-        .set_fanout_program(&net::filter::screen_selector(srcip, vhid))?;
-    for screen in rest {
+/// Puts `sink`, the screens, then the packet socket in one fanout group whose
+/// selector hands each frame to the member that keeps it (docs/PROTOCOL.md §4.1.1);
+/// then the screens keep all they are given. On an error the screens keep their exact
+/// filters, and a member left out still gets every frame through its own hook.
+fn group(
+    sink: &PacketSocket,
+    screens: &[Screen],
+    packet: &PacketSocket,
+    srcip: IpAddr,
+    vhid: u8,
+) -> io::Result<()> {
+    let id = sink.join_fanout(None)?;
+    sink.set_fanout_program(&net::filter::screen_selector(srcip, vhid))?;
+    for screen in screens {
         screen.socket.join_fanout(Some(id))?;
     }
-    packet.join_fanout(Some(id)).map(drop)
+    packet.join_fanout(Some(id))?;
+    for screen in screens {
+        screen.socket.set_filter(&net::filter::keep_all())?;
+    }
+    Ok(())
 }
 
 /// Sets everything up, then runs until an exit signal or the interface going away.
@@ -86,11 +92,21 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         })
         .collect::<io::Result<Vec<_>>>()
         .map_err(|e| Error::setup(format!("Unable to open a packet socket on [{iface}]: {e}")))?;
-    // One hook for the five sockets instead of five: each frame costs the kernel (and,
-    // on a veth, its sender) one dispatch and one program, as with one socket. The
+    // One hook for the sockets instead of five: each frame costs the kernel (and, on a
+    // veth, its sender) one dispatch and one short program, as with one socket. The
     // packet socket joins last, so that a ring, which takes it out of the group and
     // back in at the end, leaves it where the selector expects it.
-    if let Err(e) = group(&screens, &packet, cfg.srcip, cfg.vhid) {
+    // The sink stays open even if the group fails half-way, so that no member moves.
+    let sink = PacketSocket::open(
+        ifindex,
+        &net::filter::drop_all(),
+        net::ethertype_of(cfg.srcip),
+    );
+    let grouped = sink
+        .as_ref()
+        .map_err(|e| io::Error::new(e.kind(), e.to_string()))
+        .and_then(|sink| group(sink, &screens, &packet, cfg.srcip, cfg.vhid));
+    if let Err(e) = grouped {
         log::debug!("no fanout group for the screens ({e}): each has its own hook");
     }
     let links = LinkMonitor::open()
@@ -241,6 +257,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         rejects: Default::default(),
         limit: RateLimit::new(DEFAULT_PERIOD),
         screens,
+        _sink: sink.ok(),
         screened_at: None,
     };
     let state_file = StateFile::new(cfg.state_file.clone(), since);

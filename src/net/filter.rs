@@ -322,19 +322,23 @@ pub fn screen_filter(srcip: IpAddr, vhid: u8, failing: Check) -> Vec<libc::sock_
     checked(srcip, vhid, Some(failing))
 }
 
-/// Where [`screen_selector`] sends the frames that fail no check: the packet socket,
-/// which joins the fanout group after the four screens.
-pub const SELECT_ADVERT: u32 = Check::ALL.len() as u32;
+/// Where [`screen_selector`] sends the frames that are not ours (another vhid or
+/// protocol, our own): the sink, a socket that keeps nothing and joins the fanout
+/// group first.
+pub const SELECT_SINK: u32 = 0;
+/// Where [`screen_selector`] sends the frames of ours that fail no check: the packet
+/// socket, which joins the fanout group after the sink and the four screens.
+pub const SELECT_ADVERT: u32 = Check::ALL.len() as u32 + 1;
 
-/// Builds the program of the fanout group that the screens and the packet socket
-/// form (docs/PROTOCOL.md §4.1.1): for each frame, the member that gets it. A frame
-/// that fails a [`Check`] goes to that check's screen (the check's index in
-/// [`Check::ALL`], the order in which the screens join), any other frame of ours to
-/// the packet socket ([`SELECT_ADVERT`]), the rest to the first screen, whose own
-/// filter drops it. The kernel runs it on the packet from the IP header on, without
-/// the Ethernet header a socket's filter sees. Each member keeps its own exact filter, so the selector only
-/// saves work: the kernel runs one hook and one program per frame for the group,
-/// instead of one per socket.
+/// Builds the program of the fanout group that the sink, the screens and the packet
+/// socket form (docs/PROTOCOL.md §4.1.1): for each frame, the member that gets it. A
+/// frame of ours that fails a [`Check`] goes to that check's screen (1 plus the
+/// check's index in [`Check::ALL`], the order in which the screens join), any other
+/// frame of ours to the packet socket ([`SELECT_ADVERT`]), the rest to the sink
+/// ([`SELECT_SINK`]). The kernel runs it on the packet from the IP header on, without
+/// the Ethernet header a socket's filter sees. With it the kernel runs one hook and
+/// one program per frame for the group, instead of one per socket, and the screens
+/// keep all they are given ([`keep_all`]).
 pub fn screen_selector(srcip: IpAddr, vhid: u8) -> Vec<libc::sock_filter> {
     let mut p = Program {
         l3: 0,
@@ -350,9 +354,21 @@ pub fn screen_selector(srcip: IpAddr, vhid: u8) -> Vec<libc::sock_filter> {
         } else {
             To::Next
         };
-        p.check(check, srcip.is_ipv4(), pass, To::Return(i as u32));
+        p.check(check, srcip.is_ipv4(), pass, To::Return(i as u32 + 1));
     }
+    // Everything else jumps to the drop, `ret 0`: the sink.
     p.finish()
+}
+
+/// A filter that keeps every frame (cut to [`FRAME_SNAP`]): a screen's, once the
+/// fanout group's selector has chosen what it gets.
+pub fn keep_all() -> Vec<libc::sock_filter> {
+    Program::default().jump_eq(0, To::Keep, To::Keep).finish()
+}
+
+/// A filter that keeps nothing: the sink's.
+pub fn drop_all() -> Vec<libc::sock_filter> {
+    Program::default().finish()
 }
 
 /// The advert filter, or a screen when `failing` names a check.
@@ -619,27 +635,22 @@ mod tests {
         }
     }
 
-    /// The fanout selector sends each frame to the one member that keeps it, if any.
+    /// The fanout selector sends each frame where the exact filters would have kept
+    /// it: a screen, the packet socket, or (kept by none) the sink.
     #[test]
-    fn the_selector_sends_each_frame_to_the_member_that_keeps_it() {
-        let members = |me: IpAddr| {
-            let mut m: Vec<_> = Check::ALL
-                .iter()
-                .map(|&c| screen_filter(me, 7, c))
-                .collect();
-            m.push(advert_filter(me, 7));
-            m
-        };
+    fn the_selector_sends_each_frame_where_the_exact_filters_keep_it() {
         let check = |me: IpAddr, frame: &[u8], what: &str| {
-            let members = members(me);
-            let chosen = run_bpf(&screen_selector(me, 7), frame.get(14..).unwrap_or(&[])) as usize;
-            let keepers: Vec<usize> = (0..members.len())
-                .filter(|&i| run_bpf(&members[i], frame) > 0)
-                .collect();
-            match keepers[..] {
-                [] => {}
-                [one] => assert_eq!(chosen, one, "{what}"),
-                _ => panic!("{what}: kept by {keepers:?}"),
+            let chosen = run_bpf(&screen_selector(me, 7), frame.get(14..).unwrap_or(&[]));
+            let expected = match kept_by(me, frame)[..] {
+                [] => SELECT_SINK,
+                [None] => SELECT_ADVERT,
+                [Some(c)] => Check::ALL.iter().position(|&k| k == c).unwrap() as u32 + 1,
+                ref more => panic!("{what}: kept by {more:?}"),
+            };
+            // Frames of another Ethernet type never reach the group (it is bound to
+            // our family's); the selector cannot see the type.
+            if frame.get(12..14) == Some(&frame_type(me)[..]) {
+                assert_eq!(chosen, expected, "{what}");
             }
         };
         let me = IpAddr::from([10, 9, 0, 2]);
@@ -667,6 +678,8 @@ mod tests {
                 check(me6, &f, &format!("IPv6 byte {at} = {v:#x}"));
             }
         }
+        assert!(run_bpf(&keep_all(), &golden) > 0);
+        assert_eq!(run_bpf(&drop_all(), &golden), 0);
     }
 
     #[test]
@@ -736,7 +749,12 @@ mod tests {
         let screens = Check::ALL
             .iter()
             .flat_map(|&c| [screen_filter(v4, 7, c), screen_filter(v6, 7, c)])
-            .chain([screen_selector(v4, 7), screen_selector(v6, 7)]);
+            .chain([
+                screen_selector(v4, 7),
+                screen_selector(v6, 7),
+                keep_all(),
+                drop_all(),
+            ]);
         for prog in [
             advert_filter(v4, 7),
             advert_filter(v6, 7),

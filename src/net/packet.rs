@@ -64,6 +64,14 @@ impl PacketSocket {
         Ok(PacketSocket { fd, ifindex })
     }
 
+    /// Replaces the socket's kernel filter.
+    ///
+    /// # Errors
+    /// As for [`PacketSocket::open`]'s filter.
+    pub fn set_filter(&self, filter: &[libc::sock_filter]) -> io::Result<()> {
+        attach_filter(&self.fd, filter)
+    }
+
     /// Sets the receive buffer to `bytes`, above the system maximum when privileged
     /// (SO_RCVBUFFORCE), else as far as it allows.
     pub fn set_receive_buffer(&self, bytes: usize) {
