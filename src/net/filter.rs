@@ -1,8 +1,9 @@
 //! The classic BPF programs the kernel runs on every frame before it reaches a packet
 //! socket: keep CARP adverts of our family for our vhid from other sources that pass
 //! the structural receive checks ([`advert_filter`]), or those that fail one given
-//! check, to be counted ([`screen_filter`]), or every CARP/VRRP frame but ours for
-//! `--preflight` ([`carp_filter`]), or the witnesses' answers ([`witness_filter`]);
+//! check, to be counted ([`screen_filter`]), and the fanout group's choice of which of
+//! these sockets gets a frame ([`screen_selector`]); or every CARP/VRRP frame but ours
+//! for `--preflight` ([`carp_filter`]), or the witnesses' answers ([`witness_filter`]);
 //! drop the rest in the kernel, so foreign and malformed traffic never wakes the daemon
 //! (docs/PROTOCOL.md §4.1.1). Pure: all are built by one small builder whose jumps name
 //! their targets (the next check, drop, keep), so nobody counts offsets by hand;
