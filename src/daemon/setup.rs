@@ -97,17 +97,18 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
     // packet socket joins last, so that a ring, which takes it out of the group and
     // back in at the end, leaves it where the selector expects it.
     // The sink stays open even if the group fails half-way, so that no member moves.
+    let ungrouped = |e: io::Error| {
+        log::debug!("no fanout group for the screens ({e}): each has its own hook");
+    };
     let sink = PacketSocket::open(
         ifindex,
         &net::filter::drop_all(),
         net::ethertype_of(cfg.srcip),
-    );
-    let grouped = sink
-        .as_ref()
-        .map_err(|e| io::Error::new(e.kind(), e.to_string()))
-        .and_then(|sink| group(sink, &screens, &packet, cfg.srcip, cfg.vhid));
-    if let Err(e) = grouped {
-        log::debug!("no fanout group for the screens ({e}): each has its own hook");
+    )
+    .map_err(ungrouped)
+    .ok();
+    if let Some(sink) = &sink {
+        let _ = group(sink, &screens, &packet, cfg.srcip, cfg.vhid).map_err(ungrouped);
     }
     let links = LinkMonitor::open()
         .map_err(|e| Error::setup(format!("Unable to watch the link state: {e}")))?;
@@ -257,7 +258,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         rejects: Default::default(),
         limit: RateLimit::new(DEFAULT_PERIOD),
         screens,
-        _sink: sink.ok(),
+        _sink: sink,
         screened_at: None,
     };
     let state_file = StateFile::new(cfg.state_file.clone(), since);

@@ -105,6 +105,20 @@ pub(crate) fn setsockopt<T: Copy>(
     .map(drop)
 }
 
+/// Reads a socket option of type `T` (plain data, for which all-zero is valid).
+pub(crate) fn getsockopt<T: Copy>(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> io::Result<T> {
+    // SAFETY: the callers' `T`s are C structs or integers, valid when all-zero.
+    let mut value: T = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<T>() as libc::socklen_t;
+    // SAFETY: `value` and `len` are valid for writing, `len` holds value's size.
+    check(unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut T).cast(), &mut len) })?;
+    Ok(value)
+}
+
 /// Attaches a classic BPF program to a socket (SO_ATTACH_FILTER): the kernel runs it
 /// on every packet before queueing it.
 ///

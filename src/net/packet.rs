@@ -184,18 +184,7 @@ impl PacketSocket {
         let arg = u32::from(id.unwrap_or(0)) | (flags << 16);
         let fd = self.fd.as_raw_fd();
         setsockopt(fd, libc::SOL_PACKET, libc::PACKET_FANOUT, &arg)?;
-        let mut got: u32 = 0;
-        let mut len = size_of::<u32>() as libc::socklen_t;
-        // SAFETY: `got` and `len` are valid for writing, `len` holds got's size.
-        check(unsafe {
-            libc::getsockopt(
-                fd,
-                libc::SOL_PACKET,
-                libc::PACKET_FANOUT,
-                (&mut got as *mut u32).cast(),
-                &mut len,
-            )
-        })?;
+        let got: u32 = getsockopt(fd, libc::SOL_PACKET, libc::PACKET_FANOUT)?;
         Ok((got & 0xffff) as u16)
     }
 
@@ -223,41 +212,20 @@ impl PacketSocket {
     /// # Errors
     /// The errno of getsockopt(2).
     pub fn kept_since_last(&self) -> io::Result<u64> {
-        // SAFETY: tpacket_stats is plain data; all-zero is valid.
-        let mut stats: libc::tpacket_stats = unsafe { zeroed() };
-        let mut len = size_of::<libc::tpacket_stats>() as libc::socklen_t;
-        // SAFETY: `stats` and `len` are valid for writing, `len` holds stats' size.
-        check(unsafe {
-            libc::getsockopt(
-                self.fd.as_raw_fd(),
-                libc::SOL_PACKET,
-                libc::PACKET_STATISTICS,
-                (&mut stats as *mut libc::tpacket_stats).cast(),
-                &mut len,
-            )
-        })?;
+        let stats: libc::tpacket_stats = getsockopt(
+            self.fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_STATISTICS,
+        )?;
         // The kernel's tp_packets already includes tp_drops.
         Ok(u64::from(stats.tp_packets))
     }
 
     /// Reads and clears the socket's pending error (after POLLERR).
     pub fn take_error(&self) -> io::Error {
-        let mut err: libc::c_int = 0;
-        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: `err` and `len` are valid for writing, `len` holds err's size.
-        let ret = unsafe {
-            libc::getsockopt(
-                self.fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_ERROR,
-                (&mut err as *mut libc::c_int).cast(),
-                &mut len,
-            )
-        };
-        if ret < 0 {
-            io::Error::last_os_error()
-        } else {
-            io::Error::from_raw_os_error(err)
+        match getsockopt::<libc::c_int>(self.fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_ERROR) {
+            Ok(err) => io::Error::from_raw_os_error(err),
+            Err(e) => e,
         }
     }
 }
