@@ -31,6 +31,7 @@ use crate::replay::{Replay, ReplayGuard};
 use crate::wire::checksum;
 use crate::wire::frame::{ETHERNET_HEADER_LEN, IPV4_HEADER_LEN, IPV6_HEADER_LEN};
 use crate::wire::packet::{self, Advert, CarpPacket, CARP_PROTO, CARP_TTL, CARP_VERSION};
+use crate::wire::vrrp::{ChecksumForm, VrrpAdvert};
 
 /// Why a received frame was dropped, in the order the checks run (docs/PROTOCOL.md §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,6 +266,50 @@ impl VerifiedAdvert {
     /// Returns the advert.
     pub fn advert(&self) -> &Advert {
         &self.advert
+    }
+}
+
+/// A VRRPv3 advert that passed every receive check (docs/PROTOCOL.md §14.3). Only
+/// [`VrrpReceiver::accept`] makes one outside tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedVrrp {
+    src: IpAddr,
+    advert: VrrpAdvert,
+    checksum: ChecksumForm,
+    addresses_match: bool,
+}
+
+impl VerifiedVrrp {
+    /// Returns the source address of the sender.
+    pub fn src(&self) -> IpAddr {
+        self.src
+    }
+
+    /// Returns the advert.
+    pub fn advert(&self) -> &VrrpAdvert {
+        &self.advert
+    }
+
+    /// Returns which checksum form verified.
+    pub fn checksum(&self) -> ChecksumForm {
+        self.checksum
+    }
+
+    /// Returns false when the advert's address list differs from ours (count or
+    /// members, order ignored): accepted, but worth a warning.
+    pub fn addresses_match(&self) -> bool {
+        self.addresses_match
+    }
+
+    /// Makes one without a frame, for tests of the state machine.
+    #[cfg(any(test, feature = "test-fixtures"))]
+    pub fn for_tests(src: IpAddr, advert: VrrpAdvert) -> VerifiedVrrp {
+        VerifiedVrrp {
+            src,
+            advert,
+            checksum: ChecksumForm::PseudoHeader,
+            addresses_match: true,
+        }
     }
 }
 

@@ -12,3 +12,4 @@ pub mod checksum;
 pub mod frame;
 pub mod ndp;
 pub mod packet;
+pub mod vrrp;
