@@ -482,16 +482,18 @@ impl Config {
         crate::state::Config {
             iface: self.iface.clone(),
             vhid: self.vhid,
-            advbase: self.advbase,
-            advskew: self.advskew,
-            deadratio: self.deadratio,
             preempt: self.preempt,
             neutral: self.neutral,
             srcip: self.srcip,
-            signer: self.signer(),
-            sequential_counters: self.replay_window.is_some(),
             preempt_delay: self.preempt_delay,
             witness: !self.witnesses.is_empty(),
+            protocol: crate::state::Protocol::Carp(crate::state::CarpConfig {
+                advbase: self.advbase,
+                advskew: self.advskew,
+                deadratio: self.deadratio,
+                signer: self.signer(),
+                sequential_counters: self.replay_window.is_some(),
+            }),
         }
     }
 

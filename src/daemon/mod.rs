@@ -48,8 +48,8 @@ use crate::check::Checker;
 use crate::config::Config;
 use crate::hooks::{Due, Hooks, Job, Outcome as ScriptOutcome, Script};
 use crate::net::{self, ControlSocket, Ipv6Membership, LinkMonitor, PacketSocket, RxRing};
-use crate::packet::Advert;
 use crate::service::Notifier;
+use crate::state::Advertisement;
 use crate::state::{Action, Carp, State, Transition};
 use clock::Monotonic;
 use links::Tracked;
@@ -447,8 +447,10 @@ impl Daemon {
         }
     }
 
-    fn send_and_report(&mut self, now: Instant, advert: &Advert) {
-        self.intake.note_sent(advert.counter);
+    fn send_and_report(&mut self, now: Instant, advert: &Advertisement) {
+        if let Advertisement::Carp(advert) = advert {
+            self.intake.note_sent(advert.counter);
+        }
         let ok = self.sender.advert(&self.packet, now, advert);
         self.carp.handle_send_result(now, ok);
     }

@@ -197,7 +197,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
                 mac,
                 cfg.srcip,
                 &cfg.witnesses,
-                (cfg.advbase, cfg.advskew, cfg.deadratio),
+                cfg.carp().witness_timing(),
             )
             .map_err(|e| {
                 Error::setup(format!(

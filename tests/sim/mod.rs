@@ -14,7 +14,9 @@ use ucarp::frame::{advert_source_mac, multicast_mac, AdvertFrame};
 use ucarp::packet::{Advert, CARP_MCAST_V4};
 use ucarp::replay::ReplayGuard;
 use ucarp::rx::{Receiver, RejectCounters};
-use ucarp::state::{Action, Carp, Config, State, Transition, WitnessSchedule};
+use ucarp::state::{
+    Action, Advertisement, Carp, CarpConfig, Config, Protocol, State, Transition, WitnessSchedule,
+};
 
 pub const VHID: u8 = 7;
 pub const PASSWORD: &[u8] = b"secret";
@@ -109,7 +111,7 @@ impl Spec {
 pub enum Did {
     Up(Transition),
     Down(Transition),
-    Advert(Advert),
+    Advert(Advertisement),
     Garp,
     /// An authenticated advert from this source was handed to the state machine.
     Heard(std::net::IpAddr),
@@ -132,7 +134,7 @@ pub struct Node {
     /// When the running up script ends.
     up_until: Option<Instant>,
     /// A claim held until the up script ends.
-    claim: Option<(Instant, Advert)>,
+    claim: Option<(Instant, Advertisement)>,
     /// With a witness: whether it answers this node's probes.
     pub sees_witness: bool,
     /// Cut off from the wire: it sends nothing that arrives, and hears nothing.
@@ -176,7 +178,7 @@ impl Node {
         self.did
             .iter()
             .filter_map(|(t, d)| match d {
-                Did::Advert(a) => Some((*t, *a)),
+                Did::Advert(Advertisement::Carp(a)) => Some((*t, *a)),
                 _ => None,
             })
             .collect()
@@ -232,17 +234,20 @@ impl Sim {
         let cfg = Config {
             iface: "sim0".into(),
             vhid: VHID,
-            advbase: spec.advbase,
-            advskew: spec.advskew,
-            deadratio: spec.deadratio,
             preempt: spec.preempt,
             neutral: spec.neutral,
             srcip: spec.srcip.into(),
-            signer: key.signer(VHID, &[VADDR.into()]),
-            sequential_counters: spec.replay_window.is_some(),
             preempt_delay: spec.preempt_delay,
             witness: spec.witness,
+            protocol: Protocol::Carp(CarpConfig {
+                advbase: spec.advbase,
+                advskew: spec.advskew,
+                deadratio: spec.deadratio,
+                signer: key.signer(VHID, &[VADDR.into()]),
+                sequential_counters: spec.replay_window.is_some(),
+            }),
         };
+        let timing = cfg.witness_timing();
         let seed = self.next_random();
         let carp = Carp::new(cfg, self.now, seed).unwrap();
         let rx = Receiver {
@@ -253,9 +258,7 @@ impl Sim {
             signer: key.signer(VHID, &[VADDR.into()]),
         };
         let replay = spec.replay_window.map(ReplayGuard::new);
-        let witness = spec
-            .witness
-            .then(|| WitnessSchedule::new(spec.advbase, spec.advskew, spec.deadratio, self.now));
+        let witness = spec.witness.then(|| WitnessSchedule::new(timing, self.now));
         self.nodes.push(Node {
             sees_witness: true,
             isolated: false,
@@ -457,9 +460,9 @@ impl Sim {
     }
 
     /// Sends an advert of node `i` now and reports the result to it, as the daemon does.
-    fn send(&mut self, i: usize, advert: Advert) {
-        if let Some(g) = &mut self.nodes[i].replay {
-            g.note_sent(advert.counter);
+    fn send(&mut self, i: usize, advert: Advertisement) {
+        if let (Some(g), Advertisement::Carp(a)) = (&mut self.nodes[i].replay, advert) {
+            g.note_sent(a.counter);
         }
         let ok = !self.nodes[i].send_fails;
         if ok {
@@ -471,9 +474,12 @@ impl Sim {
         self.nodes[i].did.push((t, Did::Advert(advert)));
     }
 
-    fn broadcast(&mut self, from: usize, advert: Advert) {
+    fn broadcast(&mut self, from: usize, advert: Advertisement) {
         let ip_id = self.next_random() as u16;
-        let frame = frame_from(self.nodes[from].spec.srcip, advert, ip_id);
+        let frame = match advert {
+            Advertisement::Carp(advert) => frame_from(self.nodes[from].spec.srcip, advert, ip_id),
+            Advertisement::Vrrp(_) => return,
+        };
         for to in 0..self.nodes.len() {
             if to == from || self.nodes[from].isolated || self.lost() {
                 continue;
