@@ -190,8 +190,8 @@ pub fn checksum(src: IpAddr, dst: IpAddr, message: &[u8], form: ChecksumForm) ->
         ChecksumForm::PseudoHeader => dst,
         ChecksumForm::GroupPseudoHeader => vrrp_group(src.is_ipv6()),
     };
-    let mut sum = accumulate(0, &ip_octets(&src, &mut [0; 16]));
-    sum = accumulate(sum, &ip_octets(&dst, &mut [0; 16]));
+    let mut sum = accumulate(0, ip_octets(&src, &mut [0; 16]));
+    sum = accumulate(sum, ip_octets(&dst, &mut [0; 16]));
     // `accumulate` pads an odd region, so the regions below are all even-sized words.
     let len = message.len();
     sum = match src {
@@ -455,7 +455,10 @@ pub fn emit_vrrp_frame(
         IPV4_HEADER_LEN
     };
     let alen = address_len(ipv6);
-    let Some(room) = buf.len().checked_sub(ETHERNET_HEADER_LEN + ip_len + HEADER_LEN) else {
+    let Some(room) = buf
+        .len()
+        .checked_sub(ETHERNET_HEADER_LEN + ip_len + HEADER_LEN)
+    else {
         return 0;
     };
     let same_family = || addresses.iter().filter(|a| a.is_ipv6() == ipv6);
@@ -635,7 +638,11 @@ impl VrrpFrame {
             let message = l3.get(IPV6_HEADER_LEN..end).ok_or(FrameError::Truncated)?;
             let src: IpAddr = ip.get_source().into();
             let dst: IpAddr = ip.get_destination().into();
-            let (tc, hl, fl) = (ip.get_traffic_class(), ip.get_hop_limit(), ip.get_flow_label());
+            let (tc, hl, fl) = (
+                ip.get_traffic_class(),
+                ip.get_hop_limit(),
+                ip.get_flow_label(),
+            );
             (src, dst, 0, tc, hl, fl, message, l3.len() - end)
         } else {
             if eth.get_ethertype() != EtherTypes::Ipv4 {
@@ -736,7 +743,10 @@ mod tests {
             v4(prio),
             addresses,
         );
-        assert!(buf[len..].iter().all(|&b| b == 0xa5), "wrote past the frame");
+        assert!(
+            buf[len..].iter().all(|&b| b == 0xa5),
+            "wrote past the frame"
+        );
         buf.truncate(len);
         buf
     }
@@ -784,15 +794,24 @@ mod tests {
         let peer = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
         let unicast = emit4(100, peer, &[VIP4]);
         assert_eq!(vrrp_checksum(&unicast), 0x2382);
-        assert_eq!(VrrpFrame::parse(&unicast).unwrap().form, ChecksumForm::PseudoHeader);
+        assert_eq!(
+            VrrpFrame::parse(&unicast).unwrap().form,
+            ChecksumForm::PseudoHeader
+        );
         // The old keepalived form of the same unicast advert: summed with the group.
         let mut old = unicast.clone();
         old[40..42].copy_from_slice(&0x0572u16.to_be_bytes());
-        assert_eq!(VrrpFrame::parse(&old).unwrap().form, ChecksumForm::GroupPseudoHeader);
+        assert_eq!(
+            VrrpFrame::parse(&old).unwrap().form,
+            ChecksumForm::GroupPseudoHeader
+        );
         // And Cisco's, without a pseudo-header.
         let mut cisco = unicast;
         cisco[40..42].copy_from_slice(&0xa802u16.to_be_bytes());
-        assert_eq!(VrrpFrame::parse(&cisco).unwrap().form, ChecksumForm::MessageOnly);
+        assert_eq!(
+            VrrpFrame::parse(&cisco).unwrap().form,
+            ChecksumForm::MessageOnly
+        );
     }
 
     /// An IPv6 advert, checked independently with python3 (the RFC 2460 pseudo-header
@@ -833,21 +852,33 @@ mod tests {
         assert!(buf[len..].iter().all(|&b| b == 0xa5));
         let f = VrrpFrame::parse(&buf[..len]).unwrap();
         assert_eq!(f.addresses, vec![vips[0], vips[2]]);
-        assert_eq!((f.tos, f.ttl, f.flow_label, f.form), (0xc0, 255, 0, ChecksumForm::PseudoHeader));
+        assert_eq!(
+            (f.tos, f.ttl, f.flow_label, f.form),
+            (0xc0, 255, 0, ChecksumForm::PseudoHeader)
+        );
         let peer: IpAddr = "fe80::2".parse().unwrap();
         let len = emit(&mut buf, peer);
         assert_eq!(VrrpFrame::parse(&buf[..len]).unwrap().checksum, 0xdc8c);
         let mut zeroed = buf[54..len].to_vec();
         zeroed[6..8].fill(0);
-        assert_eq!(checksum(src, peer, &zeroed, ChecksumForm::MessageOnly), 0xda29);
-        assert_eq!(checksum(src, peer, &zeroed, ChecksumForm::GroupPseudoHeader), 0xdbfa);
+        assert_eq!(
+            checksum(src, peer, &zeroed, ChecksumForm::MessageOnly),
+            0xda29
+        );
+        assert_eq!(
+            checksum(src, peer, &zeroed, ChecksumForm::GroupPseudoHeader),
+            0xdbfa
+        );
     }
 
     #[test]
     fn view_reads_every_field_and_masks_the_interval() {
         let mut bytes = hex("31 33 64 01 f064 0572 c0000264 ffffffff ffff");
         let p = VrrpPacket::new_checked(&bytes[..]).unwrap();
-        assert_eq!((p.version(), p.kind(), p.vrid(), p.priority()), (3, 1, 51, 100));
+        assert_eq!(
+            (p.version(), p.kind(), p.vrid(), p.priority()),
+            (3, 1, 51, 100)
+        );
         assert_eq!((p.count(), p.reserved(), p.interval_cs()), (1, 0xf, 100));
         assert_eq!(p.checksum(), 0x0572);
         assert_eq!(p.message_len(false), 12);
@@ -900,12 +931,19 @@ mod tests {
             &many,
         );
         assert_eq!(len, 14 + 20 + 8 + 8);
-        assert_eq!(VrrpFrame::parse(&small[..len]).unwrap().addresses, many[..2].to_vec());
+        assert_eq!(
+            VrrpFrame::parse(&small[..len]).unwrap().addresses,
+            many[..2].to_vec()
+        );
         // Every buffer size, both families: never a panic, always a readable frame.
         let six: Vec<IpAddr> = vec!["2001:db8::1".parse().unwrap(); 3];
         for (src, dst, list) in [
             (SRC4, GROUP4, &many[..3]),
-            ("fe80::1".parse().unwrap(), IpAddr::from(VRRP_MCAST_V6), &six[..]),
+            (
+                "fe80::1".parse().unwrap(),
+                IpAddr::from(VRRP_MCAST_V6),
+                &six[..],
+            ),
         ] {
             for size in 0..120 {
                 let mut buf = vec![0u8; size];
