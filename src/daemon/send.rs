@@ -14,6 +14,7 @@ use crate::ndp::UnsolicitedNa;
 use crate::net::{PacketSocket, RawIpSocket};
 use crate::ratelimit::{Budget, Suppressed, DEFAULT_PERIOD};
 use crate::state::Advertisement;
+use crate::vrrp::{emit_vrrp_frame, vrrp_source_mac, MAX_VRRP_FRAME_LEN};
 
 /// Everything needed to put our frames on the wire.
 #[derive(Debug)]
@@ -56,7 +57,24 @@ impl Sender {
                 };
                 emit_advert(buf, self.dst_mac, src_mac, self.srcip, dst, ip_id, *advert)
             }
-            Advertisement::Vrrp(_) => 0,
+            Advertisement::Vrrp(advert) => {
+                // docs/PROTOCOL.md §14.1: the VRRP virtual MAC of the family.
+                let src_mac = if self.real_mac {
+                    self.mac
+                } else {
+                    vrrp_source_mac(self.vhid, self.srcip.is_ipv6())
+                };
+                emit_vrrp_frame(
+                    buf,
+                    self.dst_mac,
+                    src_mac,
+                    self.srcip,
+                    dst,
+                    ip_id,
+                    *advert,
+                    &self.vaddrs,
+                )
+            }
         }
     }
 
@@ -70,7 +88,8 @@ impl Sender {
         now: Instant,
         advert: &Advertisement,
     ) -> bool {
-        let mut buf = [0u8; MAX_ADVERT_FRAME_LEN];
+        const _: () = assert!(MAX_VRRP_FRAME_LEN >= MAX_ADVERT_FRAME_LEN);
+        let mut buf = [0u8; MAX_VRRP_FRAME_LEN];
         log::debug!("-> {advert}");
         if self.unicast.is_none() {
             let len = self.advert_frame(advert, self.group, &mut buf);

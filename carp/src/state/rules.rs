@@ -172,6 +172,12 @@ impl Carp {
         }
     }
 
+    /// In VRRP mode, the priority we advertise and compare with now (1 when demoted);
+    /// `None` in CARP mode.
+    pub fn vrrp_priority(&self) -> Option<u8> {
+        matches!(self.cfg.protocol, Protocol::Vrrp(_)).then(|| self.local_priority())
+    }
+
     /// The interval our adverts go out at now.
     pub(super) fn advert_period(&self) -> Duration {
         match &self.cfg.protocol {
