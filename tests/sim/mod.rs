@@ -13,10 +13,12 @@ use ucarp::event::Event;
 use ucarp::frame::{advert_source_mac, multicast_mac, AdvertFrame};
 use ucarp::packet::{Advert, CARP_MCAST_V4};
 use ucarp::replay::ReplayGuard;
-use ucarp::rx::{Receiver, RejectCounters};
+use ucarp::rx::{Receiver, RejectCounters, VrrpReceiver};
 use ucarp::state::{
-    Action, Advertisement, Carp, CarpConfig, Config, Protocol, State, Transition, WitnessSchedule,
+    Action, Advertisement, Carp, CarpConfig, Config, Protocol, State, Transition, VrrpConfig,
+    WitnessSchedule,
 };
+use ucarp::vrrp::{emit_vrrp_frame, vrrp_source_mac, VrrpAdvert, MAX_VRRP_FRAME_LEN};
 
 pub const VHID: u8 = 7;
 pub const PASSWORD: &[u8] = b"secret";
@@ -41,6 +43,8 @@ pub struct Spec {
     /// `--witness`: the node probes a witness, which answers while the node sees it
     /// (see [`Sim::see_witness`]).
     pub witness: bool,
+    /// `--vrrp`: priority and interval in centiseconds; `None` for CARP.
+    pub vrrp: Option<(u8, u16)>,
 }
 
 impl Spec {
@@ -57,7 +61,24 @@ impl Spec {
             up_script: Duration::ZERO,
             preempt_delay: Duration::ZERO,
             witness: false,
+            vrrp: None,
         }
+    }
+
+    /// A VRRPv3 node at 198.51.100.`n` with this priority and RFC 5798's 1 s interval.
+    pub fn vrrp(n: u8, priority: u8) -> Spec {
+        Spec {
+            vrrp: Some((priority, 100)),
+            ..Spec::host(n)
+        }
+    }
+
+    /// The VRRP interval, in centiseconds.
+    pub fn advert_int(mut self, cs: u16) -> Spec {
+        if let Some((_, c)) = self.vrrp.as_mut() {
+            *c = cs;
+        }
+        self
     }
 
     pub fn witness(mut self) -> Spec {
@@ -119,10 +140,16 @@ pub enum Did {
     Exit,
 }
 
+/// A node's receive checks: CARP's or VRRP's.
+pub enum Rx {
+    Carp(Receiver),
+    Vrrp(VrrpReceiver),
+}
+
 pub struct Node {
     pub spec: Spec,
     pub carp: Carp,
-    pub rx: Receiver,
+    pub rx: Rx,
     /// False once crashed: sends nothing, hears nothing, its timers are ignored.
     pub alive: bool,
     /// When true, every advert send is reported as failed.
@@ -171,6 +198,17 @@ impl Node {
         self.witness
             .as_ref()
             .and_then(WitnessSchedule::poll_timeout)
+    }
+
+    /// The VRRP adverts it sent, with their times.
+    pub fn vrrp_adverts(&self) -> Vec<(Duration, VrrpAdvert)> {
+        self.did
+            .iter()
+            .filter_map(|(t, d)| match d {
+                Did::Advert(Advertisement::Vrrp(a)) => Some((*t, *a)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The adverts it sent, with their times.
@@ -239,23 +277,38 @@ impl Sim {
             srcip: spec.srcip.into(),
             preempt_delay: spec.preempt_delay,
             witness: spec.witness,
-            protocol: Protocol::Carp(CarpConfig {
-                advbase: spec.advbase,
-                advskew: spec.advskew,
-                deadratio: spec.deadratio,
-                signer: key.signer(VHID, &[VADDR.into()]),
-                sequential_counters: spec.replay_window.is_some(),
-            }),
+            protocol: match spec.vrrp {
+                Some((priority, interval_cs)) => Protocol::Vrrp(VrrpConfig {
+                    priority,
+                    interval_cs,
+                }),
+                None => Protocol::Carp(CarpConfig {
+                    advbase: spec.advbase,
+                    advskew: spec.advskew,
+                    deadratio: spec.deadratio,
+                    signer: key.signer(VHID, &[VADDR.into()]),
+                    sequential_counters: spec.replay_window.is_some(),
+                }),
+            },
         };
         let timing = cfg.witness_timing();
         let seed = self.next_random();
         let carp = Carp::new(cfg, self.now, seed).unwrap();
-        let rx = Receiver {
-            srcip: spec.srcip.into(),
-            vhid: VHID,
-            group: CARP_MCAST_V4.into(),
-            peers: Vec::new(),
-            signer: key.signer(VHID, &[VADDR.into()]),
+        let rx = match spec.vrrp {
+            Some(_) => Rx::Vrrp(VrrpReceiver {
+                srcip: spec.srcip.into(),
+                vrid: VHID,
+                group: CARP_MCAST_V4.into(),
+                peers: Vec::new(),
+                addresses: vec![VADDR.into()],
+            }),
+            None => Rx::Carp(Receiver {
+                srcip: spec.srcip.into(),
+                vhid: VHID,
+                group: CARP_MCAST_V4.into(),
+                peers: Vec::new(),
+                signer: key.signer(VHID, &[VADDR.into()]),
+            }),
         };
         let replay = spec.replay_window.map(ReplayGuard::new);
         let witness = spec.witness.then(|| WitnessSchedule::new(timing, self.now));
@@ -391,16 +444,22 @@ impl Sim {
             return;
         }
         // As the daemon: the receive checks, then the replay guard.
-        let verdict = node
-            .rx
-            .accept(frame)
-            .and_then(|v| ucarp::rx::admit(node.replay.as_mut(), v));
+        let verdict = match &node.rx {
+            Rx::Carp(rx) => rx
+                .accept(frame)
+                .and_then(|v| ucarp::rx::admit(node.replay.as_mut(), v))
+                .map(|v| v.map(|v| (v.src(), Ok(v)))),
+            Rx::Vrrp(rx) => rx.accept(frame).map(|v| Some((v.src(), Err(v)))),
+        };
         match verdict {
             Ok(None) => {}
-            Ok(Some(v)) => {
+            Ok(Some((src, heard))) => {
                 let t = now - self.t0;
-                node.did.push((t, Did::Heard(v.src())));
-                node.carp.handle_advert(now, &v);
+                node.did.push((t, Did::Heard(src)));
+                match heard {
+                    Ok(v) => node.carp.handle_advert(now, &v),
+                    Err(v) => node.carp.handle_vrrp_advert(now, &v),
+                }
                 self.drain(to);
             }
             Err(e) => node.rejects.add(e.reason()),
@@ -478,7 +537,9 @@ impl Sim {
         let ip_id = self.next_random() as u16;
         let frame = match advert {
             Advertisement::Carp(advert) => frame_from(self.nodes[from].spec.srcip, advert, ip_id),
-            Advertisement::Vrrp(_) => return,
+            Advertisement::Vrrp(advert) => {
+                vrrp_frame_from(self.nodes[from].spec.srcip, advert, ip_id)
+            }
         };
         for to in 0..self.nodes.len() {
             if to == from || self.nodes[from].isolated || self.lost() {
@@ -545,6 +606,23 @@ pub fn frame_from(src: Ipv4Addr, advert: Advert, ip_id: u16) -> Vec<u8> {
         advert,
     }
     .emit(&mut buf);
+    buf
+}
+
+/// A VRRPv3 advert's frame from `src` to the group, listing the simulation's VIP.
+pub fn vrrp_frame_from(src: Ipv4Addr, advert: VrrpAdvert, ip_id: u16) -> Vec<u8> {
+    let mut buf = vec![0; MAX_VRRP_FRAME_LEN];
+    let len = emit_vrrp_frame(
+        &mut buf,
+        multicast_mac(CARP_MCAST_V4),
+        vrrp_source_mac(advert.vrid, false),
+        src.into(),
+        CARP_MCAST_V4.into(),
+        ip_id,
+        advert,
+        &[VADDR.into()],
+    );
+    buf.truncate(len);
     buf
 }
 

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use super::rules::{Advertisement, Stance};
-use super::{Action, Carp, Demotion, Reason, State, BOW_OUT_REPEAT_MAX};
+use super::{Action, Carp, Demotion, Reason, State};
 use crate::event::Event;
 
 /// Why a handover started, and so what happens when it ends.
@@ -76,8 +76,7 @@ impl Carp {
     /// Sends a bow-out advert and schedules the next one: several fractions of the
     /// bound apart, so a lost frame costs little.
     pub(super) fn send_bow_out(&mut self, now: Instant) {
-        let bound = self.handover_hold();
-        let repeat = (bound / 4).min(BOW_OUT_REPEAT_MAX);
+        let repeat = self.bow_out_repeat();
         match self.handover.and_then(|h| h.bow_out) {
             Some(advert) => {
                 self.actions.push_back(Action::SendAdvert {

@@ -76,8 +76,8 @@ use adverts::SplitMix64;
 use carrier::CarrierHold;
 use handover::Handover;
 use rivals::Rival;
-pub use rules::Advertisement;
 use rules::{vrrp_interval, Offer, Stance};
+pub use rules::{vrrp_pace, Advertisement, VRRP_PACE, VRRP_PACE_FLOOR};
 pub use witness::{WitnessSchedule, WitnessTick, WitnessTiming};
 
 /// The longest gap between two bow-out adverts during a handover, so that one lost

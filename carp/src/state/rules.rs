@@ -20,8 +20,8 @@ use std::time::Duration;
 use super::{
     advert_interval, bow_out_delay, carp_cadence, handover_bound, master_down_interval,
     probe_interval, release_after, tie_break_key, vrrp_handover_bound, vrrp_master_down, vrrp_skew,
-    Carp, Protocol, BOW_OUT, DEMOTED_ADVSKEW, DEMOTED_PRIORITY, SUPPRESSED_ADVSKEW,
-    SUPPRESSED_PRIORITY,
+    Carp, Protocol, BOW_OUT, BOW_OUT_REPEAT_MAX, DEMOTED_ADVSKEW, DEMOTED_PRIORITY,
+    SUPPRESSED_ADVSKEW, SUPPRESSED_PRIORITY,
 };
 use crate::rx::{VerifiedAdvert, VerifiedVrrp};
 use crate::wire::packet::{Advert, DIGEST_LEN};
@@ -178,19 +178,20 @@ impl Carp {
         matches!(self.cfg.protocol, Protocol::Vrrp(_)).then(|| self.local_priority())
     }
 
-    /// The interval our adverts go out at now.
+    /// How often our adverts go out now: CARP's advertised interval; VRRP's paced
+    /// ([`vrrp_pace`]).
     pub(super) fn advert_period(&self) -> Duration {
         match &self.cfg.protocol {
             Protocol::Carp(c) => advert_interval(c.advbase, self.local_advskew()),
-            Protocol::Vrrp(v) => vrrp_interval(v.interval_cs),
+            Protocol::Vrrp(v) => vrrp_pace(vrrp_interval(v.interval_cs)),
         }
     }
 
-    /// The interval a demoted master's adverts go out at.
+    /// How often a demoted master's adverts go out.
     pub(super) fn demoted_period(&self) -> Duration {
         match &self.cfg.protocol {
             Protocol::Carp(c) => advert_interval(c.advbase, DEMOTED_ADVSKEW),
-            Protocol::Vrrp(v) => vrrp_interval(v.interval_cs),
+            Protocol::Vrrp(v) => vrrp_pace(vrrp_interval(v.interval_cs)),
         }
     }
 
@@ -249,6 +250,18 @@ impl Carp {
         match &self.cfg.protocol {
             Protocol::Carp(c) => handover_bound(c.advbase, c.advskew, c.deadratio),
             Protocol::Vrrp(v) => vrrp_handover_bound(vrrp_interval(v.interval_cs)),
+        }
+    }
+
+    /// How long between two bow-outs of a handover, so that one lost frame costs
+    /// little. CARP: a quarter of the hold, at most [`BOW_OUT_REPEAT_MAX`]. VRRP: two of
+    /// our intervals, because every priority-0 advert restarts a backup's Skew_Time
+    /// (RFC 5798 §6.4.2; keepalived does so), and a backup must be left time to take
+    /// over: Skew_Time is less than one interval (docs/PROTOCOL.md §14.5).
+    pub(super) fn bow_out_repeat(&self) -> Duration {
+        match &self.cfg.protocol {
+            Protocol::Carp(_) => (self.handover_hold() / 4).min(BOW_OUT_REPEAT_MAX),
+            Protocol::Vrrp(v) => vrrp_interval(v.interval_cs).saturating_mul(2),
         }
     }
 
@@ -318,6 +331,23 @@ impl Carp {
             }),
         }
     }
+}
+
+/// How many adverts a VRRP master sends per advertised interval.
+pub const VRRP_PACE: u32 = 3;
+/// The shortest gap between two paced VRRP adverts.
+pub const VRRP_PACE_FLOOR: Duration = Duration::from_millis(10);
+
+/// How often a VRRP master sends its adverts: [`VRRP_PACE`] times per advertised
+/// interval, never more often than every [`VRRP_PACE_FLOOR`] (docs/PROTOCOL.md §14.4).
+///
+/// The field is the *maximum* interval between adverts, and every advert restarts a
+/// backup's timer, which still runs for three advertised intervals plus its skew.
+/// So a cut is noticed as soon as with one advert per interval, but a backup now
+/// takes over on a live master only after about nine lost adverts in a row instead
+/// of three: at 10 % loss and 0.1 s, once in decades instead of every two minutes.
+pub fn vrrp_pace(interval: Duration) -> Duration {
+    (interval / VRRP_PACE).max(VRRP_PACE_FLOOR).min(interval)
 }
 
 /// A VRRP interval in centiseconds as a duration.
