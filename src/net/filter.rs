@@ -900,4 +900,76 @@ mod tests {
         assert!(!keep(IpAddr::from([10, 9, 0, 2]), 7, &frame));
         assert!(run_bpf(&carp_filter(me), &golden) == 0);
     }
+
+    /// A VRRPv3 advert of VRID 51 from `src` to the group, listing one address.
+    fn vrrp_frame(src: IpAddr) -> Vec<u8> {
+        use crate::vrrp::{emit_vrrp_frame, vrrp_source_mac, VrrpAdvert, MAX_VRRP_FRAME_LEN};
+        let (group, vip): (IpAddr, IpAddr) = match src {
+            IpAddr::V4(_) => ([224, 0, 0, 18].into(), [198, 18, 0, 100].into()),
+            IpAddr::V6(_) => (
+                crate::packet::CARP_MCAST_V6.into(),
+                "2001:db8::100".parse().unwrap(),
+            ),
+        };
+        let mut buf = vec![0; MAX_VRRP_FRAME_LEN];
+        let advert = VrrpAdvert {
+            vrid: 51,
+            priority: 100,
+            interval_cs: 100,
+        };
+        let mac = vrrp_source_mac(51, src.is_ipv6());
+        let len = emit_vrrp_frame(&mut buf, mac, mac, src, group, 1, advert, &[vip]);
+        buf.truncate(len);
+        buf
+    }
+
+    /// docs/PROTOCOL.md §14.3: the VRRP filter keeps our VRID's frames from others,
+    /// whole, and never drops a frame the daemon would accept (every one-byte change
+    /// and every cut of a valid advert, judged by both).
+    #[test]
+    fn the_vrrp_filter_keeps_every_frame_the_daemon_accepts() {
+        for (me, other) in [
+            (IpAddr::from([198, 18, 0, 2]), IpAddr::from([198, 18, 0, 1])),
+            (
+                "2001:db8::2".parse().unwrap(),
+                "2001:db8::1".parse().unwrap(),
+            ),
+        ] {
+            let vip: IpAddr = match me {
+                IpAddr::V4(_) => [198, 18, 0, 100].into(),
+                IpAddr::V6(_) => "2001:db8::100".parse().unwrap(),
+            };
+            let rx = crate::rx::VrrpReceiver {
+                srcip: me,
+                vrid: 51,
+                group: match me {
+                    IpAddr::V4(_) => [224, 0, 0, 18].into(),
+                    IpAddr::V6(_) => crate::packet::CARP_MCAST_V6.into(),
+                },
+                peers: Vec::new(),
+                addresses: vec![vip],
+            };
+            let filter = vrrp_filter(me, 51);
+            let frame = vrrp_frame(other);
+            assert!(rx.accept(&frame).is_ok());
+            assert_eq!(run_bpf(&filter, &frame), FRAME_SNAP as u32);
+            assert!(frame.len() <= FRAME_SNAP);
+            assert_eq!(run_bpf(&vrrp_filter(me, 52), &frame), 0, "other VRID");
+            assert_eq!(run_bpf(&vrrp_filter(other, 51), &frame), 0, "own source");
+            let mut variants = Vec::new();
+            for i in 0..frame.len() {
+                for v in [0u8, 1, 0x20, 0x31, 0xff, frame[i] ^ 0x80] {
+                    let mut f = frame.clone();
+                    f[i] = v;
+                    variants.push(f);
+                }
+                variants.push(frame[..i].to_vec());
+            }
+            for f in &variants {
+                if rx.accept(f).is_ok() {
+                    assert!(run_bpf(&filter, f) > 0, "{f:02x?}");
+                }
+            }
+        }
+    }
 }
