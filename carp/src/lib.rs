@@ -7,6 +7,8 @@
 //! HMAC-SHA1 authentication ([`auth`]), the checks a received frame must pass, in
 //! ucarp's order ([`rx`]), the optional replay guard ([`replay`]) and the state machine
 //! of one virtual host ([`state`]), with what it reports for the log ([`event`]). The
+//! same parts speak VRRPv3 for `--vrrp` ([`wire::vrrp`], [`rx::VrrpReceiver`],
+//! [`state::Protocol::Vrrp`]). The
 //! state machine is a one-way chain: [`types`] (its vocabulary) → [`timing`] (the
 //! formulas) → [`event`] → [`state`] (the machine, which re-exports the first two).
 //!

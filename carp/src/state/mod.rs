@@ -1,4 +1,6 @@
-//! The CARP state machine of ucarp (docs/PROTOCOL.md §5), sans-IO.
+//! The CARP state machine of ucarp (docs/PROTOCOL.md §5), sans-IO; with
+//! [`Protocol::Vrrp`] the same machine speaks VRRPv3 (docs/PROTOCOL.md §14), its
+//! election rules swapped in by `rules.rs`.
 //!
 //! [`Carp`] takes inputs — an authenticated advert, the passing of time, the link going
 //! up or down, a signal — each with an explicit `now`, and queues [`Action`]s for the
@@ -39,8 +41,8 @@
 //!   adds the skew once, so its dead time collapses to one interval (no loss
 //!   tolerance).
 //!
-//! The machine's parts are `impl Carp` blocks in files of their own: `election` (an
-//! authenticated advert), `handover` (bow-outs, make-before-break), `demote`
+//! The machine's parts are `impl Carp` blocks in files of their own: `rules` (what
+//! differs between CARP and VRRP), `election` (an authenticated advert), `handover` (bow-outs, make-before-break), `demote`
 //! (demotions), `carrier` (carrier loss, and the grace a master keeps the address
 //! through a flap), `witness` (`--witness`: no takeover without one, a cut-off master
 //! releases), `rivals` (the split-brain watch), `adverts` (counters and sending).
@@ -118,7 +120,8 @@ pub enum Action {
     Exit,
 }
 
-/// One CARP virtual host: ucarp's `sc` and the logic of `carp.c`, without the I/O.
+/// One virtual host, CARP or VRRP: ucarp's `sc` and the logic of `carp.c`, without
+/// the I/O.
 #[derive(Debug)]
 pub struct Carp {
     cfg: Config,

@@ -45,7 +45,7 @@ pub struct WitnessTick {
 }
 
 /// The prober's schedule (docs/PROTOCOL.md §5.15): a probe every
-/// [`witness_probe_interval`], and every witness lost after [`witness_lost_after`] of
+/// [`super::witness_probe_interval`], and every witness lost after [`super::witness_lost_after`] of
 /// probing without an answer. Silence only counts while probes go out: after a stall
 /// (the process did not run for a probe period or more: a frozen VM, SIGSTOP), the
 /// loss time starts over from the first probe after it, so a stall shorter than the
