@@ -359,9 +359,10 @@ fn keepalived_adverts_are_accepted_and_re_emitted_identically() {
     }
 }
 
-/// keepalived's first vrid-51 advert is the checksum worked example (docs/PROTOCOL.md
-/// §14.2) apart from its source MAC and IP id (1, so the IP checksum is 0x1899, not
-/// 0x189a): the same VRRP bytes, 0x0572; its bow-out, 0x6972.
+/// keepalived's first vrid-51 advert is our checksum worked example
+/// (`VRRP_EXAMPLE_FRAME`, docs/PROTOCOL.md §14.2) apart from its source MAC and IP id
+/// (1, so the IP checksum is 0x1899, not 0x189a): the same VRRP bytes, 0x0572; its
+/// bow-out, 0x6972.
 #[test]
 fn keepalived_matches_the_worked_example() {
     let first = data("keepalived-v4-vrid51.bin");

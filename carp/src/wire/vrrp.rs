@@ -713,7 +713,7 @@ mod tests {
     use super::*;
     use crate::testutil::{assert_eq_hex, hex};
 
-    /// The worked example (docs/PROTOCOL.md §14.2): vrid 51, priority 100, 1 s, VIP
+    /// A worked example of the checksum (docs/PROTOCOL.md §14.2): vrid 51, priority 100, 1 s, VIP
     /// 192.0.2.100, from 192.0.2.1 to the group, keepalived's IPv4 header with id 0.
     const EXAMPLE_V4: &str = crate::testutil::VRRP_EXAMPLE_FRAME;
 
