@@ -1,4 +1,5 @@
-//! Property tests of the wire format, the receive checks and the state machine.
+//! Property tests of the wire format (CARP and VRRPv3), the receive checks and the state
+//! machine.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
@@ -10,8 +11,12 @@ use ucarp::auth::Key;
 use ucarp::frame::{multicast_mac6, Advert6Frame, AdvertFrame};
 use ucarp::ndp::UnsolicitedNa;
 use ucarp::packet::{Advert, CarpPacket, CARP_MCAST_V4, CARP_MCAST_V6};
-use ucarp::rx::Receiver;
+use ucarp::rx::{Receiver, Reject, VrrpReceiver};
 use ucarp::state::{Carp, CarpConfig, Config, Protocol, State};
+use ucarp::wire::vrrp::{
+    self, emit_vrrp_frame, ChecksumForm, VrrpAdvert, VrrpFrame, VrrpPacket, MAX_ADDRESSES,
+    MAX_INTERVAL_CS, MAX_VRRP_FRAME_LEN, VRRP_MCAST_V4, VRRP_MCAST_V6,
+};
 
 use crate::sim::{frame_from, signed_advert, Sim, Spec, PASSWORD, VADDR, VHID};
 
@@ -493,6 +498,166 @@ proptest! {
             GUARD.with(|g| {
                 let _ = g.borrow_mut().check(v.src(), v.advert().counter);
             });
+        }
+    }
+}
+
+/// VRRPv3 (docs/PROTOCOL.md §14.1): a random node's advert, in either family.
+#[derive(Debug, Clone)]
+struct VrrpCase {
+    src: IpAddr,
+    /// The group, or with `unicast` the receiver's own address.
+    dst: IpAddr,
+    unicast: bool,
+    advert: VrrpAdvert,
+    addresses: Vec<IpAddr>,
+    dst_mac: MacAddr,
+    src_mac: MacAddr,
+    ip_id: u16,
+}
+
+/// The receiver's own address in each family (never a generated source).
+const VRRP_ME4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+const VRRP_ME6: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 2);
+
+fn any_vrrp_case(
+    intervals: std::ops::RangeInclusive<u16>,
+    counts: std::ops::Range<usize>,
+) -> impl Strategy<Value = VrrpCase> {
+    let family = any::<bool>().prop_flat_map(move |v6| {
+        let addr = move || -> BoxedStrategy<IpAddr> {
+            if v6 {
+                any_ipv6().prop_map(IpAddr::from).boxed()
+            } else {
+                any_ipv4().prop_map(IpAddr::from).boxed()
+            }
+        };
+        (
+            Just(v6),
+            addr().prop_filter("not the receiver", |a| {
+                *a != IpAddr::from(VRRP_ME4) && *a != IpAddr::from(VRRP_ME6)
+            }),
+            proptest::collection::vec(addr(), counts.clone()),
+        )
+    });
+    (
+        family,
+        any::<bool>(),
+        (any::<u8>(), any::<u8>(), intervals),
+        (any_mac(), any_mac(), any::<u16>()),
+    )
+        .prop_map(
+            |(
+                (v6, src, addresses),
+                unicast,
+                (vrid, priority, interval_cs),
+                (dst_mac, src_mac, ip_id),
+            )| {
+                let dst = match (v6, unicast) {
+                    (false, false) => VRRP_MCAST_V4.into(),
+                    (false, true) => VRRP_ME4.into(),
+                    (true, false) => VRRP_MCAST_V6.into(),
+                    (true, true) => VRRP_ME6.into(),
+                };
+                VrrpCase {
+                    src,
+                    dst,
+                    unicast,
+                    advert: VrrpAdvert {
+                        vrid,
+                        priority,
+                        interval_cs,
+                    },
+                    addresses,
+                    dst_mac,
+                    src_mac,
+                    ip_id,
+                }
+            },
+        )
+}
+
+fn emit_case(c: &VrrpCase) -> Vec<u8> {
+    let mut buf = vec![0xa5; MAX_VRRP_FRAME_LEN];
+    let len = emit_vrrp_frame(
+        &mut buf,
+        c.dst_mac,
+        c.src_mac,
+        c.src,
+        c.dst,
+        c.ip_id,
+        c.advert,
+        &c.addresses,
+    );
+    buf.truncate(len);
+    buf
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases(2000)))]
+
+    /// Emit then read gives back every input: the interval masked to 12 bits, the list
+    /// cut at MAX_ADDRESSES, the fixed fields (TOS or traffic class 0xC0, TTL 255) and a
+    /// checksum that verifies with the pseudo-header and the actual destination.
+    #[test]
+    fn vrrp_emit_then_parse_is_identity(c in any_vrrp_case(0..=u16::MAX, 0..80)) {
+        let frame = emit_case(&c);
+        let f = VrrpFrame::parse(&frame).unwrap();
+        let kept = c.addresses.len().min(MAX_ADDRESSES);
+        prop_assert_eq!(frame.len(), 14 + if c.src.is_ipv6() { 40 + 8 + 16 * kept } else { 20 + 8 + 4 * kept });
+        prop_assert_eq!((f.dst_mac, f.src_mac, f.src, f.dst), (c.dst_mac, c.src_mac, c.src, c.dst));
+        prop_assert_eq!(f.ip_id, if c.src.is_ipv6() { 0 } else { c.ip_id });
+        prop_assert_eq!((f.tos, f.ttl, f.flow_label, f.reserved, f.trailing), (0xc0, 255, 0, 0, 0));
+        let masked = VrrpAdvert { interval_cs: c.advert.interval_cs & MAX_INTERVAL_CS, ..c.advert };
+        prop_assert_eq!(f.advert, masked);
+        prop_assert_eq!(&f.addresses[..], &c.addresses[..kept]);
+        prop_assert_eq!(f.form, ChecksumForm::PseudoHeader);
+        let message = &frame[if c.src.is_ipv6() { 54 } else { 34 }..];
+        prop_assert!(vrrp::verify(c.src, c.dst, message, ChecksumForm::PseudoHeader));
+        let mut zeroed = message.to_vec();
+        zeroed[6..8].fill(0);
+        prop_assert_eq!(vrrp::checksum(c.src, c.dst, &zeroed, ChecksumForm::PseudoHeader), f.checksum);
+    }
+
+    /// A receiver configured to match (vrid, group or peer, the address list in another
+    /// order) accepts every emitted advert with a valid interval and at least one address,
+    /// and hands back exactly what was sent.
+    #[test]
+    fn vrrp_accept_of_emit_returns_the_advert(c in any_vrrp_case(1..=MAX_INTERVAL_CS, 1..MAX_ADDRESSES)) {
+        let frame = emit_case(&c);
+        let v6 = c.src.is_ipv6();
+        let rx = VrrpReceiver {
+            srcip: if v6 { VRRP_ME6.into() } else { VRRP_ME4.into() },
+            vrid: c.advert.vrid,
+            group: if v6 { VRRP_MCAST_V6.into() } else { VRRP_MCAST_V4.into() },
+            peers: if c.unicast { vec![c.src] } else { Vec::new() },
+            addresses: c.addresses.iter().rev().copied().collect(),
+        };
+        let v = rx.accept(&frame).unwrap();
+        prop_assert_eq!(v.src(), c.src);
+        prop_assert_eq!(v.advert(), &c.advert);
+        prop_assert_eq!(v.checksum(), ChecksumForm::PseudoHeader);
+        prop_assert!(v.addresses_match());
+        // Another vrid is another router.
+        let other = VrrpReceiver { vrid: c.advert.vrid.wrapping_add(1), ..rx.clone() };
+        prop_assert_eq!(other.accept(&frame), Err(Reject::OtherVhid(c.advert.vrid)));
+    }
+
+    #[test]
+    fn vrrp_reading_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        for srcip in [IpAddr::from(VRRP_ME4), IpAddr::from(VRRP_ME6)] {
+            let rx = VrrpReceiver {
+                srcip,
+                vrid: 1,
+                group: if srcip.is_ipv6() { VRRP_MCAST_V6.into() } else { VRRP_MCAST_V4.into() },
+                peers: vec![srcip],
+                addresses: vec![srcip],
+            };
+            let _ = rx.accept(&bytes);
+        }
+        let _ = VrrpFrame::parse(&bytes);
+        if let Ok(p) = VrrpPacket::new_checked(&bytes[..]) {
+            let _ = (p.advert(), p.addresses(true).count(), p.addresses(false).count());
         }
     }
 }

@@ -1,7 +1,7 @@
-//! Test fixtures: the golden frames captured from Debian's ucarp, hex decoding and a
-//! hex-printing assertion. Compiled for this crate's tests and, with the
-//! `test-fixtures` feature, for the tests of crates built on it; never in a release
-//! build (the helpers panic on bad input, as test helpers should).
+//! Test fixtures: the golden frames captured from Debian's ucarp, the VRRPv3 checksum
+//! worked example, hex decoding and a hex-printing assertion. Compiled for this crate's
+//! tests and, with the `test-fixtures` feature, for the tests of crates built on it;
+//! never in a release build (the helpers panic on bad input, as test helpers should).
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -15,6 +15,15 @@ pub const GOLDEN_ADVERT_FRAME: &str = "01005e000012 00005e000007 0800
 /// VIP 10.9.0.100).
 pub const GOLDEN_GARP_FRAME: &str = "ffffffffffff fabd4f4de343 0806 0001 0800 06 04 0001
     fabd4f4de343 0a090064 fabd4f4de343 0a090064";
+
+/// A worked example of the VRRPv3 checksum (docs/PROTOCOL.md §14.2), byte for byte what keepalived 2.2.7
+/// sends (`tests/data/keepalived-v4-vrid51.bin`) but for its IP id (0 here) and source
+/// MAC (the virtual router MAC here): vrid 51, priority 100, interval 100 cs, VIP
+/// 192.0.2.100, from 192.0.2.1 to 224.0.0.18, TOS 0xC0, no DF; IP checksum 0x189a, VRRP
+/// checksum 0x0572 (pseudo-header form).
+pub const VRRP_EXAMPLE_FRAME: &str = "01005e000012 00005e000133 0800
+    45c0 0020 0000 0000 ff 70 189a c0000201 e0000012
+    31 33 64 01 0064 0572 c0000264";
 
 /// The advert inside [`GOLDEN_ADVERT_FRAME`].
 pub fn golden_advert() -> crate::wire::packet::Advert {

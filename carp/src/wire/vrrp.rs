@@ -713,11 +713,9 @@ mod tests {
     use super::*;
     use crate::testutil::{assert_eq_hex, hex};
 
-    /// The worked example (docs/PROTOCOL.md §14.2): vrid 51, priority 100, 1 s, VIP
+    /// A worked example of the checksum (docs/PROTOCOL.md §14.2): vrid 51, priority 100, 1 s, VIP
     /// 192.0.2.100, from 192.0.2.1 to the group, keepalived's IPv4 header with id 0.
-    const EXAMPLE_V4: &str = "01005e000012 00005e000133 0800
-        45c0 0020 0000 0000 ff 70 189a c0000201 e0000012
-        31 33 64 01 0064 0572 c0000264";
+    const EXAMPLE_V4: &str = crate::testutil::VRRP_EXAMPLE_FRAME;
 
     fn v4(prio: u8) -> VrrpAdvert {
         VrrpAdvert {
