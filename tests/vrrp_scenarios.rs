@@ -255,3 +255,133 @@ fn ten_percent_loss_does_not_flap_in_ten_minutes() {
         assert_eq!(sim.masters(), vec![0]);
     }
 }
+
+/// One input to a lone VRRP node, for the random walk.
+#[derive(Debug, Clone)]
+enum Input {
+    Wait(Duration),
+    Advert { src: u8, priority: u8, cs: u16 },
+    Link(bool),
+    Demote,
+    Health(bool),
+    SendFails(bool),
+    Shutdown,
+}
+
+fn any_input() -> impl Strategy<Value = Input> {
+    prop_oneof![
+        4 => (0u64..5000).prop_map(|ms| Input::Wait(ms_of(ms))),
+        4 => (1u8..=3, any::<u8>(), 1u16..=400)
+            .prop_map(|(src, priority, cs)| Input::Advert { src, priority, cs }),
+        1 => any::<bool>().prop_map(Input::Link),
+        1 => Just(Input::Demote),
+        1 => any::<bool>().prop_map(Input::Health),
+        1 => any::<bool>().prop_map(Input::SendFails),
+        1 => Just(Input::Shutdown),
+    ]
+}
+
+fn ms_of(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Whatever a VRRP node hears (any priority, 0 included, any interval) and
+    /// whatever happens to it, it never spins, never goes deaf while its link is up,
+    /// never asks for anything after its exit, and only ever advertises its own
+    /// priority, 1 (demoted) or 0 (leaving), at its own interval.
+    #[test]
+    fn random_inputs_never_spin_stall_or_lie(
+        priority in 1u8..=254,
+        cs in 1u16..=400,
+        preempt in any::<bool>(),
+        inputs in proptest::collection::vec(any_input(), 1..60),
+    ) {
+        use ucarp::rx::VrrpReceiver;
+        use ucarp::state::{Action, Advertisement, Carp, Config, Protocol, VrrpConfig};
+        use ucarp::vrrp::VrrpAdvert;
+
+        let srcip = Ipv4Addr::new(198, 51, 100, 2);
+        let cfg = Config {
+            iface: "prop0".into(),
+            vhid: crate::sim::VHID,
+            preempt,
+            neutral: false,
+            srcip: srcip.into(),
+            preempt_delay: Duration::ZERO,
+            witness: false,
+            protocol: Protocol::Vrrp(VrrpConfig { priority, interval_cs: cs }),
+        };
+        let rx = VrrpReceiver {
+            srcip: srcip.into(),
+            vrid: crate::sim::VHID,
+            group: ucarp::packet::CARP_MCAST_V4.into(),
+            peers: Vec::new(),
+            addresses: vec![crate::sim::VADDR.into()],
+        };
+        #[allow(clippy::disallowed_methods)] // the origin of virtual time
+        let mut now = std::time::Instant::now();
+        let mut carp = Carp::new(cfg, now, 5).unwrap();
+        let (mut link_up, mut fails, mut stopped) = (true, false, false);
+        let drain = |carp: &mut Carp, now, fails: bool| -> Result<bool, TestCaseError> {
+            let mut exited = false;
+            while let Some(a) = carp.poll_action() {
+                prop_assert!(!exited, "{:?} after Exit", a);
+                match a {
+                    Action::SendAdvert { advert, .. } => {
+                        let Advertisement::Vrrp(ad) = advert else {
+                            return Err(TestCaseError::fail("a CARP advert in VRRP mode"));
+                        };
+                        prop_assert!(
+                            [priority, 1, 0].contains(&ad.priority)
+                                || ad.priority == priority.min(16),
+                            "advertised {}", ad.priority
+                        );
+                        prop_assert_eq!(ad.interval_cs, cs);
+                        carp.handle_send_result(now, !fails);
+                    }
+                    Action::Exit => exited = true,
+                    _ => {}
+                }
+            }
+            Ok(exited)
+        };
+        for input in inputs {
+            match input {
+                Input::Wait(d) => {
+                    let until = now + d;
+                    while let Some(t) = carp.poll_timeout().filter(|t| *t <= until) {
+                        prop_assert!(t >= now);
+                        now = t;
+                        carp.handle_timeout(now);
+                        prop_assert!(carp.poll_timeout().is_none_or(|n| n > now), "spin");
+                        stopped |= drain(&mut carp, now, fails)?;
+                    }
+                    now = until;
+                }
+                Input::Advert { src, priority, cs } => {
+                    let advert = VrrpAdvert { vrid: crate::sim::VHID, priority, interval_cs: cs };
+                    let f = crate::sim::vrrp_frame_from(Ipv4Addr::new(198, 51, 100, src + 2), advert, 1);
+                    let v = rx.accept(&f).unwrap();
+                    carp.handle_vrrp_advert(now, &v);
+                }
+                Input::Link(up) => {
+                    link_up = up;
+                    carp.handle_link(now, up);
+                }
+                Input::Demote => carp.handle_demote(now),
+                Input::Health(ok) => carp.handle_health(now, ok),
+                Input::SendFails(f) => fails = f,
+                Input::Shutdown => carp.handle_shutdown(now),
+            }
+            stopped |= drain(&mut carp, now, fails)?;
+            if stopped {
+                prop_assert_eq!(carp.poll_timeout(), None);
+            } else if link_up {
+                prop_assert!(carp.poll_timeout().is_some(), "deaf in {}", carp.state());
+            }
+        }
+    }
+}
