@@ -189,3 +189,19 @@ fn the_witness_is_in_the_file_and_the_rendering() {
     let text = render(&doc, now, Some(true));
     assert!(text.contains("no witness answers"), "{text}");
 }
+
+#[test]
+fn the_protocol_and_a_vrrp_priority_are_in_the_file_and_the_rendering() {
+    let rejects = RejectCounters::default();
+    let vaddrs = ["192.0.2.100".to_string()];
+    let mut snap = sample(&rejects, &vaddrs);
+    let doc = parse(&snap.to_json()).unwrap();
+    assert_eq!(doc.get("protocol").and_then(Json::as_str), Some("carp"));
+    assert_eq!(doc.get("priority"), None);
+    snap.vrrp_priority = Some(150);
+    let doc = parse(&snap.to_json()).unwrap();
+    assert_eq!(doc.get("protocol").and_then(Json::as_str), Some("vrrp"));
+    assert_eq!(doc.get("priority").and_then(Json::as_f64), Some(150.0));
+    let text = render(&doc, UNIX_EPOCH + Duration::from_secs(1_795_612_400), None);
+    assert!(text.contains("VRRPv3 vrid 7, priority 150"), "{text}");
+}
