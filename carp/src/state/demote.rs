@@ -64,8 +64,12 @@ impl Carp {
                 _ => {}
             },
             (true, false) => {
-                if self.handover.is_some_and(|h| h.leaving != Leaving::Exit) {
-                    // Not gone yet: keep the address and advertise normally again.
+                // Not gone yet, and nobody has taken over: keep the address and
+                // advertise normally again.
+                if self
+                    .handover
+                    .is_some_and(|h| h.leaving != Leaving::Exit && h.successor.is_none())
+                {
                     self.handover = None;
                     self.send_advert(now);
                 } else if self.state == State::Backup && self.link_up {

@@ -34,6 +34,9 @@ pub(super) struct Handover {
     /// Every witness is lost (docs/PROTOCOL.md §5.15): unanswered at this instant (or at
     /// `until`, whichever comes first), the address is released, not kept.
     pub(super) release: Option<Instant>,
+    /// The successor advertised: the address is let go at this instant, once the
+    /// successor has had [`Carp::successor_grace`] to add it (VRRP).
+    pub(super) successor: Option<(IpAddr, Instant)>,
 }
 
 impl Carp {
@@ -69,6 +72,7 @@ impl Carp {
             next_bow_out: now,
             bow_out: None,
             release: None,
+            successor: None,
         });
         self.send_bow_out(now);
     }
@@ -95,6 +99,28 @@ impl Carp {
         self.adv_at = None;
         if let Some(h) = self.handover.as_mut() {
             h.next_bow_out = now.checked_add(repeat).unwrap_or(h.until);
+        }
+    }
+
+    /// The successor advertised. A CARP successor (ours, or ucarp) advertises once its
+    /// up script has run, so the address is let go at once. keepalived adds it only
+    /// after its first advert, so a VRRP node keeps it [`Carp::successor_grace`] longer
+    /// (docs/PROTOCOL.md §14.5): overlap, never a gap.
+    pub(super) fn successor_heard(&mut self, now: Instant, peer: IpAddr) {
+        let Some(h) = self.handover else {
+            return;
+        };
+        if h.successor.is_some() {
+            return;
+        }
+        let grace = self.successor_grace();
+        match now.checked_add(grace).filter(|_| !grace.is_zero()) {
+            Some(at) => {
+                if let Some(h) = self.handover.as_mut() {
+                    h.successor = Some((peer, at));
+                }
+            }
+            None => self.handover_answered(now, h.leaving, peer),
         }
     }
 

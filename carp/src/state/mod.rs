@@ -79,7 +79,7 @@ use carrier::CarrierHold;
 use handover::Handover;
 use rivals::Rival;
 use rules::{vrrp_interval, Offer, Stance};
-pub use rules::{vrrp_pace, Advertisement, VRRP_PACE, VRRP_PACE_FLOOR};
+pub use rules::{vrrp_pace, Advertisement, VRRP_PACE, VRRP_PACE_FLOOR, VRRP_SUCCESSOR_GRACE};
 pub use witness::{WitnessSchedule, WitnessTick, WitnessTiming};
 
 /// The longest gap between two bow-out adverts during a handover, so that one lost
@@ -293,9 +293,12 @@ impl Carp {
     /// timer by its own, a link change or shutdown clears them. Callers should read it
     /// again after each input.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let handover = self.handover.map(|h| {
-            let until = h.release.map_or(h.until, |r| r.min(h.until));
-            until.min(h.next_bow_out)
+        let handover = self.handover.map(|h| match h.successor {
+            Some((_, at)) => at,
+            None => {
+                let until = h.release.map_or(h.until, |r| r.min(h.until));
+                until.min(h.next_bow_out)
+            }
         });
         [
             self.adv_at,
@@ -332,7 +335,11 @@ impl Carp {
         }
         if let Some(h) = self.handover {
             let release = h.release.is_some_and(|r| r <= now);
-            if h.until <= now || release {
+            if let Some((peer, at)) = h.successor {
+                if at <= now {
+                    self.handover_answered(now, h.leaving, peer);
+                }
+            } else if h.until <= now || release {
                 self.handover_unanswered(now, h.leaving, h.release.is_some());
             } else if h.next_bow_out <= now {
                 self.send_bow_out(now);
@@ -390,9 +397,9 @@ impl Carp {
             self.heard_after_freeze(now, &offer);
             return;
         }
-        if let Some(h) = self.handover {
+        if self.handover.is_some() {
             // Whoever advertises now took over on our bow-out: the address is theirs.
-            self.handover_answered(now, h.leaving, offer.src);
+            self.successor_heard(now, offer.src);
             return;
         }
         self.elect(now, &offer);

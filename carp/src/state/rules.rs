@@ -265,6 +265,16 @@ impl Carp {
         }
     }
 
+    /// How long a master handing over keeps the address after the successor's first
+    /// advert: none in CARP, whose successors advertise after their up script; VRRP's
+    /// [`VRRP_SUCCESSOR_GRACE`], since keepalived adds the address after it.
+    pub(super) fn successor_grace(&self) -> Duration {
+        match &self.cfg.protocol {
+            Protocol::Carp(_) => Duration::ZERO,
+            Protocol::Vrrp(_) => VRRP_SUCCESSOR_GRACE,
+        }
+    }
+
     /// How many of the slower interval without hearing a rival end a split-brain
     /// episode.
     pub(super) fn dead_ratio(&self) -> u32 {
@@ -332,6 +342,12 @@ impl Carp {
         }
     }
 }
+
+/// How long a VRRP master handing over keeps the address after its successor's first
+/// advert: keepalived sends it, then adds the address (about 2 ms later, measured; more
+/// on a loaded router). Both hold it meanwhile, which costs nothing: the successor's
+/// gratuitous ARP points the LAN at it (docs/PROTOCOL.md §14.5).
+pub const VRRP_SUCCESSOR_GRACE: Duration = Duration::from_millis(100);
 
 /// How many adverts a VRRP master sends per advertised interval.
 pub const VRRP_PACE: u32 = 3;
