@@ -12,7 +12,8 @@
 //!   priority (Skew_Time, Master_Down_Interval).
 //! * **Bow-out.** CARP's is an advbase and advskew of 255; VRRP's is priority 0.
 //!
-//! Never changes state: it reads the configuration and the learned interval only.
+//! Never changes the state: it reads the configuration, and writes only what its
+//! protocol keeps between adverts (VRRP's learned interval, CARP's counter).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -301,45 +302,43 @@ impl Carp {
     /// The advert that says `stance`, with the next counter and the signature for
     /// CARP.
     pub(super) fn make_advert(&mut self, stance: Stance) -> Advertisement {
-        match &self.cfg.protocol {
-            Protocol::Carp(c) => {
-                let (advbase, advskew) = match stance {
-                    Stance::Standing => (c.advbase, self.local_advskew()),
-                    Stance::BowOut => (BOW_OUT, BOW_OUT),
-                };
-                let sequential = c.sequential_counters;
-                // docs/PROTOCOL.md §3.3: random until synchronised, then adopted value
-                // plus one per send.
-                self.counter = if self.counter_synced {
-                    self.counter.wrapping_add(1)
-                } else {
-                    self.rng.next_u64()
-                };
-                // With sequential counters the random draw is only the starting point.
-                self.counter_synced |= sequential;
-                let mut advert = Advert {
-                    vhid: self.cfg.vhid,
-                    advbase,
-                    advskew,
-                    counter: self.counter,
-                    md: [0; DIGEST_LEN],
-                };
-                if let Protocol::Carp(c) = &self.cfg.protocol {
-                    advert.md = c
-                        .signer
-                        .sign(&advert.signed_fields(), &self.counter.to_be_bytes());
-                }
-                Advertisement::Carp(advert)
+        let (advbase, advskew, sequential) = match &self.cfg.protocol {
+            Protocol::Vrrp(v) => {
+                return Advertisement::Vrrp(VrrpAdvert {
+                    vrid: self.cfg.vhid,
+                    priority: match stance {
+                        Stance::Standing => self.local_priority(),
+                        Stance::BowOut => PRIORITY_BOW_OUT,
+                    },
+                    interval_cs: v.interval_cs,
+                })
             }
-            Protocol::Vrrp(v) => Advertisement::Vrrp(VrrpAdvert {
-                vrid: self.cfg.vhid,
-                priority: match stance {
-                    Stance::Standing => self.local_priority(),
-                    Stance::BowOut => PRIORITY_BOW_OUT,
-                },
-                interval_cs: v.interval_cs,
-            }),
+            Protocol::Carp(c) => match stance {
+                Stance::Standing => (c.advbase, self.local_advskew(), c.sequential_counters),
+                Stance::BowOut => (BOW_OUT, BOW_OUT, c.sequential_counters),
+            },
+        };
+        // docs/PROTOCOL.md §3.3: random until synchronised, then adopted value plus one
+        // per send. With sequential counters the random draw is only the starting point.
+        self.counter = if self.counter_synced {
+            self.counter.wrapping_add(1)
+        } else {
+            self.rng.next_u64()
+        };
+        self.counter_synced |= sequential;
+        let mut advert = Advert {
+            vhid: self.cfg.vhid,
+            advbase,
+            advskew,
+            counter: self.counter,
+            md: [0; DIGEST_LEN],
+        };
+        if let Protocol::Carp(c) = &self.cfg.protocol {
+            advert.md = c
+                .signer
+                .sign(&advert.signed_fields(), &self.counter.to_be_bytes());
         }
+        Advertisement::Carp(advert)
     }
 }
 
@@ -361,7 +360,8 @@ pub const VRRP_PACE_FLOOR: Duration = Duration::from_millis(10);
 /// backup's timer, which still runs for three advertised intervals plus its skew.
 /// So a cut is noticed as soon as with one advert per interval, but a backup now
 /// takes over on a live master only after about nine lost adverts in a row instead
-/// of three: at 10 % loss and 0.1 s, once in decades instead of every two minutes.
+/// of three: at 10 % loss and 0.1 s, about once in ten years instead of every two
+/// minutes.
 pub fn vrrp_pace(interval: Duration) -> Duration {
     (interval / VRRP_PACE).max(VRRP_PACE_FLOOR).min(interval)
 }
