@@ -110,6 +110,12 @@ pub enum Opt {
     /// `--witness`: a host (the gateway) whose answers allow holding the address
     /// (repeatable).
     Witness,
+    /// `--vrrp`: speak VRRPv3 instead of CARP.
+    Vrrp,
+    /// `--priority`: the VRRP priority, 1–254.
+    Priority,
+    /// `--advert-int`: the VRRP advert interval, seconds.
+    AdvertInt,
 }
 
 /// One option's documentation and shape.
@@ -193,6 +199,9 @@ pub const OPTIONS: &[OptionDoc] = &[
     doc!(StrictAuth, "strict-auth", "", "sign the whole advert, advbase and advskew included, and refuse ucarp's format (groups of this ucarp only); implies --replay-window 64"),
     doc!(PreemptDelay, "preempt-delay", "<seconds>", "with -P, wait <seconds> after start or link up before preempting (never before taking over from a dead master)"),
     doc!(Witness, "witness", "<ip>", "probe <ip> (the gateway) by ARP or neighbour solicitation; take the address only while a witness answers, release it when none does (repeatable)"),
+    doc!(Vrrp, "vrrp", "", "speak VRRPv3 (RFC 5798, keepalived, FreeBSD) instead of CARP; -v is the VRID, no password"),
+    doc!(Priority, "priority", "<n>", "with --vrrp: 1 to 254, higher is preferred (default 100)"),
+    doc!(AdvertInt, "advert-int", "<seconds>", "with --vrrp: the advert interval, 0.01 to 40.95 in steps of 0.01 (default 1)"),
 ];
 
 /// One option as it appeared on the command line.

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::config::Config;
-use crate::packet::Advert;
+use crate::state::Advertisement;
 use crate::state::Transition;
 
 /// How long a timed-out script gets between SIGTERM and SIGKILL.
@@ -69,7 +69,7 @@ pub enum Job {
     Garp,
     /// Send the first advert after a takeover from a live master (the claim), once the
     /// jobs before it are done.
-    Advert(Advert),
+    Advert(Advertisement),
 }
 
 /// How a script ended, over all its runs (one per virtual address).
@@ -100,7 +100,7 @@ pub enum Due {
     /// Send a gratuitous ARP now.
     Garp,
     /// Send this advert now.
-    Advert(Advert),
+    Advert(Advertisement),
     /// A script has run for every virtual address. Also reported when no such script
     /// is configured.
     Done {
@@ -547,7 +547,7 @@ mod tests {
             md: [0; 20],
         };
         h.push(Job::Run(Script::Up, t()));
-        h.push(Job::Advert(advert));
+        h.push(Job::Advert(Advertisement::Carp(advert)));
         assert!(h.has_claim());
         assert_eq!(h.poll_timeout(), None, "a claim has no deadline of its own");
         h.push(Job::Run(Script::Down, t()));

@@ -25,7 +25,7 @@
 
 // The sans-IO core lives in its own crate, `carp/`; these re-exports keep the paths
 // the daemon and the tests use (`ucarp::state`, `crate::rx`, ...).
-pub use carp::wire::{arp, checksum, frame, ndp, packet};
+pub use carp::wire::{arp, checksum, frame, ndp, packet, vrrp};
 pub use carp::{auth, event, replay, rx, state, wire};
 
 pub mod argv;

@@ -19,14 +19,14 @@ use std::time::{Duration, Instant};
 use crate::auth::Signer;
 use crate::config::Config;
 use crate::daemon::Error;
-use crate::frame::{
-    advert_source_mac, emit_advert, group_mac, BROADCAST_MAC, ETHERNET_HEADER_LEN,
-    MAX_ADVERT_FRAME_LEN,
-};
+use crate::frame::{advert_source_mac, emit_advert, group_mac, BROADCAST_MAC, ETHERNET_HEADER_LEN};
 use crate::net::{self, ControlSocket, PacketSocket, RawIpSocket};
 use crate::packet::Advert;
-use crate::rx::{Receiver, Reject};
-use crate::state::{advert_interval, handover_bound, master_down_interval};
+use crate::rx::{Receiver, Reject, VrrpReceiver};
+use crate::state::{
+    advert_interval, handover_bound, master_down_interval, vrrp_handover_bound, vrrp_master_down,
+};
+use crate::vrrp::{emit_vrrp_frame, vrrp_source_mac, VrrpAdvert, MAX_VRRP_FRAME_LEN};
 
 /// The shortest listening time.
 const MIN_LISTEN: Duration = Duration::from_secs(3);
@@ -34,9 +34,9 @@ const MIN_LISTEN: Duration = Duration::from_secs(3);
 /// What was heard from one source.
 #[derive(Debug, Default)]
 struct Heard {
-    /// Authenticated adverts for our vhid, with the last interval seen.
+    /// Authenticated (VRRP: valid) adverts for our vhid, with the last standing seen.
     good: u32,
-    interval: Option<(u8, u8)>,
+    seen: Option<Seen>,
     /// Our vhid, digest mismatch.
     bad_digest: u32,
     /// Our vhid, a digest that matches in the other format: the peer's `--strict-auth`
@@ -46,6 +46,23 @@ struct Heard {
     other: BTreeMap<String, u32>,
     /// Foreign traffic: (description, count).
     foreign: BTreeMap<String, u32>,
+}
+
+/// What a peer's last valid advert said.
+#[derive(Debug, Clone, Copy)]
+enum Seen {
+    /// CARP: advbase and advskew.
+    Carp(u8, u8),
+    /// VRRPv3: the advert.
+    Vrrp(VrrpAdvert),
+}
+
+/// What judges our id's frames: CARP's checks (and the other signature format, to
+/// tell a `--strict-auth` mismatch from a wrong password), or VRRP's.
+#[allow(clippy::large_enum_variant)] // one, on the stack of a run that exits
+enum Judge {
+    Carp(Receiver, Signer),
+    Vrrp(VrrpReceiver),
 }
 
 /// Returns true when the group is joined on `iface`, per /proc/net/igmp or igmp6;
@@ -110,10 +127,18 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
     let mut out = String::new();
     let mut ok = true;
     let vaddrs: Vec<String> = cfg.vaddrs.iter().map(IpAddr::to_string).collect();
-    let listen = (advert_interval(cfg.advbase, cfg.advskew) * 3).max(MIN_LISTEN);
+    let interval = match cfg.vrrp {
+        Some(v) => Duration::from_millis(u64::from(v.interval_cs) * 10),
+        None => advert_interval(cfg.advbase, cfg.advskew),
+    };
+    let listen = (interval * 3).max(MIN_LISTEN);
+    let (id, mode) = match cfg.vrrp {
+        Some(_) => ("VRRPv3 vrid", " (VRRPv3)"),
+        None => ("vhid", ""),
+    };
     let _ = writeln!(
         out,
-        "ucarp preflight on {iface}: vhid {}, {} from {}, listening {:.1} s",
+        "ucarp preflight{mode} on {iface}: {id} {}, {} from {}, listening {:.1} s",
         cfg.vhid,
         vaddrs.join(", "),
         cfg.srcip,
@@ -181,22 +206,48 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
     } else {
         advert_source_mac(0)
     };
-    let advert = Advert {
-        vhid: 0,
-        advbase: cfg.advbase,
-        advskew: cfg.advskew,
-        counter: 0,
-        md: [0; 20],
+    // A test frame for id 0, which no node can be configured with: an advert of our
+    // protocol.
+    let mut buf = [0u8; MAX_VRRP_FRAME_LEN];
+    let test_frame = |buf: &mut [u8], dst: IpAddr| match cfg.vrrp {
+        Some(v) => {
+            let src_mac = if cfg.real_mac {
+                mac
+            } else {
+                vrrp_source_mac(0, cfg.srcip.is_ipv6())
+            };
+            let advert = VrrpAdvert {
+                vrid: 0,
+                priority: v.priority,
+                interval_cs: v.interval_cs,
+            };
+            emit_vrrp_frame(
+                buf,
+                dst_mac,
+                src_mac,
+                cfg.srcip,
+                dst,
+                0,
+                advert,
+                &cfg.vaddrs,
+            )
+        }
+        None => {
+            let advert = Advert {
+                vhid: 0,
+                advbase: cfg.advbase,
+                advskew: cfg.advskew,
+                counter: 0,
+                md: [0; 20],
+            };
+            emit_advert(buf, dst_mac, src_mac, cfg.srcip, dst, 0, advert)
+        }
     };
-    let mut buf = [0u8; MAX_ADVERT_FRAME_LEN];
-    // With peers, the test goes to each of them through the daemon's raw IP socket,
-    // held open until the end: it also keeps the kernel from answering the peers'
-    // adverts with "protocol unreachable" while we listen.
     let _raw = if unicast {
         let raw = RawIpSocket::open(iface, ifindex, cfg.srcip)
             .map_err(|e| setup(&format!("raw IP socket on [{iface}]"), e))?;
         for &peer in &cfg.peers {
-            let len = emit_advert(&mut buf, dst_mac, src_mac, cfg.srcip, peer, 0, advert);
+            let len = test_frame(&mut buf, peer);
             let packet = buf.get(ETHERNET_HEADER_LEN..len).unwrap_or_default();
             match raw.send_to(packet, peer) {
                 Ok(()) => {
@@ -213,7 +264,7 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
         }
         Some(raw)
     } else {
-        let len = emit_advert(&mut buf, dst_mac, src_mac, cfg.srcip, cfg.group, 0, advert);
+        let len = test_frame(&mut buf, cfg.group);
         match packet.send(&buf[..len]) {
             Ok(()) => {
                 let _ = writeln!(
@@ -230,8 +281,10 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
     };
 
     // Listen.
-    let rx = cfg.receiver();
-    let other = cfg.other_signer();
+    let judge = match (cfg.receiver(), cfg.other_signer()) {
+        (Some(rx), Some(other)) => Judge::Carp(rx, other),
+        _ => Judge::Vrrp(cfg.vrrp_receiver()),
+    };
     let mut heard: BTreeMap<IpAddr, Heard> = BTreeMap::new();
     let mut unlisted = 0u64;
     let mut bufs = [[0u8; net::FRAME_SNAP]; 64];
@@ -247,7 +300,7 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
             continue;
         }
         for (frame, &len) in bufs.iter().zip(lens.iter()).take(n) {
-            if !classify(&rx, &other, &frame[..len], cfg.vhid, &mut heard) {
+            if !classify(&judge, &frame[..len], cfg.vhid, &mut heard) {
                 unlisted += 1;
             }
         }
@@ -259,19 +312,41 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
     for (ip, h) in &heard {
         if h.good > 0 {
             authenticated = true;
-            let (base, skew) = h.interval.unwrap_or((0, 0));
-            let role = if base == 255 && skew == 255 {
-                "leaving (bow-out)"
-            } else {
-                "MASTER"
-            };
-            let _ = writeln!(
-                out,
-                "  [ok]   peer {ip}: {role}, vhid {}, advbase {base} advskew {skew} (interval {:.3} s), authenticated ({} adverts)",
-                cfg.vhid,
-                advert_interval(base, skew).as_secs_f64(),
-                h.good
-            );
+            match h.seen {
+                Some(Seen::Vrrp(a)) => {
+                    let role = if a.is_bow_out() {
+                        "leaving (priority 0)"
+                    } else {
+                        "MASTER"
+                    };
+                    let _ = writeln!(
+                        out,
+                        "  [ok]   peer {ip}: {role}, vrid {}, priority {}, interval {:.2} s ({} adverts)",
+                        a.vrid,
+                        a.priority,
+                        a.interval().as_secs_f64(),
+                        h.good
+                    );
+                }
+                seen => {
+                    let (base, skew) = match seen {
+                        Some(Seen::Carp(b, k)) => (b, k),
+                        _ => (0, 0),
+                    };
+                    let role = if base == 255 && skew == 255 {
+                        "leaving (bow-out)"
+                    } else {
+                        "MASTER"
+                    };
+                    let _ = writeln!(
+                        out,
+                        "  [ok]   peer {ip}: {role}, vhid {}, advbase {base} advskew {skew} (interval {:.3} s), authenticated ({} adverts)",
+                        cfg.vhid,
+                        advert_interval(base, skew).as_secs_f64(),
+                        h.good
+                    );
+                }
+            }
         }
         if h.other_format > 0 {
             ok = false;
@@ -322,23 +397,44 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
             foreign.join(", ")
         );
     }
-    if !authenticated {
+    if let Some(v) = cfg.vrrp {
+        let interval = Duration::from_millis(u64::from(v.interval_cs) * 10);
+        let down = vrrp_master_down(v.priority, interval);
+        if !authenticated {
+            let _ = writeln!(
+                out,
+                "  [info] no peer advertised vrid {}: this node would become master after {:.3} s",
+                cfg.vhid,
+                down.as_secs_f64()
+            );
+        }
         let _ = writeln!(
             out,
-            "  [info] no peer advertised vhid {}: this node would become master after {:.3} s",
-            cfg.vhid,
-            master_down_interval(cfg.advbase, cfg.advskew, cfg.deadratio).as_secs_f64()
+            "  [info] worst-case failover: {:.3} s after the master dies (3 x its interval + (256 - priority {})/256 of it, at the master's interval {:.2} s); planned moves (-z, SIGUSR2): priority 0, make-before-break, the address moves within {:.3} s with no outage",
+            down.as_secs_f64(),
+            v.priority,
+            interval.as_secs_f64(),
+            vrrp_handover_bound(interval).as_secs_f64()
+        );
+    } else {
+        if !authenticated {
+            let _ = writeln!(
+                out,
+                "  [info] no peer advertised vhid {}: this node would become master after {:.3} s",
+                cfg.vhid,
+                master_down_interval(cfg.advbase, cfg.advskew, cfg.deadratio).as_secs_f64()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  [info] worst-case failover: {:.3} s after the master dies (advbase {} x deadratio {} + advskew {}/256), plus up to 1 s with a Debian ucarp backup; planned moves (-z, SIGUSR2): make-before-break, the address moves within {:.3} s with no outage",
+            master_down_interval(cfg.advbase, cfg.advskew, cfg.deadratio).as_secs_f64(),
+            cfg.advbase,
+            cfg.deadratio,
+            cfg.advskew,
+            handover_bound(cfg.advbase, cfg.advskew, cfg.deadratio).as_secs_f64()
         );
     }
-    let _ = writeln!(
-        out,
-        "  [info] worst-case failover: {:.3} s after the master dies (advbase {} x deadratio {} + advskew {}/256), plus up to 1 s with a Debian ucarp backup; planned moves (-z, SIGUSR2): make-before-break, the address moves within {:.3} s with no outage",
-        master_down_interval(cfg.advbase, cfg.advskew, cfg.deadratio).as_secs_f64(),
-        cfg.advbase,
-        cfg.deadratio,
-        cfg.advskew,
-        handover_bound(cfg.advbase, cfg.advskew, cfg.deadratio).as_secs_f64()
-    );
     let verdict = if authenticated && ok {
         "a peer was heard and authenticated"
     } else if authenticated {
@@ -357,13 +453,7 @@ const MAX_SOURCES: usize = 256;
 
 /// Sorts one frame into what was heard from its source. Returns false when the source
 /// was new and [`MAX_SOURCES`] are already listed.
-fn classify(
-    rx: &Receiver,
-    other_format: &Signer,
-    frame: &[u8],
-    vhid: u8,
-    heard: &mut BTreeMap<IpAddr, Heard>,
-) -> bool {
+fn classify(judge: &Judge, frame: &[u8], vhid: u8, heard: &mut BTreeMap<IpAddr, Heard>) -> bool {
     // The source and where the CARP/VRRP header starts, as the receive path reads them.
     let Some(at) = crate::rx::locate(frame) else {
         return true;
@@ -375,20 +465,46 @@ fn classify(
     let first = at.header.first().copied().unwrap_or(0);
     let id = at.header.get(1).copied().unwrap_or(0);
     let h = heard.entry(src).or_default();
-    // Another id, or not CARP version 2: foreign, whatever else is wrong with it.
-    if first >> 4 != 2 || id != vhid {
-        let protocol = match first >> 4 {
-            2 if at.header.len() >= crate::packet::HEADER_LEN => "CARP".to_string(),
-            2 => "VRRPv2".to_string(),
-            v => format!("VRRPv{v}"),
+    let ours = match judge {
+        Judge::Carp(..) => 2,
+        Judge::Vrrp(_) => 3,
+    };
+    // Another id, or not our protocol: foreign, whatever else is wrong with it.
+    if first >> 4 != ours || id != vhid {
+        let what = match first >> 4 {
+            2 if at.header.len() >= crate::packet::HEADER_LEN => format!("CARP id {id}"),
+            2 => format!("VRRPv2 id {id}"),
+            // A VRRPv3 speaker says what it advertises: a keepalived group to join.
+            3 => match crate::vrrp::VrrpPacket::new_checked(at.header) {
+                Ok(p) => format!(
+                    "VRRPv3 id {id} (priority {}, interval {:.2} s)",
+                    p.priority(),
+                    f64::from(p.interval_cs()) / 100.0
+                ),
+                Err(_) => format!("VRRPv3 id {id}"),
+            },
+            v => format!("VRRPv{v} id {id}"),
         };
-        *h.foreign.entry(format!("{protocol} id {id}")).or_default() += 1;
+        *h.foreign.entry(what).or_default() += 1;
         return true;
     }
+    let (rx, other_format) = match judge {
+        Judge::Vrrp(rx) => {
+            match rx.accept(frame) {
+                Ok(v) => {
+                    h.good += 1;
+                    h.seen = Some(Seen::Vrrp(*v.advert()));
+                }
+                Err(e) => *h.other.entry(e.to_string()).or_default() += 1,
+            }
+            return true;
+        }
+        Judge::Carp(rx, other) => (rx, other),
+    };
     match rx.accept(frame) {
         Ok(v) => {
             h.good += 1;
-            h.interval = Some((v.advert().advbase, v.advert().advskew));
+            h.seen = Some(Seen::Carp(v.advert().advbase, v.advert().advskew));
         }
         Err(Reject::BadDigest(_)) => {
             // Signed by the same key and addresses, but in the other format?
@@ -456,7 +572,7 @@ mod tests {
         advert.md = key
             .signer(vhid, &[vip])
             .sign(&advert.signed_fields(), &5u64.to_be_bytes());
-        let mut buf = vec![0u8; MAX_ADVERT_FRAME_LEN];
+        let mut buf = vec![0u8; crate::frame::MAX_ADVERT_FRAME_LEN];
         let g = crate::packet::CARP_MCAST_V4;
         let len = emit_advert(
             &mut buf,
@@ -485,27 +601,27 @@ mod tests {
             signer: key.signer(7, &[Ipv4Addr::new(198, 18, 0, 100).into()]),
         };
         let other = key.strict_signer(&[Ipv4Addr::new(198, 18, 0, 100).into()]);
+        let judge = Judge::Carp(rx, other);
         let mut heard = BTreeMap::new();
         let a = Ipv4Addr::new(198, 18, 0, 1);
-        assert!(classify(&rx, &other, &frame(a, 7, 255), 7, &mut heard));
-        assert!(classify(&rx, &other, &frame(a, 8, 64), 7, &mut heard));
-        assert!(classify(&rx, &other, &frame(a, 7, 64), 7, &mut heard));
+        assert!(classify(&judge, &frame(a, 7, 255), 7, &mut heard));
+        assert!(classify(&judge, &frame(a, 8, 64), 7, &mut heard));
+        assert!(classify(&judge, &frame(a, 7, 64), 7, &mut heard));
         let h = &heard[&IpAddr::from(a)];
         assert_eq!(h.good, 1);
         assert_eq!(h.foreign.get("CARP id 8"), Some(&1));
         assert_eq!(h.other.len(), 1);
         for i in 0..MAX_SOURCES as u32 {
             let src = Ipv4Addr::from(0xc612_1000 + i);
-            classify(&rx, &other, &frame(src, 9, 255), 7, &mut heard);
+            classify(&judge, &frame(src, 9, 255), 7, &mut heard);
         }
         assert_eq!(heard.len(), MAX_SOURCES);
         assert!(!classify(
-            &rx,
-            &other,
+            &judge,
             &frame(Ipv4Addr::new(198, 19, 9, 9), 9, 255),
             7,
             &mut heard
         ));
-        assert!(classify(&rx, &other, &frame(a, 9, 255), 7, &mut heard));
+        assert!(classify(&judge, &frame(a, 9, 255), 7, &mut heard));
     }
 }

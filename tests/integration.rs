@@ -2,6 +2,7 @@
 //!
 //! * `props`: property tests of the wire format, receive checks and state machine.
 //! * `scenarios`: the state machine over a simulated wire, in virtual time.
+//! * `vrrp_scenarios`: the same in VRRPv3 mode (`--vrrp`).
 //! * `golden`: frames captured from Debian's ucarp (`tests/data/`).
 //! * `hardening`: secrets, replays, link storms, crash and restart (root).
 //! * `hostile`: floods of bad and foreign frames against a stable pair (root).
@@ -61,3 +62,4 @@ mod props;
 mod scenarios;
 mod sim;
 mod vrrp;
+mod vrrp_scenarios;

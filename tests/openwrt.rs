@@ -55,7 +55,7 @@ fn the_shipped_example_translates_to_valid_command_lines() {
     let enabled = shipped_config().replace("option enabled '0'", "option enabled '1'");
     let instances = translate(&enabled);
     let names: Vec<&str> = instances.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["lan", "wan"]);
+    assert_eq!(names, ["lan", "wan", "guest"]);
     let lan = instances[0].1.join(" ");
     assert_eq!(
         lan,
@@ -75,6 +75,13 @@ fn the_shipped_example_translates_to_valid_command_lines() {
          -u /usr/share/ucarp/vip-up.sh -d /usr/share/ucarp/vip-down.sh \
          --peer 198.51.100.1 --real-mac --replay-window 64 --strict-auth \
          --state-file /tmp/ucarp-wan.json"
+    );
+    let guest = instances[2].1.join(" ");
+    assert_eq!(
+        guest,
+        "/usr/sbin/ucarp -i br-guest -s 203.0.113.2 -v 30 -a 203.0.113.254 -P -z \
+         -u /usr/share/ucarp/vip-up.sh -d /usr/share/ucarp/vip-down.sh --vrrp \
+         --priority 90 --advert-int 1 --state-file /var/run/ucarp-guest.json"
     );
 
     // Every line parses, and together they use every option a daemon under procd can

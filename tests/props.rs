@@ -11,7 +11,7 @@ use ucarp::frame::{multicast_mac6, Advert6Frame, AdvertFrame};
 use ucarp::ndp::UnsolicitedNa;
 use ucarp::packet::{Advert, CarpPacket, CARP_MCAST_V4, CARP_MCAST_V6};
 use ucarp::rx::Receiver;
-use ucarp::state::{Carp, Config, State};
+use ucarp::state::{Carp, CarpConfig, Config, Protocol, State};
 
 use crate::sim::{frame_from, signed_advert, Sim, Spec, PASSWORD, VADDR, VHID};
 
@@ -287,16 +287,18 @@ proptest! {
         let cfg = Config {
             iface: "prop0".into(),
             vhid: VHID,
-            advbase,
-            advskew,
-            deadratio: 3,
             preempt,
             neutral: false,
             srcip: srcip.into(),
-            signer: key.signer(VHID, &[VADDR.into()]),
-            sequential_counters: false,
             preempt_delay: std::time::Duration::ZERO,
             witness: false,
+            protocol: Protocol::Carp(CarpConfig {
+                advbase,
+                advskew,
+                deadratio: 3,
+                signer: key.signer(VHID, &[VADDR.into()]),
+                sequential_counters: false,
+            }),
         };
         let rx = Receiver {
             srcip: srcip.into(),

@@ -18,11 +18,16 @@
 //! the same order on an IPv6 frame: the hop limit stands for the TTL, the CARP header
 //! must follow the IPv6 header directly (no extension headers), and the checksum covers
 //! the CARP header alone. A node takes frames of its own family only.
+//!
+//! A VRRPv3 node (`--vrrp`) has its own receiver, [`VrrpReceiver`], with the checks of
+//! docs/PROTOCOL.md §14.3 in the same spirit and mostly the same [`Reject`]s (plus
+//! [`Reject::BadType`]); only it builds a [`VerifiedVrrp`]. It reports which checksum
+//! form verified, and flags (never drops) an address list that differs from ours.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use pnet_packet::ethernet::{EtherTypes, EthernetPacket};
+use pnet_packet::ethernet::{EtherType, EtherTypes, EthernetPacket};
 use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::ipv6::Ipv6Packet;
 
@@ -31,7 +36,10 @@ use crate::replay::{Replay, ReplayGuard};
 use crate::wire::checksum;
 use crate::wire::frame::{ETHERNET_HEADER_LEN, IPV4_HEADER_LEN, IPV6_HEADER_LEN};
 use crate::wire::packet::{self, Advert, CarpPacket, CARP_PROTO, CARP_TTL, CARP_VERSION};
-use crate::wire::vrrp::{ChecksumForm, VrrpAdvert};
+use crate::wire::vrrp::{
+    self, ChecksumForm, VrrpAdvert, VrrpPacket, VRRP_PROTO, VRRP_TTL, VRRP_TYPE_ADVERTISEMENT,
+    VRRP_VERSION,
+};
 
 /// Why a received frame was dropped, in the order the checks run (docs/PROTOCOL.md §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +62,11 @@ pub enum Reject {
     },
     /// Step 5: TTL (IPv6: hop limit) is not 255, so it may have crossed a router.
     BadTtl(u8),
-    /// Step 6: CARP version is not 2 (VRRPv3 sends 3).
+    /// Step 6: CARP version is not 2 (VRRPv3 sends 3); in VRRP mode, not 3.
     BadVersion(u8),
+    /// VRRP mode only, after the version: the type is not 1, an advertisement
+    /// (docs/PROTOCOL.md §14.3).
+    BadType(u8),
     /// Step 7: another virtual host id.
     OtherVhid(u8),
     /// Step 8: sent to another destination than our group (unicast, other group), or
@@ -93,6 +104,8 @@ pub enum RejectReason {
     BadTtl,
     /// See [`Reject::BadVersion`].
     BadVersion,
+    /// See [`Reject::BadType`].
+    BadType,
     /// See [`Reject::OtherVhid`].
     OtherVhid,
     /// See [`Reject::OtherDestination`].
@@ -109,13 +122,14 @@ pub enum RejectReason {
 
 impl RejectReason {
     /// Every reason, in check order.
-    pub const ALL: [RejectReason; 12] = [
+    pub const ALL: [RejectReason; 13] = [
         RejectReason::TooShort,
         RejectReason::OwnSource,
         RejectReason::NotCarp,
         RejectReason::BogusSize,
         RejectReason::BadTtl,
         RejectReason::BadVersion,
+        RejectReason::BadType,
         RejectReason::OtherVhid,
         RejectReason::OtherDestination,
         RejectReason::NotAPeer,
@@ -133,6 +147,7 @@ impl RejectReason {
             RejectReason::BogusSize => "bogus_size",
             RejectReason::BadTtl => "bad_ttl",
             RejectReason::BadVersion => "bad_version",
+            RejectReason::BadType => "bad_type",
             RejectReason::OtherVhid => "other_vhid",
             RejectReason::OtherDestination => "other_destination",
             RejectReason::NotAPeer => "not_a_peer",
@@ -142,13 +157,14 @@ impl RejectReason {
         }
     }
 
-    /// Returns true for the reasons ucarp logs at WARNING (steps 5, 6, 9, 10); the others
-    /// are silent or DEBUG in ucarp and are normal on a shared LAN.
+    /// Returns true for the reasons ucarp logs at WARNING (steps 5, 6, 9, 10), and a bad
+    /// VRRP type; the others are silent or DEBUG in ucarp and are normal on a shared LAN.
     pub fn is_warning(self) -> bool {
         matches!(
             self,
             RejectReason::BadTtl
                 | RejectReason::BadVersion
+                | RejectReason::BadType
                 | RejectReason::BadChecksum
                 | RejectReason::BadDigest
                 | RejectReason::Replay
@@ -167,6 +183,7 @@ impl Reject {
             Reject::BogusSize { .. } => RejectReason::BogusSize,
             Reject::BadTtl(_) => RejectReason::BadTtl,
             Reject::BadVersion(_) => RejectReason::BadVersion,
+            Reject::BadType(_) => RejectReason::BadType,
             Reject::OtherVhid(_) => RejectReason::OtherVhid,
             Reject::OtherDestination(_) => RejectReason::OtherDestination,
             Reject::NotAPeer(_) => RejectReason::NotAPeer,
@@ -187,6 +204,7 @@ impl fmt::Display for Reject {
             Reject::BogusSize { len } => write!(f, "Bogus size: [{len}]"),
             Reject::BadTtl(ttl) => write!(f, "Bad TTL: [{ttl}]"),
             Reject::BadVersion(v) => write!(f, "Bad version: [{v}]"),
+            Reject::BadType(t) => write!(f, "Bad VRRP type: [{t}]"),
             Reject::OtherVhid(vhid) => write!(f, "Ignoring vhid: [{vhid}]"),
             Reject::OtherDestination(ip) => {
                 write!(f, "Ignoring different multicast ip: [{ip}]")
@@ -350,8 +368,8 @@ pub struct Located<'a> {
     pub header: &'a [u8],
 }
 
-/// Locates the CARP header of a frame of either family (IPv6 when the Ethernet type
-/// says so, IPv4 otherwise). `None` when the frame is too short to hold its source.
+/// Locates the CARP or VRRP header of a frame of either family (IPv6 when the Ethernet
+/// type says so, IPv4 otherwise). `None` when the frame is too short to hold its source.
 pub fn locate(frame: &[u8]) -> Option<Located<'_>> {
     let eth = EthernetPacket::new(frame)?;
     let l3 = frame.get(ETHERNET_HEADER_LEN..)?;
@@ -517,6 +535,212 @@ impl Receiver {
             advert: Advert::from_packet(&carp),
         })
     }
+}
+
+/// What a VRRPv3 node (`--vrrp`) accepts: its identity and its configured addresses
+/// (docs/PROTOCOL.md §14.3). Every field is plain data; [`accept`](Self::accept) neither
+/// allocates nor panics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VrrpReceiver {
+    /// Our own source address; frames from it are ours. Its family is the only one
+    /// accepted.
+    pub srcip: IpAddr,
+    /// Our virtual router id.
+    pub vrid: u8,
+    /// The destination adverts must carry: 224.0.0.18 or ff02::12 (with peers, our
+    /// own address is accepted as well).
+    pub group: IpAddr,
+    /// With unicast peers, the only sources accepted; empty for multicast, any source.
+    pub peers: Vec<IpAddr>,
+    /// Our virtual addresses, which a received advert's list is compared with (only
+    /// those of our family count).
+    pub addresses: Vec<IpAddr>,
+}
+
+impl VrrpReceiver {
+    /// Runs the receive checks of docs/PROTOCOL.md §14.3 on a whole Ethernet frame, in
+    /// this order: [`Reject::TooShort`] (no room past the Ethernet and IP headers),
+    /// [`Reject::OwnSource`], [`Reject::NotCarp`] (not our family's IP with protocol
+    /// 112), [`Reject::BogusSize`] (an IPv4 header below 20 bytes, an IP length beyond
+    /// the frame or too short for the VRRP header, a message that is not exactly
+    /// 8 + count × address length, a count of 0 or an interval of 0, RFC 9568),
+    /// [`Reject::BadTtl`] (TTL or hop limit not 255; multicast only, since keepalived's
+    /// IPv6 unicast uses the kernel's default hop limit), [`Reject::BadVersion`] (not 3),
+    /// [`Reject::BadType`] (not 1), [`Reject::OtherVhid`], [`Reject::OtherDestination`]
+    /// (neither the group nor, with peers, our address), [`Reject::NotAPeer`] (with
+    /// peers), [`Reject::BadChecksum`].
+    ///
+    /// The checksum is tried with the pseudo-header and the actual destination, then
+    /// (IPv4) over the message alone, then (with peers) with the pseudo-header and the
+    /// group as destination; the first form that verifies is reported. The length is
+    /// the IP header's, so Ethernet padding after the message is ignored; IPv4 options
+    /// are skipped; IPv6 extension headers are not (next header must be 112). An
+    /// address list that differs from ours is accepted and flagged
+    /// ([`VerifiedVrrp::addresses_match`]).
+    ///
+    /// # Errors
+    /// The first check that fails, as a [`Reject`].
+    pub fn accept(&self, frame: &[u8]) -> Result<VerifiedVrrp, Reject> {
+        let len = frame.len();
+        let ipv6 = self.srcip.is_ipv6();
+        let ip_min = if ipv6 {
+            IPV6_HEADER_LEN
+        } else {
+            IPV4_HEADER_LEN
+        };
+        // 1. Room for something after the Ethernet and IP headers.
+        if len <= ETHERNET_HEADER_LEN + ip_min {
+            return Err(Reject::TooShort { len });
+        }
+        let Some(eth) = EthernetPacket::new(frame) else {
+            return Err(Reject::TooShort { len });
+        };
+        let l3 = frame.get(ETHERNET_HEADER_LEN..).unwrap_or_default();
+        // 2–4. Source, protocol and the IP layer's length, per family.
+        let ip = if ipv6 {
+            self.ipv6_layer(eth.get_ethertype(), l3, len)?
+        } else {
+            self.ipv4_layer(eth.get_ethertype(), l3, len)?
+        };
+        // 4, continued: the message is exactly its header plus its count of
+        //    addresses; RFC 9568 drops a count or an interval of 0.
+        let Ok(vrrp) = VrrpPacket::new_checked(ip.message) else {
+            return Err(Reject::BogusSize { len });
+        };
+        if vrrp.count() == 0
+            || vrrp.message_len(ipv6) != ip.message.len()
+            || vrrp.interval_cs() == 0
+        {
+            return Err(Reject::BogusSize { len });
+        }
+        // 5. TTL 255, unless unicast (keepalived's IPv6 unicast uses the default).
+        if self.peers.is_empty() && ip.ttl != VRRP_TTL {
+            return Err(Reject::BadTtl(ip.ttl));
+        }
+        // 6. Version 3, type advertisement.
+        if vrrp.version() != VRRP_VERSION {
+            return Err(Reject::BadVersion(vrrp.version()));
+        }
+        if vrrp.kind() != VRRP_TYPE_ADVERTISEMENT {
+            return Err(Reject::BadType(vrrp.kind()));
+        }
+        // 7. Our virtual router.
+        if vrrp.vrid() != self.vrid {
+            return Err(Reject::OtherVhid(vrrp.vrid()));
+        }
+        // 8. Addressed to the group, or to us by a peer.
+        let unicast = !self.peers.is_empty();
+        if ip.dst != self.group && !(unicast && ip.dst == self.srcip) {
+            return Err(Reject::OtherDestination(ip.dst));
+        }
+        if unicast && !self.peers.contains(&ip.src) {
+            return Err(Reject::NotAPeer(ip.src));
+        }
+        // 9. The checksum, in the first form that verifies.
+        let forms = [
+            (ChecksumForm::PseudoHeader, true),
+            (ChecksumForm::MessageOnly, !ipv6),
+            (ChecksumForm::GroupPseudoHeader, unicast),
+        ];
+        let Some(form) = forms
+            .into_iter()
+            .filter(|&(_, tried)| tried)
+            .map(|(form, _)| form)
+            .find(|&form| vrrp::verify(ip.src, ip.dst, ip.message, form))
+        else {
+            return Err(Reject::BadChecksum);
+        };
+        Ok(VerifiedVrrp {
+            src: ip.src,
+            advert: vrrp.advert(),
+            checksum: form,
+            addresses_match: self.addresses_match(&vrrp, ipv6),
+        })
+    }
+
+    /// Steps 2 to 4 on an IPv4 packet: options allowed, the message bounded by the
+    /// total length.
+    fn ipv4_layer<'a>(
+        &self,
+        ethertype: EtherType,
+        l3: &'a [u8],
+        len: usize,
+    ) -> Result<VrrpIp<'a>, Reject> {
+        let Some(ip) = Ipv4Packet::new(l3) else {
+            return Err(Reject::TooShort { len });
+        };
+        let src = IpAddr::V4(ip.get_source());
+        if src == self.srcip {
+            return Err(Reject::OwnSource);
+        }
+        if ethertype != EtherTypes::Ipv4
+            || ip.get_version() != 4
+            || ip.get_next_level_protocol().0 != VRRP_PROTO
+        {
+            return Err(Reject::NotCarp);
+        }
+        let header = usize::from(ip.get_header_length()) * 4;
+        let total = usize::from(ip.get_total_length());
+        let message = match l3.get(header..total) {
+            Some(m) if header >= IPV4_HEADER_LEN => m,
+            _ => return Err(Reject::BogusSize { len }),
+        };
+        Ok(VrrpIp {
+            src,
+            dst: ip.get_destination().into(),
+            ttl: ip.get_ttl(),
+            message,
+        })
+    }
+
+    /// Steps 2 to 4 on an IPv6 packet: VRRP right after the fixed header, the message
+    /// bounded by the payload length.
+    fn ipv6_layer<'a>(
+        &self,
+        ethertype: EtherType,
+        l3: &'a [u8],
+        len: usize,
+    ) -> Result<VrrpIp<'a>, Reject> {
+        let Some(ip) = Ipv6Packet::new(l3) else {
+            return Err(Reject::TooShort { len });
+        };
+        let src = IpAddr::V6(ip.get_source());
+        if src == self.srcip {
+            return Err(Reject::OwnSource);
+        }
+        if ethertype != EtherTypes::Ipv6
+            || ip.get_version() != 6
+            || ip.get_next_header().0 != VRRP_PROTO
+        {
+            return Err(Reject::NotCarp);
+        }
+        let end = IPV6_HEADER_LEN + usize::from(ip.get_payload_length());
+        let Some(message) = l3.get(IPV6_HEADER_LEN..end) else {
+            return Err(Reject::BogusSize { len });
+        };
+        Ok(VrrpIp {
+            src,
+            dst: ip.get_destination().into(),
+            ttl: ip.get_hop_limit(),
+            message,
+        })
+    }
+
+    /// The same count and the same set as our addresses of the family, order ignored.
+    fn addresses_match(&self, vrrp: &VrrpPacket<&[u8]>, ipv6: bool) -> bool {
+        let ours = || self.addresses.iter().filter(|a| a.is_ipv6() == ipv6);
+        ours().count() == usize::from(vrrp.count())
+            && vrrp.addresses(ipv6).all(|a| self.addresses.contains(&a))
+            && ours().all(|a| vrrp.addresses(ipv6).any(|b| b == *a))
+    }
+}
+
+/// What [`VrrpReceiver`] reads from the IP layer before judging the message.
+struct VrrpIp<'a> {
+    src: IpAddr,
+    dst: IpAddr,
+    ttl: u8,
+    message: &'a [u8],
 }
 
 #[cfg(test)]
@@ -848,5 +1072,431 @@ mod tests {
             ..receiver6()
         };
         assert!(matches!(other_vip.accept(&g), Err(Reject::BadDigest(_))));
+    }
+}
+
+/// [`VrrpReceiver`]: the checks of docs/PROTOCOL.md §14.3, one by one, and the promise
+/// that no byte of any frame makes it panic or accept something else.
+#[cfg(test)]
+mod vrrp_tests {
+    use super::*;
+    use crate::wire::frame::{multicast_mac, multicast_mac6};
+    use crate::wire::vrrp::{
+        emit_vrrp_frame, vrrp_source_mac, MAX_VRRP_FRAME_LEN, VRRP_MCAST_V4, VRRP_MCAST_V6,
+    };
+    use pnet_base::MacAddr;
+
+    const SENDER4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+    const ME4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+    const VIP4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+
+    fn ip6(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn advert() -> VrrpAdvert {
+        VrrpAdvert {
+            vrid: 51,
+            priority: 100,
+            interval_cs: 100,
+        }
+    }
+
+    fn emit(src: IpAddr, dst: IpAddr, addresses: &[IpAddr]) -> Vec<u8> {
+        let mut buf = vec![0; MAX_VRRP_FRAME_LEN];
+        let dst_mac = match dst {
+            IpAddr::V4(d) if d.is_multicast() => multicast_mac(d),
+            IpAddr::V6(d) if d.is_multicast() => multicast_mac6(d),
+            _ => MacAddr(2, 0, 0, 0, 0, 0x0b),
+        };
+        let len = emit_vrrp_frame(
+            &mut buf,
+            dst_mac,
+            vrrp_source_mac(51, src.is_ipv6()),
+            src,
+            dst,
+            1,
+            advert(),
+            addresses,
+        );
+        buf.truncate(len);
+        buf
+    }
+
+    fn receiver4() -> VrrpReceiver {
+        VrrpReceiver {
+            srcip: ME4.into(),
+            vrid: 51,
+            group: VRRP_MCAST_V4.into(),
+            peers: Vec::new(),
+            addresses: vec![VIP4.into()],
+        }
+    }
+
+    fn frame4() -> Vec<u8> {
+        emit(SENDER4.into(), VRRP_MCAST_V4.into(), &[VIP4.into()])
+    }
+
+    fn unicast4() -> (VrrpReceiver, Vec<u8>) {
+        let rx = VrrpReceiver {
+            peers: vec![SENDER4.into()],
+            ..receiver4()
+        };
+        (rx, emit(SENDER4.into(), ME4.into(), &[VIP4.into()]))
+    }
+
+    fn vips6() -> Vec<IpAddr> {
+        vec![ip6("2001:db8::100"), ip6("2001:db8::101")]
+    }
+
+    fn receiver6() -> VrrpReceiver {
+        VrrpReceiver {
+            srcip: ip6("fe80::2"),
+            vrid: 51,
+            group: VRRP_MCAST_V6.into(),
+            peers: Vec::new(),
+            addresses: vips6(),
+        }
+    }
+
+    fn frame6() -> Vec<u8> {
+        emit(ip6("fe80::1"), VRRP_MCAST_V6.into(), &vips6())
+    }
+
+    /// Where the VRRP message starts, and its length by the IP header.
+    fn message_at(frame: &[u8]) -> (usize, usize) {
+        if frame[12..14] == [0x86, 0xdd] {
+            (54, usize::from(u16::from_be_bytes([frame[18], frame[19]])))
+        } else {
+            let ihl = usize::from(frame[14] & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
+            (14 + ihl, total.saturating_sub(ihl))
+        }
+    }
+
+    /// Rewrites the IPv4 header checksum and the VRRP checksum (pseudo-header form), so
+    /// that a mutation is judged by the check it targets.
+    fn refill(frame: &mut [u8]) {
+        let (at, len) = message_at(frame);
+        let (src, dst): (IpAddr, IpAddr) = if at == 54 {
+            let a: [u8; 16] = frame[22..38].try_into().unwrap();
+            let b: [u8; 16] = frame[38..54].try_into().unwrap();
+            (a.into(), b.into())
+        } else {
+            let a: [u8; 4] = frame[26..30].try_into().unwrap();
+            let b: [u8; 4] = frame[30..34].try_into().unwrap();
+            frame[24..26].fill(0);
+            let c = checksum::checksum(&frame[14..at.min(frame.len())]);
+            frame[24..26].copy_from_slice(&c.to_be_bytes());
+            (a.into(), b.into())
+        };
+        // A length mutation may leave no whole message to sum: nothing to refill.
+        if len >= 8 && at + len <= frame.len() {
+            set_vrrp_checksum(frame, src, dst, ChecksumForm::PseudoHeader, at, len);
+        }
+    }
+
+    fn set_vrrp_checksum(
+        frame: &mut [u8],
+        src: IpAddr,
+        dst: IpAddr,
+        form: ChecksumForm,
+        at: usize,
+        len: usize,
+    ) {
+        frame[at + 6..at + 8].fill(0);
+        let c = vrrp::checksum(src, dst, &frame[at..at + len], form);
+        frame[at + 6..at + 8].copy_from_slice(&c.to_be_bytes());
+    }
+
+    #[test]
+    fn emitted_frames_are_accepted() {
+        let v = receiver4().accept(&frame4()).unwrap();
+        assert_eq!(v.src(), IpAddr::from(SENDER4));
+        assert_eq!(v.advert(), &advert());
+        assert_eq!(v.checksum(), ChecksumForm::PseudoHeader);
+        assert!(v.addresses_match());
+        let v = receiver6().accept(&frame6()).unwrap();
+        assert_eq!(
+            (v.src(), v.checksum()),
+            (ip6("fe80::1"), ChecksumForm::PseudoHeader)
+        );
+        assert!(v.addresses_match());
+        let (rx, f) = unicast4();
+        assert_eq!(
+            rx.accept(&f).unwrap().checksum(),
+            ChecksumForm::PseudoHeader
+        );
+        // Ethernet padding (a 46-byte frame is 60 on the wire) is not part of it.
+        let mut padded = frame4();
+        padded.resize(60, 0);
+        assert_eq!(receiver4().accept(&padded), receiver4().accept(&frame4()));
+    }
+
+    #[test]
+    fn every_checksum_form_is_accepted_and_reported() {
+        let (rx, f) = unicast4();
+        let (at, len) = message_at(&f);
+        let (src, dst) = (IpAddr::from(SENDER4), IpAddr::from(ME4));
+        for form in [
+            ChecksumForm::PseudoHeader,
+            ChecksumForm::MessageOnly,
+            ChecksumForm::GroupPseudoHeader,
+        ] {
+            let mut g = f.clone();
+            set_vrrp_checksum(&mut g, src, dst, form, at, len);
+            assert_eq!(rx.accept(&g).map(|v| v.checksum()), Ok(form));
+        }
+        // The group form is a unicast form: without peers, only the two others.
+        let mut g = frame4();
+        set_vrrp_checksum(
+            &mut g,
+            src,
+            VRRP_MCAST_V4.into(),
+            ChecksumForm::MessageOnly,
+            at,
+            len,
+        );
+        assert_eq!(
+            receiver4().accept(&g).map(|v| v.checksum()),
+            Ok(ChecksumForm::MessageOnly)
+        );
+        // IPv6 has no message-only form.
+        let mut g = frame6();
+        let (at, len) = message_at(&g);
+        set_vrrp_checksum(
+            &mut g,
+            ip6("fe80::1"),
+            ip6("ff02::12"),
+            ChecksumForm::MessageOnly,
+            at,
+            len,
+        );
+        assert_eq!(receiver6().accept(&g), Err(Reject::BadChecksum));
+        // A unicast advert summed with the group as destination verifies only with peers.
+        let (rx6, _) = (
+            VrrpReceiver {
+                peers: vec![ip6("fe80::1")],
+                ..receiver6()
+            },
+            (),
+        );
+        let mut g = emit(ip6("fe80::1"), ip6("fe80::2"), &vips6());
+        set_vrrp_checksum(
+            &mut g,
+            ip6("fe80::1"),
+            ip6("fe80::2"),
+            ChecksumForm::GroupPseudoHeader,
+            at,
+            len,
+        );
+        assert_eq!(
+            rx6.accept(&g).map(|v| v.checksum()),
+            Ok(ChecksumForm::GroupPseudoHeader)
+        );
+    }
+
+    #[test]
+    fn each_reject_in_order() {
+        let r = receiver4();
+        let g = frame4();
+        assert_eq!(r.accept(&[]), Err(Reject::TooShort { len: 0 }));
+        assert_eq!(r.accept(&g[..34]), Err(Reject::TooShort { len: 34 }));
+        assert_eq!(
+            receiver6().accept(&frame6()[..54]),
+            Err(Reject::TooShort { len: 54 })
+        );
+
+        let mine = VrrpReceiver {
+            srcip: SENDER4.into(),
+            ..receiver4()
+        };
+        assert_eq!(mine.accept(&g), Err(Reject::OwnSource));
+
+        let mut f = g.clone();
+        f[23] = 17;
+        assert_eq!(r.accept(&f), Err(Reject::NotCarp));
+        let mut f = g.clone();
+        f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        assert_eq!(r.accept(&f), Err(Reject::NotCarp));
+        assert_eq!(r.accept(&frame6()), Err(Reject::NotCarp), "another family");
+        assert_eq!(receiver6().accept(&g), Err(Reject::TooShort { len: 46 }));
+        let mut padded = g.clone();
+        padded.resize(60, 0);
+        assert_eq!(receiver6().accept(&padded), Err(Reject::NotCarp));
+
+        let bogus = |at: usize, value: u8| {
+            let mut f = g.clone();
+            f[at] = value;
+            refill(&mut f);
+            r.accept(&f)
+        };
+        let size = Err(Reject::BogusSize { len: 46 });
+        assert_eq!(bogus(14, 0x44), size, "IHL 4");
+        assert_eq!(
+            bogus(14, 0x46),
+            size,
+            "IHL 6: options beyond the total length"
+        );
+        assert_eq!(bogus(17, 47), size, "total length beyond the frame");
+        assert_eq!(bogus(17, 27), size, "total length shorter than the header");
+        assert_eq!(bogus(17, 31), size, "total length cuts an address");
+        assert_eq!(bogus(37, 0), size, "count 0");
+        assert_eq!(bogus(37, 2), size, "count 2, one address");
+        let mut f = g.clone();
+        f[38..40].copy_from_slice(&[0xf0, 0x00]); // reserved bits set, interval 0
+        refill(&mut f);
+        assert_eq!(r.accept(&f), size, "interval 0");
+        assert_eq!(r.accept(&g[..45]), Err(Reject::BogusSize { len: 45 }));
+        let mut f = frame6();
+        f[19] += 1;
+        assert_eq!(receiver6().accept(&f), Err(Reject::BogusSize { len: 94 }));
+
+        assert_eq!(bogus(22, 64), Err(Reject::BadTtl(64)));
+        assert_eq!(bogus(34, 0x21), Err(Reject::BadVersion(2)));
+        assert_eq!(bogus(34, 0x32), Err(Reject::BadType(2)));
+        assert_eq!(bogus(35, 52), Err(Reject::OtherVhid(52)));
+        let other: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 19);
+        let f = emit(SENDER4.into(), other.into(), &[VIP4.into()]);
+        assert_eq!(r.accept(&f), Err(Reject::OtherDestination(other.into())));
+        let f = emit(SENDER4.into(), ME4.into(), &[VIP4.into()]);
+        assert_eq!(
+            r.accept(&f),
+            Err(Reject::OtherDestination(ME4.into())),
+            "unicast without peers"
+        );
+        let stranger = VrrpReceiver {
+            peers: vec![Ipv4Addr::new(192, 0, 2, 3).into()],
+            ..receiver4()
+        };
+        assert_eq!(stranger.accept(&f), Err(Reject::NotAPeer(SENDER4.into())));
+        let mut f = g.clone();
+        f[45] ^= 1;
+        assert_eq!(r.accept(&f), Err(Reject::BadChecksum));
+
+        // A CARP advert has the right length for a VRRP one (authlen 7 reads as a count
+        // of 7): it is told apart by its version.
+        let carp = crate::testutil::hex(crate::testutil::GOLDEN_ADVERT_FRAME);
+        let carp_rx = VrrpReceiver {
+            vrid: 7,
+            ..receiver4()
+        };
+        assert_eq!(carp_rx.accept(&carp), Err(Reject::BadVersion(2)));
+        assert_eq!(Reject::BadType(2).to_string(), "Bad VRRP type: [2]");
+        assert_eq!(RejectReason::BadType.name(), "bad_type");
+        assert!(RejectReason::BadType.is_warning());
+    }
+
+    #[test]
+    fn ttl_is_checked_for_multicast_only() {
+        let mut f = frame4();
+        f[22] = 64;
+        refill(&mut f);
+        assert_eq!(receiver4().accept(&f), Err(Reject::BadTtl(64)));
+        let (rx, mut u) = unicast4();
+        u[22] = 64;
+        refill(&mut u);
+        assert!(rx.accept(&u).is_ok(), "unicast: any TTL");
+        let mut f = frame6();
+        f[21] = 1;
+        assert_eq!(receiver6().accept(&f), Err(Reject::BadTtl(1)));
+        let rx6 = VrrpReceiver {
+            peers: vec![ip6("fe80::1")],
+            ..receiver6()
+        };
+        let mut u = emit(ip6("fe80::1"), ip6("fe80::2"), &vips6());
+        u[21] = 64; // keepalived's IPv6 unicast: the kernel's default hop limit
+        assert!(rx6.accept(&u).is_ok());
+        // With peers, the group is still accepted.
+        let mut f = frame6();
+        assert!(rx6.accept(&f).is_ok());
+        f[21] = 64;
+        assert!(rx6.accept(&f).is_ok());
+    }
+
+    #[test]
+    fn address_lists_are_compared_not_judged() {
+        let same = |addresses: Vec<IpAddr>| {
+            VrrpReceiver {
+                addresses,
+                ..receiver6()
+            }
+            .accept(&frame6())
+            .map(|v| v.addresses_match())
+        };
+        assert_eq!(same(vips6()), Ok(true));
+        assert_eq!(
+            same(vec![vips6()[1], vips6()[0]]),
+            Ok(true),
+            "order ignored"
+        );
+        assert_eq!(
+            same(vec![vips6()[0], VIP4.into(), vips6()[1]]),
+            Ok(true),
+            "other family ignored"
+        );
+        assert_eq!(same(vec![vips6()[0]]), Ok(false), "fewer");
+        assert_eq!(
+            same(vec![vips6()[0], vips6()[0]]),
+            Ok(false),
+            "a duplicate for one"
+        );
+        assert_eq!(
+            same(vec![vips6()[0], ip6("2001:db8::102")]),
+            Ok(false),
+            "another"
+        );
+        assert_eq!(same(Vec::new()), Ok(false));
+    }
+
+    #[test]
+    fn ip_options_are_skipped() {
+        let g = frame4();
+        let mut f = g[..34].to_vec();
+        f.extend_from_slice(&[1, 1, 1, 0]);
+        f.extend_from_slice(&g[34..]);
+        f[14] = 0x46;
+        f[16..18].copy_from_slice(&36u16.to_be_bytes());
+        refill(&mut f);
+        assert_eq!(receiver4().accept(&f), receiver4().accept(&g));
+    }
+
+    /// Every one-byte change and every truncation of a valid frame of each kind: never a
+    /// panic, and either the same verdict as the original or a rejection.
+    #[test]
+    fn no_mutation_panics_or_accepts_something_else() {
+        let (rx_u, f_u) = unicast4();
+        for (rx, frame) in [
+            (receiver4(), frame4()),
+            (receiver6(), frame6()),
+            (rx_u, f_u),
+        ] {
+            let good = rx.accept(&frame).unwrap();
+            for at in 0..frame.len() {
+                for value in 0..=255u8 {
+                    let mut f = frame.clone();
+                    f[at] = value;
+                    if let Ok(v) = rx.accept(&f) {
+                        assert_eq!(v, good, "byte {at} = {value:#04x}");
+                    }
+                }
+            }
+            for len in 0..frame.len() {
+                assert!(rx.accept(&frame[..len]).is_err(), "cut at {len}");
+            }
+            let mut longer = frame.clone();
+            longer.extend_from_slice(&[0xff; 40]);
+            assert_eq!(rx.accept(&longer), Ok(good));
+        }
+    }
+
+    #[test]
+    fn locate_finds_a_vrrp_header_of_either_family() {
+        let f = frame4();
+        let at = locate(&f).unwrap();
+        assert_eq!((at.src, at.header), (IpAddr::from(SENDER4), &f[34..]));
+        let f = frame6();
+        let at = locate(&f).unwrap();
+        assert_eq!((at.src, at.header), (ip6("fe80::1"), &f[54..]));
     }
 }

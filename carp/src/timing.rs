@@ -91,8 +91,8 @@ pub const WITNESS_RELEASE_GUARD: Duration = Duration::from_millis(100);
 /// well before the release is due; never more often than [`WITNESS_PROBE_FLOOR`]
 /// (docs/PROTOCOL.md §5.15).
 pub fn witness_probe_interval(advbase: u8, advskew: u8, deadratio: u32) -> Duration {
-    let release = witness_release_after(advbase, advskew, deadratio);
-    (advert_interval(advbase, advskew).min(release) / 16).max(WITNESS_PROBE_FLOOR)
+    let (interval, earliest) = carp_cadence(advbase, advskew, deadratio);
+    probe_interval(interval, earliest)
 }
 
 /// Returns how long without an answer from any witness makes every witness lost:
@@ -114,13 +114,54 @@ pub fn witness_lost_after(advbase: u8, advskew: u8, deadratio: u32) -> Duration 
 /// The release comes [`WITNESS_RELEASE_GUARD`] (at most a quarter of the window)
 /// before: 1.9 s at the defaults.
 pub fn witness_release_after(advbase: u8, advskew: u8, deadratio: u32) -> Duration {
+    let (interval, earliest) = carp_cadence(advbase, advskew, deadratio);
+    release_after(interval, earliest)
+}
+
+/// A CARP master's advert interval, and the earliest any backup takes over after
+/// hearing it last (see [`witness_release_after`]).
+pub fn carp_cadence(advbase: u8, advskew: u8, deadratio: u32) -> (Duration, Duration) {
     let earliest = if advbase == 0 {
         master_down_interval(0, advskew, deadratio)
     } else {
         master_down_interval(advbase, 0, deadratio)
     };
-    let window = earliest.saturating_sub(advert_interval(advbase, advskew));
+    (advert_interval(advbase, advskew), earliest)
+}
+
+/// [`witness_probe_interval`] for a master advertising every `interval` whose backups
+/// take over `earliest` after its last advert they heard, at the soonest: the one rule
+/// for both protocols.
+pub fn probe_interval(interval: Duration, earliest: Duration) -> Duration {
+    (interval.min(release_after(interval, earliest)) / 16).max(WITNESS_PROBE_FLOOR)
+}
+
+/// [`witness_release_after`] for a master advertising every `interval` whose backups
+/// take over `earliest` after its last advert they heard, at the soonest.
+pub fn release_after(interval: Duration, earliest: Duration) -> Duration {
+    let window = earliest.saturating_sub(interval);
     window.saturating_sub(WITNESS_RELEASE_GUARD.min(window / 4))
+}
+
+/// VRRP's Skew_Time: `(256 − priority) / 256` of the master's interval
+/// (RFC 5798 §6.1, docs/PROTOCOL.md §14.4), exact to the nanosecond.
+pub fn vrrp_skew(priority: u8, master_interval: Duration) -> Duration {
+    let nanos = master_interval.as_nanos() * (256 - u128::from(priority)) / 256;
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+/// VRRP's Master_Down_Interval: three of the master's intervals plus
+/// [`vrrp_skew`] (RFC 5798 §6.1, docs/PROTOCOL.md §14.4).
+pub fn vrrp_master_down(priority: u8, master_interval: Duration) -> Duration {
+    master_interval.saturating_mul(3) + vrrp_skew(priority, master_interval)
+}
+
+/// How long a VRRP master handing over keeps the address while waiting for a
+/// successor: the master-down interval of the least preferred backup (priority 1),
+/// which is the longest any backup waits after a priority-0 advert, plus
+/// [`BOW_OUT_GUARD`] for its up script.
+pub fn vrrp_handover_bound(interval: Duration) -> Duration {
+    vrrp_master_down(crate::types::DEMOTED_PRIORITY, interval) + BOW_OUT_GUARD
 }
 
 /// Returns how long a master that lost its carrier keeps the address in case the carrier

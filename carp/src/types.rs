@@ -12,6 +12,11 @@ use crate::auth::Signer;
 pub const BOW_OUT: u8 = 255;
 /// The advskew of a demoted node: the least preferred.
 pub const DEMOTED_ADVSKEW: u8 = 255;
+/// The priority of a demoted VRRP node: the least preferred (docs/PROTOCOL.md §14.4).
+pub const DEMOTED_PRIORITY: u8 = 1;
+/// The highest priority a VRRP node competes with while send errors suppress
+/// preemption, as [`SUPPRESSED_ADVSKEW`] in CARP.
+pub const SUPPRESSED_PRIORITY: u8 = 16;
 
 /// The advskew advertised, and used locally, while preemption is suppressed.
 pub const SUPPRESSED_ADVSKEW: u8 = 240;
@@ -117,6 +122,8 @@ pub struct Transition {
 pub enum ConfigError {
     /// vhid 0.
     ZeroVhid,
+    /// A VRRP priority outside 1–254.
+    Priority(u8),
     /// advbase and advskew both 0: the advert interval would be zero.
     ZeroInterval,
     /// deadratio 0.
@@ -127,6 +134,7 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::ZeroVhid => write!(f, "vhid must be between 1 and 255."),
+            ConfigError::Priority(p) => write!(f, "priority must be from 1 to 254, not [{p}]"),
             ConfigError::ZeroInterval => {
                 write!(f, "You must supply an advertisement time base")
             }
@@ -142,26 +150,14 @@ impl std::error::Error for ConfigError {}
 pub struct Config {
     /// Interface name; used only in the SIGUSR1 status line.
     pub iface: String,
-    /// Virtual host id, 1–255.
+    /// Virtual host id (the VRID in VRRP mode), 1–255.
     pub vhid: u8,
-    /// Base advert interval, in seconds.
-    pub advbase: u8,
-    /// Skew added to the interval, in 1/256 s; lower is preferred.
-    pub advskew: u8,
-    /// Multiplier of `advbase` in the master-down interval.
-    pub deadratio: u32,
     /// `-P`: take over from a worse master at once.
     pub preempt: bool,
     /// `-n`: no downscript on the INIT → BACKUP transition at start.
     pub neutral: bool,
-    /// Our source address: the tie-break between equal intervals.
+    /// Our source address: the tie-break between equals.
     pub srcip: IpAddr,
-    /// The key bound to the vhid and the virtual addresses the digest covers.
-    pub signer: Signer,
-    /// Count adverts from a random start even before any advert was heard, instead of
-    /// a fresh random counter each time (ucarp, docs/PROTOCOL.md §3.3), so that peers with
-    /// replay protection can follow the sequence. Receivers without it ignore counters.
-    pub sequential_counters: bool,
     /// `--preempt-delay`: after start and after the carrier returns, `-P` waits this
     /// long before it preempts a worse master (zero: at once). Taking over from a dead
     /// master is never delayed.
@@ -171,6 +167,46 @@ pub struct Config {
     /// witness hands over or releases the address (docs/PROTOCOL.md §5.15). False: no
     /// witness, and nothing of this applies.
     pub witness: bool,
+    /// The protocol spoken, with what only it needs.
+    pub protocol: Protocol,
+}
+
+/// The protocol a node speaks: what it advertises and how it elects. Everything else
+/// (scripts, demotions, handover, carrier, witnesses, the split-brain watch) is the
+/// same for both.
+#[derive(Debug, Clone)]
+pub enum Protocol {
+    /// CARP, as ucarp speaks it.
+    Carp(CarpConfig),
+    /// VRRPv3, as RFC 5798, keepalived and FreeBSD speak it (`--vrrp`,
+    /// docs/PROTOCOL.md §14).
+    Vrrp(VrrpConfig),
+}
+
+/// What only a CARP node needs.
+#[derive(Debug, Clone)]
+pub struct CarpConfig {
+    /// Base advert interval, in seconds.
+    pub advbase: u8,
+    /// Skew added to the interval, in 1/256 s; lower is preferred.
+    pub advskew: u8,
+    /// Multiplier of `advbase` in the master-down interval.
+    pub deadratio: u32,
+    /// The key bound to the vhid and the virtual addresses the digest covers.
+    pub signer: Signer,
+    /// Count adverts from a random start even before any advert was heard, instead of
+    /// a fresh random counter each time (ucarp, docs/PROTOCOL.md §3.3), so that peers with
+    /// replay protection can follow the sequence. Receivers without it ignore counters.
+    pub sequential_counters: bool,
+}
+
+/// What only a VRRPv3 node needs (docs/PROTOCOL.md §14.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VrrpConfig {
+    /// 1–254; higher is preferred.
+    pub priority: u8,
+    /// Our advert interval, in centiseconds, 1–4095.
+    pub interval_cs: u16,
 }
 
 /// Counts since start, for status output.

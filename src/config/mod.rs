@@ -16,6 +16,7 @@ use log::Level;
 use crate::auth::{Key, KeyError};
 use crate::cli::{os_bytes, Args, Opt};
 use crate::packet::{CARP_MCAST_V4, CARP_MCAST_V6};
+use crate::state::VrrpConfig;
 
 mod check;
 mod facility;
@@ -65,8 +66,11 @@ pub struct Config {
     pub group: IpAddr,
     /// Virtual host id, 1–255.
     pub vhid: u8,
-    /// The HMAC key made from the password.
-    pub key: Key,
+    /// The HMAC key made from the password; `None` in VRRP mode, which has none.
+    pub key: Option<Key>,
+    /// `--vrrp`: speak VRRPv3 with this priority and interval instead of CARP
+    /// (docs/PROTOCOL.md §14); `None` for CARP.
+    pub vrrp: Option<VrrpConfig>,
     /// `-P`.
     pub preempt: bool,
     /// `-n`.
@@ -243,6 +247,8 @@ impl Config {
             }
         }
 
+        let vrrp = vrrp_config(args)?;
+
         // The checks ucarp makes after parsing, in its order.
         let iface = match args.last(Opt::Interface).filter(|i| !i.is_empty()) {
             Some(i) => text(i),
@@ -261,7 +267,7 @@ impl Config {
                 "You must supply a valid virtual host id",
             ));
         }
-        if password.is_empty() {
+        if password.is_empty() && vrrp.is_none() {
             return Err(ConfigError::usage("You must supply a password"));
         }
         if advbase == 0 && advskew == 0 {
@@ -428,10 +434,21 @@ impl Config {
         }
 
         // Protocol setup (exit 2 in ucarp).
-        let key = Key::new(&password).map_err(|e| match e {
-            KeyError::Empty => ConfigError::usage(e.to_string()),
-            KeyError::TooLong { .. } => ConfigError::setup(e.to_string()),
-        })?;
+        let key = match vrrp {
+            Some(_) => None,
+            None => Some(Key::new(&password).map_err(|e| match e {
+                KeyError::Empty => ConfigError::usage(e.to_string()),
+                KeyError::TooLong { .. } => ConfigError::setup(e.to_string()),
+            })?),
+        };
+        if let Some(limit) = vrrp.map(|_| vrrp_address_limit(srcip)) {
+            if vaddrs.len() > limit {
+                return Err(ConfigError::usage(format!(
+                    "--vrrp advertises at most {limit} addresses of this family, not {}",
+                    vaddrs.len()
+                )));
+            }
+        }
         if iface.len() > MAX_IFNAME_LEN {
             return Err(ConfigError::setup(format!(
                 "Interface name too long: [{iface}]"
@@ -444,6 +461,7 @@ impl Config {
             group,
             vhid,
             key,
+            vrrp,
             preempt: args.has(Opt::Preempt),
             neutral: args.has(Opt::Neutral),
             vaddrs: vaddrs.iter().map(|(a, _)| *a).collect(),
@@ -482,48 +500,74 @@ impl Config {
         crate::state::Config {
             iface: self.iface.clone(),
             vhid: self.vhid,
-            advbase: self.advbase,
-            advskew: self.advskew,
-            deadratio: self.deadratio,
             preempt: self.preempt,
             neutral: self.neutral,
             srcip: self.srcip,
-            signer: self.signer(),
-            sequential_counters: self.replay_window.is_some(),
             preempt_delay: self.preempt_delay,
             witness: !self.witnesses.is_empty(),
+            protocol: match self.vrrp {
+                Some(v) => crate::state::Protocol::Vrrp(v),
+                None => crate::state::Protocol::Carp(crate::state::CarpConfig {
+                    advbase: self.advbase,
+                    advskew: self.advskew,
+                    deadratio: self.deadratio,
+                    #[allow(clippy::expect_used)]
+                    signer: self
+                        .signer()
+                        .expect("invariant: from_args gives every CARP configuration a key"),
+                    sequential_counters: self.replay_window.is_some(),
+                }),
+            },
         }
     }
 
     /// Returns the key bound to the vhid and every virtual address, in this node's
     /// format: ucarp's, or with `--strict-auth` the whole header.
-    pub fn signer(&self) -> crate::auth::Signer {
-        if self.strict_auth {
-            self.key.strict_signer(&self.vaddrs)
+    /// `None` in VRRP mode.
+    pub fn signer(&self) -> Option<crate::auth::Signer> {
+        let key = self.key.as_ref()?;
+        Some(if self.strict_auth {
+            key.strict_signer(&self.vaddrs)
         } else {
-            self.key.signer(self.vhid, &self.vaddrs)
-        }
+            key.signer(self.vhid, &self.vaddrs)
+        })
     }
 
     /// Returns the signer of the format this node does not use, for `--preflight` to
     /// tell a peer with another `--strict-auth` from one with another password.
-    pub fn other_signer(&self) -> crate::auth::Signer {
-        if self.strict_auth {
-            self.key.signer(self.vhid, &self.vaddrs)
+    /// `None` in VRRP mode.
+    pub fn other_signer(&self) -> Option<crate::auth::Signer> {
+        let key = self.key.as_ref()?;
+        Some(if self.strict_auth {
+            key.signer(self.vhid, &self.vaddrs)
         } else {
-            self.key.strict_signer(&self.vaddrs)
-        }
+            key.strict_signer(&self.vaddrs)
+        })
     }
 
     /// Returns what this node accepts: its address and family, vhid, the destination
     /// adverts must carry, the peers, and the key.
-    pub fn receiver(&self) -> crate::rx::Receiver {
-        crate::rx::Receiver {
+    /// `None` in VRRP mode (see [`Config::vrrp_receiver`]).
+    pub fn receiver(&self) -> Option<crate::rx::Receiver> {
+        Some(crate::rx::Receiver {
             srcip: self.srcip,
             vhid: self.vhid,
             group: self.advert_destination(),
             peers: self.peers.clone(),
-            signer: self.signer(),
+            signer: self.signer()?,
+        })
+    }
+
+    /// Returns what this node accepts in VRRP mode (docs/PROTOCOL.md §14.3): its
+    /// address and family, VRID, the destination adverts must carry, the peers and
+    /// the addresses adverts should list.
+    pub fn vrrp_receiver(&self) -> crate::rx::VrrpReceiver {
+        crate::rx::VrrpReceiver {
+            srcip: self.srcip,
+            vrid: self.vhid,
+            group: self.advert_destination(),
+            peers: self.peers.clone(),
+            addresses: self.vaddrs.clone(),
         }
     }
 
@@ -536,4 +580,81 @@ impl Config {
             self.srcip
         }
     }
+}
+
+/// The VRRP priority without `--priority`, RFC 5798's default.
+pub const DEFAULT_PRIORITY: u8 = 100;
+/// The VRRP interval without `--advert-int`: 1 s.
+pub const DEFAULT_INTERVAL_CS: u16 = 100;
+
+/// How many addresses of `srcip`'s family a VRRP advert of ours may list: as many as
+/// fit in the part of a frame the kernel hands the daemon (`net::FRAME_SNAP`).
+pub fn vrrp_address_limit(srcip: IpAddr) -> usize {
+    match srcip {
+        IpAddr::V4(_) => 40,
+        IpAddr::V6(_) => 12,
+    }
+}
+
+/// Reads `--vrrp`, `--priority` and `--advert-int`, and refuses what makes no sense in
+/// either mode: the VRRP options without `--vrrp`, and CARP's password, interval and
+/// authentication options with it (docs/PROTOCOL.md §14).
+fn vrrp_config(args: &Args) -> Result<Option<VrrpConfig>, ConfigError> {
+    let vrrp_only = [(Opt::Priority, "priority"), (Opt::AdvertInt, "advert-int")];
+    if !args.has(Opt::Vrrp) {
+        if let Some((_, name)) = vrrp_only.iter().find(|(o, _)| args.has(*o)) {
+            return Err(ConfigError::usage(format!("--{name} needs --vrrp")));
+        }
+        return Ok(None);
+    }
+    let carp_only = [
+        (Opt::Pass, "-p (VRRPv3 has no authentication)"),
+        (Opt::Passfile, "-o (VRRPv3 has no authentication)"),
+        (Opt::Advbase, "-b (use --advert-int)"),
+        (Opt::Advskew, "-k (use --priority)"),
+        (Opt::Deadratio, "-r (VRRP's master-down interval is fixed)"),
+        (
+            Opt::StrictAuth,
+            "--strict-auth (VRRPv3 has no authentication)",
+        ),
+        (
+            Opt::ReplayWindow,
+            "--replay-window (VRRPv3 adverts carry no counter)",
+        ),
+    ];
+    if let Some((_, what)) = carp_only.iter().find(|(o, _)| args.has(*o)) {
+        return Err(ConfigError::usage(format!(
+            "--vrrp cannot be combined with {what}"
+        )));
+    }
+    let priority = match args.last(Opt::Priority) {
+        None => DEFAULT_PRIORITY,
+        Some(v) => v
+            .to_str()
+            .and_then(|t| t.trim().parse::<u8>().ok())
+            .filter(|p| (1..=254).contains(p))
+            .ok_or_else(|| {
+                ConfigError::usage(format!("priority must be from 1 to 254, not [{}]", text(v)))
+            })?,
+    };
+    let interval_cs = match args.last(Opt::AdvertInt) {
+        None => DEFAULT_INTERVAL_CS,
+        Some(v) => v
+            .to_str()
+            .and_then(|t| crate::decimal::Decimal::parse(t.trim()))
+            .and_then(|d| d.to_duration(Duration::from_secs(41)))
+            .filter(|d| d.subsec_nanos() % 10_000_000 == 0)
+            .and_then(|d| u16::try_from(d.as_millis() / 10).ok())
+            .filter(|cs| (1..=crate::vrrp::MAX_INTERVAL_CS).contains(cs))
+            .ok_or_else(|| {
+                ConfigError::usage(format!(
+                    "advert-int must be from 0.01 to 40.95 seconds in steps of 0.01, not [{}]",
+                    text(v)
+                ))
+            })?,
+    };
+    Ok(Some(VrrpConfig {
+        priority,
+        interval_cs,
+    }))
 }

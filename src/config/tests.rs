@@ -368,7 +368,11 @@ fn passfile_first_line_only() {
             "-a",
             "192.0.2.100",
         ]);
-        c.map(|c| c.key.sign(7, Ipv4Addr::new(192, 0, 2, 100), &[0; 8]))
+        c.map(|c| {
+            c.key
+                .unwrap()
+                .sign(7, Ipv4Addr::new(192, 0, 2, 100), &[0; 8])
+        })
     };
     let expect = |pw: &[u8]| {
         Key::new(pw)
@@ -454,4 +458,103 @@ fn repeated_addresses_and_peers_count_once() {
     };
     assert_eq!(c.vaddrs, ips(&["192.0.2.100", "192.0.2.101"]));
     assert_eq!(c.peers, ips(&["192.0.2.2", "192.0.2.3"]));
+}
+
+const VRRP: &[&str] = &[
+    "--vrrp",
+    "-i",
+    "eth0",
+    "-s",
+    "192.0.2.1",
+    "-v",
+    "51",
+    "-a",
+    "192.0.2.100",
+];
+
+fn vrrp(extra: &[&str]) -> Result<Config, ConfigError> {
+    let mut v = VRRP.to_vec();
+    v.extend_from_slice(extra);
+    config(&v)
+}
+
+/// docs/PROTOCOL.md §14: no password, RFC 5798's defaults, the options' ranges.
+#[test]
+fn vrrp_mode_defaults_and_ranges() {
+    let c = vrrp(&[]).unwrap();
+    assert!(c.key.is_none());
+    assert_eq!(
+        c.vrrp,
+        Some(VrrpConfig {
+            priority: 100,
+            interval_cs: 100
+        })
+    );
+    assert!(matches!(c.carp().protocol, crate::state::Protocol::Vrrp(_)));
+    let c = vrrp(&["--priority", "254", "--advert-int", "0.01"]).unwrap();
+    assert_eq!(c.vrrp.map(|v| (v.priority, v.interval_cs)), Some((254, 1)));
+    let c = vrrp(&["--advert-int", "40.95", "--priority", "1"]).unwrap();
+    assert_eq!(c.vrrp.map(|v| (v.priority, v.interval_cs)), Some((1, 4095)));
+    for bad in [
+        ["--priority", "0"],
+        ["--priority", "255"],
+        ["--priority", "x"],
+    ] {
+        let e = vrrp(&bad).unwrap_err();
+        assert_eq!(e.exit_code, 1, "{bad:?}");
+        assert!(
+            e.message.contains("priority must be from 1 to 254"),
+            "{e:?}"
+        );
+    }
+    for bad in ["0", "41", "0.005", "1.234", "-1", "abc"] {
+        let e = vrrp(&["--advert-int", bad]).unwrap_err();
+        assert_eq!(e.exit_code, 1, "{bad}");
+        assert!(e.message.contains("advert-int must be from 0.01"), "{e:?}");
+    }
+}
+
+/// Options that make no sense with `--vrrp` are refused with one line and exit 1,
+/// and the VRRP options need `--vrrp`.
+#[test]
+fn vrrp_mode_refuses_carp_options_and_carp_refuses_vrrp_options() {
+    for opt in [
+        &["-p", "secret"][..],
+        &["-o", "/etc/passwd"],
+        &["-b", "2"],
+        &["-k", "10"],
+        &["-r", "4"],
+        &["--strict-auth"],
+        &["--replay-window", "8"],
+    ] {
+        let e = vrrp(opt).unwrap_err();
+        assert_eq!(e.exit_code, 1, "{opt:?}");
+        assert!(
+            e.message.starts_with("--vrrp cannot be combined with"),
+            "{e:?}"
+        );
+        assert!(!e.message.contains('\n'));
+    }
+    for opt in [&["--priority", "100"][..], &["--advert-int", "1"]] {
+        let e = with(opt).unwrap_err();
+        assert_eq!(e.exit_code, 1);
+        assert!(e.message.ends_with("needs --vrrp"), "{e:?}");
+    }
+    // A CARP node still needs its password.
+    let e = config(&VRRP[1..]).unwrap_err();
+    assert_eq!(e.message, "You must supply a password");
+}
+
+/// As many addresses as a frame the daemon reads can carry, per family.
+#[test]
+fn vrrp_mode_limits_the_address_list() {
+    let many: Vec<String> = (1..=41).map(|i| format!("192.0.2.{i}")).collect();
+    let mut args: Vec<&str> = VRRP[..VRRP.len() - 2].to_vec();
+    for a in &many[..40] {
+        args.extend(["-a", a.as_str()]);
+    }
+    assert_eq!(config(&args).unwrap().vaddrs.len(), 40);
+    args.extend(["-a", many[40].as_str()]);
+    let e = config(&args).unwrap_err();
+    assert!(e.message.contains("at most 40 addresses"), "{e:?}");
 }

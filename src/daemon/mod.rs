@@ -48,12 +48,12 @@ use crate::check::Checker;
 use crate::config::Config;
 use crate::hooks::{Due, Hooks, Job, Outcome as ScriptOutcome, Script};
 use crate::net::{self, ControlSocket, Ipv6Membership, LinkMonitor, PacketSocket, RxRing};
-use crate::packet::Advert;
 use crate::service::Notifier;
+use crate::state::Advertisement;
 use crate::state::{Action, Carp, State, Transition};
 use clock::Monotonic;
 use links::Tracked;
-use receive::Intake;
+use receive::{Heard, Intake};
 use scripts::ScriptWatch;
 use send::Sender;
 use signals::handled_signals;
@@ -447,8 +447,10 @@ impl Daemon {
         }
     }
 
-    fn send_and_report(&mut self, now: Instant, advert: &Advert) {
-        self.intake.note_sent(advert.counter);
+    fn send_and_report(&mut self, now: Instant, advert: &Advertisement) {
+        if let Advertisement::Carp(advert) = advert {
+            self.intake.note_sent(advert.counter);
+        }
         let ok = self.sender.advert(&self.packet, now, advert);
         self.carp.handle_send_result(now, ok);
     }
@@ -547,8 +549,8 @@ impl Daemon {
         };
         let (intake, carp) = (&mut self.intake, &mut self.carp);
         let count = ring.read(|frame| {
-            if let Some(adv) = intake.judge(now, frame) {
-                carp.handle_advert(now, &adv);
+            if let Some(heard) = intake.judge(now, frame) {
+                hand_over(carp, now, heard);
             }
         });
         *counted = counted.saturating_add(u32::try_from(count).unwrap_or(u32::MAX));
@@ -571,8 +573,8 @@ impl Daemon {
             }
         };
         for (buf, &len) in bufs.iter().zip(lens.iter()).take(count) {
-            if let Some(adv) = self.intake.judge(now, &buf[..len]) {
-                self.carp.handle_advert(now, &adv);
+            if let Some(heard) = self.intake.judge(now, &buf[..len]) {
+                hand_over(&mut self.carp, now, heard);
             }
         }
         count
@@ -640,5 +642,13 @@ impl Daemon {
         if let Some(healthy) = self.checker.as_mut().and_then(|c| c.reap(now)) {
             self.carp.handle_health(now, healthy);
         }
+    }
+}
+
+/// Gives an accepted advert of either protocol to the state machine.
+fn hand_over(carp: &mut Carp, now: Instant, heard: Heard) {
+    match heard {
+        Heard::Carp(adv) => carp.handle_advert(now, &adv),
+        Heard::Vrrp(adv) => carp.handle_vrrp_advert(now, &adv),
     }
 }

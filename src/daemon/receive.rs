@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 
 use crate::net::filter::Check;
 use crate::net::{PacketSocket, FRAME_SNAP};
-use crate::ratelimit::{RateLimit, Suppressed};
+use crate::ratelimit::{Budget, RateLimit, Suppressed, DEFAULT_PERIOD};
 use crate::replay::ReplayGuard;
-use crate::rx::{Receiver, Reject, RejectCounters, RejectReason, VerifiedAdvert};
+use crate::rx::{
+    Receiver, Reject, RejectCounters, RejectReason, VerifiedAdvert, VerifiedVrrp, VrrpReceiver,
+};
 
 /// How often the screens are read: their lines are rate limited to one per reason per
 /// 10 s anyway, and a quiet daemon pays four system calls each time.
@@ -30,10 +32,28 @@ pub(super) struct Screen {
     pub(super) socket: PacketSocket,
 }
 
+/// The receive checks of the protocol spoken.
+#[derive(Debug)]
+pub(super) enum Judge {
+    /// CARP's (docs/PROTOCOL.md §4.3).
+    Carp(Receiver),
+    /// VRRPv3's (docs/PROTOCOL.md §14.3).
+    Vrrp(VrrpReceiver),
+}
+
+/// An advert that passed them, for the state machine.
+#[derive(Debug)]
+pub(super) enum Heard {
+    Carp(VerifiedAdvert),
+    Vrrp(VerifiedVrrp),
+}
+
 /// The judge of received frames.
 #[derive(Debug)]
 pub(super) struct Intake {
-    pub(super) rx: Receiver,
+    pub(super) rx: Judge,
+    /// The log budget of "other address list" warnings (VRRP).
+    pub(super) mismatch_limit: Budget,
     /// `--replay-window`.
     pub(super) replay: Option<ReplayGuard>,
     pub(super) rejects: RejectCounters,
@@ -50,19 +70,40 @@ pub(super) struct Intake {
 impl Intake {
     /// Judges one frame: the advert to hand to the state machine, or `None` (rejected,
     /// counted and logged within its budget; or a repeated bow-out, dropped quietly).
-    pub(super) fn judge(&mut self, now: Instant, frame: &[u8]) -> Option<VerifiedAdvert> {
-        let verdict = self
-            .rx
-            .accept(frame)
-            .and_then(|adv| crate::rx::admit(self.replay.as_mut(), adv));
+    pub(super) fn judge(&mut self, now: Instant, frame: &[u8]) -> Option<Heard> {
+        let verdict = match &self.rx {
+            Judge::Carp(rx) => rx
+                .accept(frame)
+                .and_then(|adv| crate::rx::admit(self.replay.as_mut(), adv))
+                .map(|adv| adv.map(Heard::Carp)),
+            Judge::Vrrp(rx) => rx.accept(frame).map(|adv| Some(Heard::Vrrp(adv))),
+        };
         match verdict {
             Ok(None) => {
                 log::debug!("<- a repeated bow-out");
                 None
             }
-            Ok(Some(adv)) => {
+            Ok(Some(Heard::Carp(adv))) => {
                 log::debug!("<- {} from {}", adv.advert(), adv.src());
-                Some(adv)
+                Some(Heard::Carp(adv))
+            }
+            Ok(Some(Heard::Vrrp(adv))) => {
+                log::debug!(
+                    "<- {} from {} (checksum: {})",
+                    adv.advert(),
+                    adv.src(),
+                    adv.checksum().name()
+                );
+                if !adv.addresses_match() {
+                    if let Some(n) = self.mismatch_limit.check(now, DEFAULT_PERIOD) {
+                        log::warn!(
+                            "VRRP advert from [{}] lists other addresses than ours: every node of a group needs the same -a set{}",
+                            adv.src(),
+                            Suppressed(n)
+                        );
+                    }
+                }
+                Some(Heard::Vrrp(adv))
             }
             Err(reject) => {
                 self.rejects.add(reject.reason());
@@ -120,9 +161,12 @@ impl Intake {
                 (screen.check.reason(), counted, read)
             };
             self.rejects.add_many(reason, counted);
-            let sample = read
-                .checked_sub(1)
-                .and_then(|last| self.rx.accept(&bufs[last][..lens[last]]).err());
+            let sample = match &self.rx {
+                Judge::Carp(rx) => read
+                    .checked_sub(1)
+                    .and_then(|last| rx.accept(&bufs[last][..lens[last]]).err()),
+                Judge::Vrrp(_) => None,
+            };
             self.log(now, reason, sample.as_ref(), counted);
         }
     }

@@ -12,8 +12,9 @@ use crate::arp::GarpFrame;
 use crate::frame::{advert_source_mac, emit_advert, ETHERNET_HEADER_LEN, MAX_ADVERT_FRAME_LEN};
 use crate::ndp::UnsolicitedNa;
 use crate::net::{PacketSocket, RawIpSocket};
-use crate::packet::Advert;
 use crate::ratelimit::{Budget, Suppressed, DEFAULT_PERIOD};
+use crate::state::Advertisement;
+use crate::vrrp::{emit_vrrp_frame, vrrp_source_mac, MAX_VRRP_FRAME_LEN};
 
 /// Everything needed to put our frames on the wire.
 #[derive(Debug)]
@@ -45,22 +46,50 @@ impl Sender {
     }
 
     /// Builds the frame of an advert to `dst` into `buf`; returns its length.
-    fn advert_frame(&mut self, advert: &Advert, dst: IpAddr, buf: &mut [u8]) -> usize {
-        let src_mac = if self.real_mac {
-            self.mac
-        } else {
-            advert_source_mac(self.vhid)
-        };
+    fn advert_frame(&mut self, advert: &Advertisement, dst: IpAddr, buf: &mut [u8]) -> usize {
         let ip_id = self.next_ip_id();
-        emit_advert(buf, self.dst_mac, src_mac, self.srcip, dst, ip_id, *advert)
+        match advert {
+            Advertisement::Carp(advert) => {
+                let src_mac = if self.real_mac {
+                    self.mac
+                } else {
+                    advert_source_mac(self.vhid)
+                };
+                emit_advert(buf, self.dst_mac, src_mac, self.srcip, dst, ip_id, *advert)
+            }
+            Advertisement::Vrrp(advert) => {
+                // docs/PROTOCOL.md §14.1: the VRRP virtual MAC of the family.
+                let src_mac = if self.real_mac {
+                    self.mac
+                } else {
+                    vrrp_source_mac(self.vhid, self.srcip.is_ipv6())
+                };
+                emit_vrrp_frame(
+                    buf,
+                    self.dst_mac,
+                    src_mac,
+                    self.srcip,
+                    dst,
+                    ip_id,
+                    *advert,
+                    &self.vaddrs,
+                )
+            }
+        }
     }
 
     /// Sends an advert: one frame to the group (or the broadcast MAC with `-M`), or
     /// with `--peer` one unicast packet to each peer. True when it left: the frame was
     /// sent, or with peers, at least one packet was (one unreachable peer says nothing
     /// about our own link, which is what the send-failure count watches).
-    pub(super) fn advert(&mut self, packet: &PacketSocket, now: Instant, advert: &Advert) -> bool {
-        let mut buf = [0u8; MAX_ADVERT_FRAME_LEN];
+    pub(super) fn advert(
+        &mut self,
+        packet: &PacketSocket,
+        now: Instant,
+        advert: &Advertisement,
+    ) -> bool {
+        const _: () = assert!(MAX_VRRP_FRAME_LEN >= MAX_ADVERT_FRAME_LEN);
+        let mut buf = [0u8; MAX_VRRP_FRAME_LEN];
         log::debug!("-> {advert}");
         if self.unicast.is_none() {
             let len = self.advert_frame(advert, self.group, &mut buf);

@@ -12,7 +12,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::timerfd::{ClockId, TimerFd, TimerFlags};
 
 use super::links::Tracked;
-use super::receive::{Intake, Screen};
+use super::receive::{Intake, Judge, Screen};
 use super::scripts::ScriptWatch;
 use super::send::Sender;
 use super::state_file::StateFile;
@@ -73,16 +73,22 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         log::error!("Unknown hardware type [{hwtype}]");
     }
     log::info!("Local advertised ethernet address is [{mac}]");
-    let packet = PacketSocket::open(
-        ifindex,
-        &net::advert_filter(cfg.srcip, cfg.vhid),
-        net::ethertype_of(cfg.srcip),
-    )
-    .map_err(|e| Error::setup(format!("Unable to open a packet socket on [{iface}]: {e}")))?;
+    let filter = match cfg.vrrp {
+        Some(_) => net::filter::vrrp_filter(cfg.srcip, cfg.vhid),
+        None => net::advert_filter(cfg.srcip, cfg.vhid),
+    };
+    let packet = PacketSocket::open(ifindex, &filter, net::ethertype_of(cfg.srcip))
+        .map_err(|e| Error::setup(format!("Unable to open a packet socket on [{iface}]: {e}")))?;
     packet.set_receive_buffer(RCVBUF);
     // The screens count what the kernel filter rejects (docs/PROTOCOL.md §4.1.1); a
-    // buffer as small as the kernel allows holds the few frames kept as samples.
-    let screens = Check::ALL
+    // buffer as small as the kernel allows holds the few frames kept as samples. VRRP
+    // mode has none: its filter keeps every VRRP frame for our VRID, and the daemon
+    // judges them all.
+    let checks: &[Check] = match cfg.vrrp {
+        Some(_) => &[],
+        None => &Check::ALL,
+    };
+    let screens = checks
         .iter()
         .map(|&check| {
             let filter = net::screen_filter(cfg.srcip, cfg.vhid, check);
@@ -100,13 +106,17 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
     let ungrouped = |e: io::Error| {
         log::debug!("no fanout group for the screens ({e}): each has its own hook");
     };
-    let sink = PacketSocket::open(
-        ifindex,
-        &net::filter::drop_all(),
-        net::ethertype_of(cfg.srcip),
-    )
-    .map_err(ungrouped)
-    .ok();
+    let sink = if screens.is_empty() {
+        None
+    } else {
+        PacketSocket::open(
+            ifindex,
+            &net::filter::drop_all(),
+            net::ethertype_of(cfg.srcip),
+        )
+        .map_err(ungrouped)
+        .ok()
+    };
     if let Some(sink) = &sink {
         let _ = group(sink, &screens, &packet, cfg.srcip, cfg.vhid).map_err(ungrouped);
     }
@@ -197,7 +207,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
                 mac,
                 cfg.srcip,
                 &cfg.witnesses,
-                (cfg.advbase, cfg.advskew, cfg.deadratio),
+                cfg.carp().witness_timing(),
             )
             .map_err(|e| {
                 Error::setup(format!(
@@ -220,7 +230,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         None => None,
     };
 
-    if cfg.advbase == 0 {
+    if cfg.advbase == 0 && cfg.vrrp.is_none() {
         log::warn!(
             "advbase 0: the master is declared dead after {} ms ({} intervals), not after one interval as in ucarp",
             crate::state::master_down_interval(0, cfg.advskew, cfg.deadratio).as_millis(),
@@ -233,7 +243,10 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
         message: e.to_string(),
         exit_code: 1,
     })?;
-    let rx = cfg.receiver();
+    let rx = match cfg.receiver() {
+        Some(rx) => Judge::Carp(rx),
+        None => Judge::Vrrp(cfg.vrrp_receiver()),
+    };
     let cfg_replay = cfg.replay_window;
     let cfg_peers = cfg.peers.len();
     let checker = cfg.check.clone().map(|c| Checker::new(c, now));
@@ -254,6 +267,7 @@ pub fn run(cfg: Config) -> Result<Outcome, Error> {
     };
     let intake = Intake {
         rx,
+        mismatch_limit: Budget::default(),
         replay: cfg_replay.map(ReplayGuard::new),
         rejects: Default::default(),
         limit: RateLimit::new(DEFAULT_PERIOD),

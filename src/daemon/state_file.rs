@@ -110,6 +110,7 @@ impl StateFile {
             since: if stopped { updated } else { self.since },
             transition: carp.last_transition(),
             vhid: cfg.vhid,
+            vrrp_priority: carp.vrrp_priority(),
             vaddrs: &vaddrs,
             interface: &cfg.iface,
             srcip: cfg.srcip,

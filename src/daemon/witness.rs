@@ -3,7 +3,7 @@
 //! IPv4, neighbour advertisements for IPv6), the probe frames, built once, and the
 //! probe schedule ([`WitnessSchedule`], pure, in `carp`). Every probe period it sends
 //! each witness an ARP request or a neighbour solicitation from our own address; every
-//! answer is reported to the state machine as reachable, and [`witness_lost_after`] of
+//! answer is reported to the state machine as reachable, and the loss time ([`WitnessTiming`]) of
 //! probing without any answer as lost (a stall of the process, which sends no probe,
 //! does not count). Its two deadlines (the next probe, the loss) go into the loop's one
 //! deadline.
@@ -23,7 +23,7 @@ use pnet_base::MacAddr;
 use crate::arp::{ArpProbe, ArpReply};
 use crate::ndp::{NeighborAdvert, NeighborSolicit};
 use crate::net::{self, PacketSocket};
-use crate::state::{witness_lost_after, Carp, WitnessSchedule};
+use crate::state::{Carp, WitnessSchedule, WitnessTiming};
 
 /// Frames read per wake-up; the filter keeps only answers, a few per probe period.
 const FRAMES_PER_WAKE: usize = 16;
@@ -35,9 +35,7 @@ pub(super) struct Prober {
     witnesses: Vec<IpAddr>,
     /// One probe frame per witness, built at start.
     probes: Vec<Vec<u8>>,
-    advbase: u8,
-    advskew: u8,
-    deadratio: u32,
+    timing: WitnessTiming,
     /// When to probe and when every witness is lost; `None` before
     /// [`start`](Self::start).
     schedule: Option<WitnessSchedule>,
@@ -56,7 +54,7 @@ impl Prober {
         mac: MacAddr,
         srcip: IpAddr,
         witnesses: &[IpAddr],
-        (advbase, advskew, deadratio): (u8, u8, u32),
+        timing: WitnessTiming,
     ) -> io::Result<Prober> {
         let ethertype = match srcip {
             IpAddr::V4(_) => 0x0806,
@@ -89,9 +87,7 @@ impl Prober {
             socket,
             witnesses: witnesses.to_vec(),
             probes,
-            advbase,
-            advskew,
-            deadratio,
+            timing,
             schedule: None,
             send_failed: false,
         })
@@ -99,12 +95,7 @@ impl Prober {
 
     /// Schedules the first probes at `now`, when the loop starts.
     pub(super) fn start(&mut self, now: Instant) {
-        self.schedule = Some(WitnessSchedule::new(
-            self.advbase,
-            self.advskew,
-            self.deadratio,
-            now,
-        ));
+        self.schedule = Some(WitnessSchedule::new(self.timing, now));
     }
 
     /// Returns when [`handle_timeout`](Self::handle_timeout) next has work: the next
@@ -123,7 +114,7 @@ impl Prober {
         if tick.lost {
             log::debug!(
                 "No witness answered for {} ms",
-                witness_lost_after(self.advbase, self.advskew, self.deadratio).as_millis()
+                self.timing.lost_after.as_millis()
             );
             carp.handle_witness(now, false);
         }

@@ -67,8 +67,10 @@ impl Check {
 }
 
 /// How much of a kept frame the kernel copies to the daemon: Ethernet, the longest IPv4
-/// header (60 bytes) and the CARP header fit; the rest is never read.
-pub const FRAME_SNAP: usize = 14 + 60 + 36 + 18;
+/// header (60 bytes) and the CARP header fit with room to spare, and so does a VRRP
+/// advert of up to 40 IPv4 or 12 IPv6 addresses (`config::vrrp_address_limit`); the
+/// rest is never read.
+pub const FRAME_SNAP: usize = 256;
 
 /// Where a comparison goes: on to the next instruction, to one of the program's two
 /// returns, or to a place marked with [`Program::place`].
@@ -313,6 +315,20 @@ impl Program {
 /// by the screens ([`screen_filter`]) instead.
 pub fn advert_filter(srcip: IpAddr, vhid: u8) -> Vec<libc::sock_filter> {
     checked(srcip, vhid, None)
+}
+
+/// Builds the daemon's kernel filter in VRRP mode (docs/PROTOCOL.md §14.3): keep
+/// protocol-112 frames of `srcip`'s family whose source is not `srcip` and whose VRID
+/// byte is `vrid`. The daemon makes every other check: VRRP adverts vary in length,
+/// and a VRRP group is small and quiet.
+pub fn vrrp_filter(srcip: IpAddr, vrid: u8) -> Vec<libc::sock_filter> {
+    let mut p = Program::default();
+    let vrid_check = p.label();
+    p.carp_of_family(srcip).not_from(srcip, vrid_check);
+    p.place(vrid_check);
+    // The VRID sits where CARP's vhid does, the second byte after the IP header.
+    p.vhid(srcip, vrid).jump_eq(0, To::Keep, To::Keep);
+    p.finish()
 }
 
 /// Builds the filter of the screen socket for `failing`: keep the frames that

@@ -50,8 +50,10 @@ pub struct Snapshot<'a> {
     pub since: SystemTime,
     /// The last transition, for its reason and peer.
     pub transition: Option<Transition>,
-    /// Virtual host id.
+    /// Virtual host id (the VRID in VRRP mode).
     pub vhid: u8,
+    /// In VRRP mode, the priority advertised now (1 when demoted); `None` for CARP.
+    pub vrrp_priority: Option<u8>,
     /// The virtual addresses as typed.
     pub vaddrs: &'a [String],
     /// Interface.
@@ -114,6 +116,12 @@ impl Snapshot<'_> {
         }
         o.push_str(", \"peer\": ");
         json_opt_ip(&mut o, self.transition.and_then(|t| t.peer));
+        match self.vrrp_priority {
+            Some(p) => {
+                let _ = write!(o, ", \"protocol\": \"vrrp\", \"priority\": {p}");
+            }
+            None => o.push_str(", \"protocol\": \"carp\""),
+        }
         let _ = write!(o, ", \"vhid\": {}, \"vaddr\": ", self.vhid);
         json_string(&mut o, self.vaddrs.first().map_or("", String::as_str));
         o.push_str(", \"vaddrs\": [");

@@ -48,10 +48,17 @@ pub fn render(doc: &Json, now: SystemTime, running: Option<bool>) -> String {
         }
         _ => format!("virtual address {}", s("vaddr")),
     };
+    let id = match doc.get("priority") {
+        Some(p) => format!(
+            "VRRPv3 vrid {}, priority {}",
+            n(doc.get("vhid")),
+            n(Some(p))
+        ),
+        None => format!("vhid {}", n(doc.get("vhid"))),
+    };
     let _ = writeln!(
         out,
-        "  vhid {}, {vaddrs} on {}, this host {}",
-        n(doc.get("vhid")),
+        "  {id}, {vaddrs} on {}, this host {}",
         s("interface"),
         s("srcip")
     );

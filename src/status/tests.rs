@@ -33,6 +33,7 @@ fn sample<'a>(rejects: &'a RejectCounters, vaddrs: &'a [String]) -> Snapshot<'a>
             peer: None,
         }),
         vhid: 7,
+        vrrp_priority: None,
         vaddrs,
         interface: "eth\"0",
         srcip: Ipv4Addr::new(192, 0, 2, 11).into(),

@@ -13,8 +13,12 @@ use ucarp::event::Event;
 use ucarp::frame::{advert_source_mac, multicast_mac, AdvertFrame};
 use ucarp::packet::{Advert, CARP_MCAST_V4};
 use ucarp::replay::ReplayGuard;
-use ucarp::rx::{Receiver, RejectCounters};
-use ucarp::state::{Action, Carp, Config, State, Transition, WitnessSchedule};
+use ucarp::rx::{Receiver, RejectCounters, VrrpReceiver};
+use ucarp::state::{
+    Action, Advertisement, Carp, CarpConfig, Config, Protocol, State, Transition, VrrpConfig,
+    WitnessSchedule,
+};
+use ucarp::vrrp::{emit_vrrp_frame, vrrp_source_mac, VrrpAdvert, MAX_VRRP_FRAME_LEN};
 
 pub const VHID: u8 = 7;
 pub const PASSWORD: &[u8] = b"secret";
@@ -39,6 +43,8 @@ pub struct Spec {
     /// `--witness`: the node probes a witness, which answers while the node sees it
     /// (see [`Sim::see_witness`]).
     pub witness: bool,
+    /// `--vrrp`: priority and interval in centiseconds; `None` for CARP.
+    pub vrrp: Option<(u8, u16)>,
 }
 
 impl Spec {
@@ -55,7 +61,24 @@ impl Spec {
             up_script: Duration::ZERO,
             preempt_delay: Duration::ZERO,
             witness: false,
+            vrrp: None,
         }
+    }
+
+    /// A VRRPv3 node at 198.51.100.`n` with this priority and RFC 5798's 1 s interval.
+    pub fn vrrp(n: u8, priority: u8) -> Spec {
+        Spec {
+            vrrp: Some((priority, 100)),
+            ..Spec::host(n)
+        }
+    }
+
+    /// The VRRP interval, in centiseconds.
+    pub fn advert_int(mut self, cs: u16) -> Spec {
+        if let Some((_, c)) = self.vrrp.as_mut() {
+            *c = cs;
+        }
+        self
     }
 
     pub fn witness(mut self) -> Spec {
@@ -109,7 +132,7 @@ impl Spec {
 pub enum Did {
     Up(Transition),
     Down(Transition),
-    Advert(Advert),
+    Advert(Advertisement),
     Garp,
     /// An authenticated advert from this source was handed to the state machine.
     Heard(std::net::IpAddr),
@@ -117,10 +140,16 @@ pub enum Did {
     Exit,
 }
 
+/// A node's receive checks: CARP's or VRRP's.
+pub enum Rx {
+    Carp(Receiver),
+    Vrrp(VrrpReceiver),
+}
+
 pub struct Node {
     pub spec: Spec,
     pub carp: Carp,
-    pub rx: Receiver,
+    pub rx: Rx,
     /// False once crashed: sends nothing, hears nothing, its timers are ignored.
     pub alive: bool,
     /// When true, every advert send is reported as failed.
@@ -132,7 +161,7 @@ pub struct Node {
     /// When the running up script ends.
     up_until: Option<Instant>,
     /// A claim held until the up script ends.
-    claim: Option<(Instant, Advert)>,
+    claim: Option<(Instant, Advertisement)>,
     /// With a witness: whether it answers this node's probes.
     pub sees_witness: bool,
     /// Cut off from the wire: it sends nothing that arrives, and hears nothing.
@@ -171,12 +200,23 @@ impl Node {
             .and_then(WitnessSchedule::poll_timeout)
     }
 
+    /// The VRRP adverts it sent, with their times.
+    pub fn vrrp_adverts(&self) -> Vec<(Duration, VrrpAdvert)> {
+        self.did
+            .iter()
+            .filter_map(|(t, d)| match d {
+                Did::Advert(Advertisement::Vrrp(a)) => Some((*t, *a)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The adverts it sent, with their times.
     pub fn adverts(&self) -> Vec<(Duration, Advert)> {
         self.did
             .iter()
             .filter_map(|(t, d)| match d {
-                Did::Advert(a) => Some((*t, *a)),
+                Did::Advert(Advertisement::Carp(a)) => Some((*t, *a)),
                 _ => None,
             })
             .collect()
@@ -232,30 +272,46 @@ impl Sim {
         let cfg = Config {
             iface: "sim0".into(),
             vhid: VHID,
-            advbase: spec.advbase,
-            advskew: spec.advskew,
-            deadratio: spec.deadratio,
             preempt: spec.preempt,
             neutral: spec.neutral,
             srcip: spec.srcip.into(),
-            signer: key.signer(VHID, &[VADDR.into()]),
-            sequential_counters: spec.replay_window.is_some(),
             preempt_delay: spec.preempt_delay,
             witness: spec.witness,
+            protocol: match spec.vrrp {
+                Some((priority, interval_cs)) => Protocol::Vrrp(VrrpConfig {
+                    priority,
+                    interval_cs,
+                }),
+                None => Protocol::Carp(CarpConfig {
+                    advbase: spec.advbase,
+                    advskew: spec.advskew,
+                    deadratio: spec.deadratio,
+                    signer: key.signer(VHID, &[VADDR.into()]),
+                    sequential_counters: spec.replay_window.is_some(),
+                }),
+            },
         };
+        let timing = cfg.witness_timing();
         let seed = self.next_random();
         let carp = Carp::new(cfg, self.now, seed).unwrap();
-        let rx = Receiver {
-            srcip: spec.srcip.into(),
-            vhid: VHID,
-            group: CARP_MCAST_V4.into(),
-            peers: Vec::new(),
-            signer: key.signer(VHID, &[VADDR.into()]),
+        let rx = match spec.vrrp {
+            Some(_) => Rx::Vrrp(VrrpReceiver {
+                srcip: spec.srcip.into(),
+                vrid: VHID,
+                group: CARP_MCAST_V4.into(),
+                peers: Vec::new(),
+                addresses: vec![VADDR.into()],
+            }),
+            None => Rx::Carp(Receiver {
+                srcip: spec.srcip.into(),
+                vhid: VHID,
+                group: CARP_MCAST_V4.into(),
+                peers: Vec::new(),
+                signer: key.signer(VHID, &[VADDR.into()]),
+            }),
         };
         let replay = spec.replay_window.map(ReplayGuard::new);
-        let witness = spec
-            .witness
-            .then(|| WitnessSchedule::new(spec.advbase, spec.advskew, spec.deadratio, self.now));
+        let witness = spec.witness.then(|| WitnessSchedule::new(timing, self.now));
         self.nodes.push(Node {
             sees_witness: true,
             isolated: false,
@@ -388,16 +444,22 @@ impl Sim {
             return;
         }
         // As the daemon: the receive checks, then the replay guard.
-        let verdict = node
-            .rx
-            .accept(frame)
-            .and_then(|v| ucarp::rx::admit(node.replay.as_mut(), v));
+        let verdict = match &node.rx {
+            Rx::Carp(rx) => rx
+                .accept(frame)
+                .and_then(|v| ucarp::rx::admit(node.replay.as_mut(), v))
+                .map(|v| v.map(|v| (v.src(), Ok(v)))),
+            Rx::Vrrp(rx) => rx.accept(frame).map(|v| Some((v.src(), Err(v)))),
+        };
         match verdict {
             Ok(None) => {}
-            Ok(Some(v)) => {
+            Ok(Some((src, heard))) => {
                 let t = now - self.t0;
-                node.did.push((t, Did::Heard(v.src())));
-                node.carp.handle_advert(now, &v);
+                node.did.push((t, Did::Heard(src)));
+                match heard {
+                    Ok(v) => node.carp.handle_advert(now, &v),
+                    Err(v) => node.carp.handle_vrrp_advert(now, &v),
+                }
                 self.drain(to);
             }
             Err(e) => node.rejects.add(e.reason()),
@@ -457,9 +519,9 @@ impl Sim {
     }
 
     /// Sends an advert of node `i` now and reports the result to it, as the daemon does.
-    fn send(&mut self, i: usize, advert: Advert) {
-        if let Some(g) = &mut self.nodes[i].replay {
-            g.note_sent(advert.counter);
+    fn send(&mut self, i: usize, advert: Advertisement) {
+        if let (Some(g), Advertisement::Carp(a)) = (&mut self.nodes[i].replay, advert) {
+            g.note_sent(a.counter);
         }
         let ok = !self.nodes[i].send_fails;
         if ok {
@@ -471,9 +533,14 @@ impl Sim {
         self.nodes[i].did.push((t, Did::Advert(advert)));
     }
 
-    fn broadcast(&mut self, from: usize, advert: Advert) {
+    fn broadcast(&mut self, from: usize, advert: Advertisement) {
         let ip_id = self.next_random() as u16;
-        let frame = frame_from(self.nodes[from].spec.srcip, advert, ip_id);
+        let frame = match advert {
+            Advertisement::Carp(advert) => frame_from(self.nodes[from].spec.srcip, advert, ip_id),
+            Advertisement::Vrrp(advert) => {
+                vrrp_frame_from(self.nodes[from].spec.srcip, advert, ip_id)
+            }
+        };
         for to in 0..self.nodes.len() {
             if to == from || self.nodes[from].isolated || self.lost() {
                 continue;
@@ -539,6 +606,23 @@ pub fn frame_from(src: Ipv4Addr, advert: Advert, ip_id: u16) -> Vec<u8> {
         advert,
     }
     .emit(&mut buf);
+    buf
+}
+
+/// A VRRPv3 advert's frame from `src` to the group, listing the simulation's VIP.
+pub fn vrrp_frame_from(src: Ipv4Addr, advert: VrrpAdvert, ip_id: u16) -> Vec<u8> {
+    let mut buf = vec![0; MAX_VRRP_FRAME_LEN];
+    let len = emit_vrrp_frame(
+        &mut buf,
+        multicast_mac(CARP_MCAST_V4),
+        vrrp_source_mac(advert.vrid, false),
+        src.into(),
+        CARP_MCAST_V4.into(),
+        ip_id,
+        advert,
+        &[VADDR.into()],
+    );
+    buf.truncate(len);
     buf
 }
 

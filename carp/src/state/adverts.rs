@@ -4,12 +4,9 @@
 
 use std::time::Instant;
 
-use super::{
-    advert_interval, Action, Carp, State, BOW_OUT, DEMOTED_ADVSKEW, SEND_ERRORS_MAX,
-    SEND_SUCCESSES_MIN,
-};
+use super::rules::{Advertisement, Stance};
+use super::{Action, Carp, State, SEND_ERRORS_MAX, SEND_SUCCESSES_MIN};
 use crate::event::Event;
-use crate::wire::packet::{Advert, DIGEST_LEN};
 
 /// SplitMix64: a tiny, well-mixed generator for the pre-synchronisation counters. It
 /// only needs to be unpredictable to peers, which the caller's seed provides.
@@ -49,8 +46,7 @@ impl Carp {
         if self.claim_pending() {
             self.master_since = Some(now);
             if self.handover.is_none() && !self.stopped {
-                self.adv_at =
-                    now.checked_add(advert_interval(self.cfg.advbase, self.local_advskew()));
+                self.adv_at = now.checked_add(self.advert_period());
             }
         }
         if ok {
@@ -95,49 +91,31 @@ impl Carp {
             // so a healthy node that appears takes over at once (and steps us down
             // make-before-break with its first advert). It still goes out every
             // interval, so the address is never without an advertising master.
-            self.send_advert_as(now, BOW_OUT, BOW_OUT, false);
-            self.adv_at = now.checked_add(advert_interval(self.cfg.advbase, DEMOTED_ADVSKEW));
+            self.send_advert_as(now, Stance::BowOut, false);
+            self.adv_at = now.checked_add(self.demoted_period());
             return;
         }
-        self.send_advert_as(now, self.cfg.advbase, self.local_advskew(), false);
+        self.send_advert_as(now, Stance::Standing, false);
     }
 
     pub(super) fn send_advert_as(
         &mut self,
         now: Instant,
-        advbase: u8,
-        advskew: u8,
+        stance: Stance,
         after_scripts: bool,
-    ) -> Advert {
-        // docs/PROTOCOL.md §3.3: random until synchronised, then adopted value plus one per send.
-        self.counter = if self.counter_synced {
-            self.counter.wrapping_add(1)
-        } else {
-            self.rng.next_u64()
-        };
-        // With sequential counters the random draw is only the starting point.
-        self.counter_synced |= self.cfg.sequential_counters;
-        let mut advert = Advert {
-            vhid: self.cfg.vhid,
-            advbase,
-            advskew,
-            counter: self.counter,
-            md: [0; DIGEST_LEN],
-        };
-        advert.md = self
-            .cfg
-            .signer
-            .sign(&advert.signed_fields(), &self.counter.to_be_bytes());
+    ) -> Advertisement {
+        let advert = self.make_advert(stance);
         self.actions.push_back(Action::SendAdvert {
             advert,
             after_scripts,
         });
         self.stats.adverts_sent += 1;
-        // docs/PROTOCOL.md §5.2 step 6; 255/255 is BSD's bow-out: send once, do not re-arm.
-        self.adv_at = if advbase == BOW_OUT && advskew == BOW_OUT {
+        // docs/PROTOCOL.md §5.2 step 6; a bow-out goes once (the handover repeats it),
+        // and so does a CARP node's own 255/255 interval, BSD's bow-out.
+        self.adv_at = if advert.is_bow_out() {
             None
         } else {
-            now.checked_add(advert_interval(advbase, advskew))
+            now.checked_add(self.advert_period())
         };
         match self.delayed_arp {
             Some(n) if n > 1 => self.delayed_arp = Some(n - 1),

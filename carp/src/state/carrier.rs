@@ -1,6 +1,6 @@
 //! Carrier changes (docs/PROTOCOL.md §5.6, §5.6.1). A backup that loses its carrier
 //! stops its timers and ignores everything until the carrier returns, then starts the
-//! election over, as ucarp does. A master keeps the address for [`carrier_grace`]
+//! election over, as ucarp does. A master keeps the address for [`super::carrier_grace`]
 //! (1.9 s at the defaults), the time in which no backup can have taken over: a carrier
 //! back within it (a flap, a switch port renegotiating) makes it advertise and send a
 //! gratuitous ARP at once, and the address never moved; a carrier still missing at its
@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use super::handover::Leaving;
-use super::{carrier_grace, Action, Carp, Reason, State};
+use super::{Action, Carp, Reason, State};
 use crate::event::Event;
 
 /// A master without carrier keeping the address (docs/PROTOCOL.md §5.6.1).
@@ -43,7 +43,7 @@ impl Carp {
             }
             return;
         }
-        let grace = carrier_grace(self.cfg.advbase, self.local_advskew(), self.cfg.deadratio);
+        let grace = self.release_window();
         let holding = self.state == State::Master
             && self.handover.is_none()
             && !self.claim_pending()

@@ -13,11 +13,9 @@
 
 use std::time::Instant;
 
-use super::{
-    advert_interval, master_down_interval, tie_break_key, Action, Carp, Reason, State, BOW_OUT,
-};
+use super::rules::Offer;
+use super::{Action, Carp, Reason, State};
 use crate::event::Event;
-use crate::rx::VerifiedAdvert;
 
 impl Carp {
     /// Notices, first thing in every input, that this master has missed its own adverts
@@ -33,9 +31,8 @@ impl Carp {
         let Some(due) = self.adv_at else {
             return;
         };
-        let skew = self.local_advskew();
-        let interval = advert_interval(self.cfg.advbase, skew);
-        let dead = master_down_interval(self.cfg.advbase, skew, self.cfg.deadratio);
+        let interval = self.advert_period();
+        let dead = self.own_dead_time();
         let last_sent = due.checked_sub(interval).unwrap_or(due);
         let silent = now.saturating_duration_since(last_sent);
         if silent < dead {
@@ -57,18 +54,14 @@ impl Carp {
 
     /// An advert heard while listening after a freeze: yield to the node that took
     /// over, or take the address back from it with `-P`.
-    pub(super) fn heard_after_freeze(&mut self, now: Instant, adv: &VerifiedAdvert) {
-        let peer = adv.src();
-        let a = adv.advert();
-        if a.advbase == BOW_OUT && a.advskew == BOW_OUT {
+    pub(super) fn heard_after_freeze(&mut self, now: Instant, offer: &Offer) {
+        let peer = offer.src;
+        if offer.leaving {
             // Whoever took over is leaving again: the address stays here.
             self.resume_after_freeze(now);
             return;
         }
-        let local = advert_interval(self.cfg.advbase, self.local_advskew());
-        let remote = advert_interval(a.advbase, a.advskew);
-        let preferred = local < remote
-            || (local == remote && tie_break_key(self.cfg.srcip) < tie_break_key(peer));
+        let preferred = self.local_rank() > offer.rank;
         self.waking = None;
         if self.may_preempt(now) && !self.demotions.any() && self.sees_witness() && preferred {
             self.log(Event::ReclaimAfterFreeze { peer });
@@ -81,6 +74,7 @@ impl Carp {
             self.master = Some(peer);
             self.set_state(State::Backup, Reason::Preempted, Some(peer));
             self.adv_at = None;
+            self.learn_interval(offer);
             self.arm_master_down(now);
         }
     }

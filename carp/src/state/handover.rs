@@ -5,9 +5,9 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use super::{handover_bound, Action, Carp, Demotion, Reason, State, BOW_OUT, BOW_OUT_REPEAT_MAX};
+use super::rules::{Advertisement, Stance};
+use super::{Action, Carp, Demotion, Reason, State};
 use crate::event::Event;
-use crate::wire::packet::Advert;
 
 /// Why a handover started, and so what happens when it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub(super) struct Handover {
     /// The first bow-out: repeats are retransmissions of it, with its counter, so a
     /// successor that missed some still continues the count where we stand (a peer's
     /// replay guard accepts its claim), and a repeat is no new advert.
-    pub(super) bow_out: Option<Advert>,
+    pub(super) bow_out: Option<Advertisement>,
     /// Every witness is lost (docs/PROTOCOL.md §5.15): unanswered at this instant (or at
     /// `until`, whichever comes first), the address is released, not kept.
     pub(super) release: Option<Instant>,
@@ -39,7 +39,7 @@ pub(super) struct Handover {
 impl Carp {
     /// Handles TERM, INT, QUIT or HUP under `-z`. A backup exits at once, with no script
     /// (docs/PROTOCOL.md §5.7). A master hands over first: it sends a bow-out advert and keeps
-    /// the address until the successor's first advert, or [`handover_bound`], then runs
+    /// the address until the successor's first advert, or [`super::handover_bound`], then runs
     /// its down script and exits ([`Action::Exit`]). Nothing happens afterwards.
     pub fn handle_shutdown(&mut self, now: Instant) {
         if self.stopped {
@@ -59,7 +59,7 @@ impl Carp {
     }
 
     pub(super) fn start_handover(&mut self, now: Instant, leaving: Leaving) {
-        let bound = handover_bound(self.cfg.advbase, self.cfg.advskew, self.cfg.deadratio);
+        let bound = self.handover_hold();
         self.log(Event::HandoverStarted { bound });
         self.adv_at = None;
         self.waking = None;
@@ -76,8 +76,7 @@ impl Carp {
     /// Sends a bow-out advert and schedules the next one: several fractions of the
     /// bound apart, so a lost frame costs little.
     pub(super) fn send_bow_out(&mut self, now: Instant) {
-        let bound = handover_bound(self.cfg.advbase, self.cfg.advskew, self.cfg.deadratio);
-        let repeat = (bound / 4).min(BOW_OUT_REPEAT_MAX);
+        let repeat = self.bow_out_repeat();
         match self.handover.and_then(|h| h.bow_out) {
             Some(advert) => {
                 self.actions.push_back(Action::SendAdvert {
@@ -87,7 +86,7 @@ impl Carp {
                 self.stats.adverts_sent += 1;
             }
             None => {
-                let advert = self.send_advert_as(now, BOW_OUT, BOW_OUT, false);
+                let advert = self.send_advert_as(now, Stance::BowOut, false);
                 if let Some(h) = self.handover.as_mut() {
                     h.bow_out = Some(advert);
                 }

@@ -54,8 +54,8 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::event::Event;
-use crate::rx::VerifiedAdvert;
-use crate::wire::packet::Advert;
+use crate::rx::{VerifiedAdvert, VerifiedVrrp};
+use crate::wire::vrrp::MAX_INTERVAL_CS;
 
 // The vocabulary and the formulas live in their own modules (`types`, `timing`); they
 // are re-exported so that the machine's API reads as one.
@@ -69,13 +69,16 @@ mod election;
 mod freeze;
 mod handover;
 mod rivals;
+mod rules;
 mod witness;
 
 use adverts::SplitMix64;
 use carrier::CarrierHold;
 use handover::Handover;
 use rivals::Rival;
-pub use witness::{WitnessSchedule, WitnessTick};
+use rules::{vrrp_interval, Offer, Stance};
+pub use rules::{vrrp_pace, Advertisement, VRRP_PACE, VRRP_PACE_FLOOR};
+pub use witness::{WitnessSchedule, WitnessTick, WitnessTiming};
 
 /// The longest gap between two bow-out adverts during a handover, so that one lost
 /// frame does not cost a dead-time outage.
@@ -95,7 +98,7 @@ pub enum Action {
     /// [`Carp::handle_send_result`].
     SendAdvert {
         /// The advert.
-        advert: Advert,
+        advert: Advertisement,
         /// True for a claim, the first advert after a takeover from a live master: the
         /// caller holds it until the up script queued before it has run, so that the
         /// master handing over drops the address only once ours is in place, and
@@ -165,6 +168,9 @@ pub struct Carp {
     counter_synced: bool,
     /// Adverts left before the delayed gratuitous ARP (docs/PROTOCOL.md §5.2 step 5).
     delayed_arp: Option<u8>,
+    /// VRRP's Master_Adver_Interval: our own interval until a backup learns the
+    /// master's from its adverts (docs/PROTOCOL.md §14.4). Unused by CARP.
+    master_interval: Duration,
     send_errors: u32,
     send_successes: u32,
     suppress_preempt: bool,
@@ -186,12 +192,20 @@ impl Carp {
         if cfg.vhid == 0 {
             return Err(ConfigError::ZeroVhid);
         }
-        if cfg.advbase == 0 && cfg.advskew == 0 {
-            return Err(ConfigError::ZeroInterval);
-        }
-        if cfg.deadratio == 0 {
-            return Err(ConfigError::ZeroDeadRatio);
-        }
+        let master_interval = match &cfg.protocol {
+            Protocol::Carp(c) if c.advbase == 0 && c.advskew == 0 => {
+                return Err(ConfigError::ZeroInterval)
+            }
+            Protocol::Carp(c) if c.deadratio == 0 => return Err(ConfigError::ZeroDeadRatio),
+            Protocol::Carp(_) => Duration::ZERO,
+            Protocol::Vrrp(v) if !(1..=254).contains(&v.priority) => {
+                return Err(ConfigError::Priority(v.priority))
+            }
+            Protocol::Vrrp(v) if v.interval_cs == 0 || v.interval_cs > MAX_INTERVAL_CS => {
+                return Err(ConfigError::ZeroInterval)
+            }
+            Protocol::Vrrp(v) => vrrp_interval(v.interval_cs),
+        };
         let mut carp = Carp {
             cfg,
             state: State::Init,
@@ -215,6 +229,7 @@ impl Carp {
             counter: 0,
             counter_synced: false,
             delayed_arp: None,
+            master_interval,
             send_errors: 0,
             send_successes: 0,
             suppress_preempt: false,
@@ -343,27 +358,41 @@ impl Carp {
         }
     }
 
-    /// Handles an authenticated advert from a peer (docs/PROTOCOL.md §5.4).
+    /// Handles an authenticated CARP advert from a peer (docs/PROTOCOL.md §5.4).
     pub fn handle_advert(&mut self, now: Instant, adv: &VerifiedAdvert) {
-        // While the link is down ucarp reads no packets at all (docs/PROTOCOL.md §5.6).
-        if self.stopped || !self.link_up {
+        if self.stopped || !self.link_up || !matches!(self.cfg.protocol, Protocol::Carp(_)) {
             return;
         }
-        self.stats.adverts_received += 1;
         // docs/PROTOCOL.md §3.3: adopt the counter in every state, then add one per send.
         self.counter = adv.advert().counter;
         self.counter_synced = true;
+        self.heard(now, Self::carp_offer(adv));
+    }
+
+    /// Handles a VRRPv3 advert that passed the receive checks (docs/PROTOCOL.md §14.4).
+    pub fn handle_vrrp_advert(&mut self, now: Instant, adv: &VerifiedVrrp) {
+        if self.stopped || !self.link_up || !matches!(self.cfg.protocol, Protocol::Vrrp(_)) {
+            return;
+        }
+        self.heard(now, Self::vrrp_offer(adv));
+    }
+
+    /// An advert of either protocol, in the election's terms.
+    fn heard(&mut self, now: Instant, offer: Offer) {
+        // While the link is down ucarp reads no packets at all (docs/PROTOCOL.md §5.6):
+        // the callers return before this.
+        self.stats.adverts_received += 1;
         self.notice_freeze(now);
         if self.waking.is_some() {
-            self.heard_after_freeze(now, adv);
+            self.heard_after_freeze(now, &offer);
             return;
         }
         if let Some(h) = self.handover {
             // Whoever advertises now took over on our bow-out: the address is theirs.
-            self.handover_answered(now, h.leaving, adv.src());
+            self.handover_answered(now, h.leaving, offer.src);
             return;
         }
-        self.elect(now, adv);
+        self.elect(now, &offer);
     }
 
     /// Handles our interface being set down or deleted under `-z`: the daemon exits.
@@ -412,29 +441,9 @@ impl Carp {
         self.actions.push_back(Action::Exit);
     }
 
-    /// The skew this node advertises and compares itself with (docs/PROTOCOL.md §5.4, §5.8),
-    /// 255 when demoted.
-    fn local_advskew(&self) -> u8 {
-        if self.demotions.any() {
-            DEMOTED_ADVSKEW
-        } else if self.suppress_preempt && self.cfg.advskew < SUPPRESSED_ADVSKEW {
-            SUPPRESSED_ADVSKEW
-        } else {
-            self.cfg.advskew
-        }
-    }
-
     fn arm_master_down(&mut self, now: Instant) {
-        // ucarp uses its configured skew here even while suppressed (docs/PROTOCOL.md §5.4); a
-        // demoted node uses 255 so that every other node promotes first.
-        let skew = if self.demotions.any() {
-            DEMOTED_ADVSKEW
-        } else {
-            self.cfg.advskew
-        };
-        let interval = master_down_interval(self.cfg.advbase, skew, self.cfg.deadratio);
         // An interval too long for `Instant` (deadratio near 2^32) means "never".
-        self.master_down_at = now.checked_add(interval);
+        self.master_down_at = now.checked_add(self.dead_time());
         self.bowed_out = None;
     }
 
@@ -452,7 +461,7 @@ impl Carp {
         self.bowed_out = None;
         self.actions.push_back(Action::SendGratuitousArp);
         let after_scripts = reason != Reason::MasterDown;
-        self.send_advert_as(now, self.cfg.advbase, self.local_advskew(), after_scripts);
+        self.send_advert_as(now, Stance::Standing, after_scripts);
         self.delayed_arp = Some(2);
         if after_scripts {
             // Pending: no advert before the claim has gone out.

@@ -36,7 +36,7 @@ impl Carp {
             return;
         }
         let quiet = slower
-            .checked_mul(self.cfg.deadratio)
+            .checked_mul(self.dead_ratio())
             .unwrap_or(Duration::MAX);
         self.rivals
             .retain(|r| now.saturating_duration_since(r.last) <= r.quiet);

@@ -21,10 +21,19 @@
 use std::time::{Duration, Instant};
 
 use super::handover::Leaving;
-use super::{
-    witness_lost_after, witness_probe_interval, witness_release_after, Carp, Demotion, State,
-};
+use super::{Carp, Demotion, State};
 use crate::event::Event;
+
+/// How often witnesses are probed, and how long their silence takes to count as
+/// lost: [`super::witness_probe_interval`] and [`super::witness_lost_after`] for CARP,
+/// the same rule over the VRRP interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WitnessTiming {
+    /// Between two probes of each witness.
+    pub period: Duration,
+    /// Without any answer for this long, every witness is lost.
+    pub lost_after: Duration,
+}
 
 /// What [`WitnessSchedule::handle_timeout`] asks of the prober.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,12 +65,12 @@ pub struct WitnessSchedule {
 }
 
 impl WitnessSchedule {
-    /// A schedule for a node with these advbase, advskew and deadratio whose first
-    /// probes are due at `now`.
-    pub fn new(advbase: u8, advskew: u8, deadratio: u32, now: Instant) -> WitnessSchedule {
+    /// A schedule with this timing (from [`super::Config::witness_timing`]) whose
+    /// first probes are due at `now`.
+    pub fn new(timing: WitnessTiming, now: Instant) -> WitnessSchedule {
         WitnessSchedule {
-            period: witness_probe_interval(advbase, advskew, deadratio),
-            lost_after: witness_lost_after(advbase, advskew, deadratio),
+            period: timing.period,
+            lost_after: timing.lost_after,
             next_probe: Some(now),
             last_answer: None,
             resumed: None,
@@ -151,8 +160,7 @@ impl Carp {
             return;
         }
         // The skew our adverts had until now: the demotion is about to change it.
-        let release =
-            witness_release_after(self.cfg.advbase, self.local_advskew(), self.cfg.deadratio);
+        let release = self.release_window();
         let release_at = self
             .witness_seen
             .and_then(|t| t.checked_add(release))
@@ -199,6 +207,7 @@ impl Carp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timing::{witness_lost_after, witness_probe_interval};
 
     /// Probes every period; lost a loss time after the last answer; a stall restarts
     /// the count instead of being taken for silence.
@@ -209,7 +218,13 @@ mod tests {
         let t0 = Instant::now();
         let p = witness_probe_interval(1, 0, 3);
         let w = witness_lost_after(1, 0, 3);
-        let mut s = WitnessSchedule::new(1, 0, 3, t0);
+        let mut s = WitnessSchedule::new(
+            WitnessTiming {
+                period: p,
+                lost_after: w,
+            },
+            t0,
+        );
         assert_eq!(s.poll_timeout(), Some(t0));
         assert!(s.handle_timeout(t0).probe);
         assert!(s.answered(t0));
@@ -234,7 +249,13 @@ mod tests {
 
         // A stall of 2 W right after an answer: no loss at the thaw, a probe, and the
         // loss time counts from it.
-        let mut s = WitnessSchedule::new(1, 0, 3, t0);
+        let mut s = WitnessSchedule::new(
+            WitnessTiming {
+                period: p,
+                lost_after: w,
+            },
+            t0,
+        );
         s.handle_timeout(t0);
         s.answered(t0);
         let thaw = t0 + w * 2;
