@@ -4,8 +4,8 @@
 //!
 //! Both sides advertise every 0.1 s, so a backup takes over after about 0.35 s of
 //! silence; waits are bounded generously and the assertions are about outcomes (who
-//! holds the address, what the scripts and keepalived logged), never durations.
-//! docs: /work/shared/VRRP.md is the brief these tests check against the real thing.
+//! holds the address, what the scripts and keepalived logged), never durations. What
+//! ours does is docs/PROTOCOL.md §14.
 
 use std::process::Command;
 use std::time::Duration;
