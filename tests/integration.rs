@@ -24,6 +24,8 @@
 //! * `operations`: health checks, tracking, hook environment, state and pid files, ifupdown and
 //!   systemd integration (root).
 //! * `interop`: ours against Debian's `/usr/sbin/ucarp` (root).
+//! * `vrrp`: VRRPv3 (`--vrrp`) against Debian's keepalived, each side in each role,
+//!   over IPv4 and IPv6, multicast and unicast (root).
 //! * `privilege`: ours as `nobody` with two capabilities, missing capabilities, and
 //!   log lines for the journal (root).
 
@@ -59,4 +61,5 @@ mod privilege;
 mod props;
 mod scenarios;
 mod sim;
+mod vrrp;
 mod vrrp_scenarios;

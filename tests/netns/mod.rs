@@ -9,6 +9,8 @@
 //! Without root the tests skip with a message, except under `CI=true`, where being
 //! unable to create namespaces is a failure.
 
+pub mod vrrp;
+
 use std::fs;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
