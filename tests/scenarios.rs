@@ -392,7 +392,10 @@ fn three_send_failures_suppress_preemption_and_three_successes_lift_it() {
     assert_eq!(t3, t4);
     sim.nodes[a].send_fails = false;
     sim.run_for(secs(10.0));
-    assert_eq!(logged(&sim, a, |e| matches!(e, Event::SendRecovered)), 1);
+    assert_eq!(
+        logged(&sim, a, |e| matches!(e, Event::SendRecovered { .. })),
+        1
+    );
     assert_eq!(sim.nodes[a].adverts().last().unwrap().1.advskew, 10);
 }
 

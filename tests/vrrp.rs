@@ -399,6 +399,8 @@ fn keepalived_bows_out_to_ours() {
         bow_out.is_some() && takeover.is_some() && bow_out < takeover,
         "ours does not show a takeover after keepalived's bow-out:\n{out}"
     );
+    // Said at INFO, without -D too.
+    assert!(out.contains("resigned (priority 0): taking over"), "{out}");
 }
 
 /// Keepalived (200) is master, ours (100) backup; keepalived crashes (both processes
@@ -546,4 +548,46 @@ fn keepalived_ignores_an_advert_with_other_addresses() {
         "{}",
         ka.output()
     );
+}
+
+/// `--preflight --vrrp` beside a keepalived master: it names the peer with its
+/// priority and interval, exits 0, and disturbs nothing; a CARP preflight on the same
+/// link lists keepalived as foreign VRRPv3 traffic, with its priority and interval.
+#[test]
+fn preflight_names_keepalived_with_its_priority_and_interval() {
+    let mut rig = rig!(Rig::new(2));
+    let ka = start(&mut rig, 1, Ka, &Spec::new(150));
+    holds_alone(&rig, 1, &[0, 1], VIP, &[&ka]);
+    let ip = rig.hosts[0].ip.to_string();
+    let run = |extra: &[&str]| {
+        let out = rig
+            .cmd(0, OURS)
+            .args(["-i", "eth0", "-s", &ip, "-v", "7", "-a", VIP, "--preflight"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let (code, text) = run(&["--vrrp", "--advert-int", INTERVAL]);
+    assert_eq!(code, Some(0), "{text}");
+    let peer = rig.hosts[1].ip;
+    assert!(
+        text.contains(&format!(
+            "peer {peer}: MASTER, vrid 7, priority 150, interval 0.10 s"
+        )),
+        "{text}"
+    );
+    let (code, text) = run(&["-p", "secret"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("VRRPv3 id 7 (priority 150, interval 0.10 s)"),
+        "{text}"
+    );
+    // Nothing was disturbed: keepalived still holds the address alone.
+    holds_alone(&rig, 1, &[0, 1], VIP, &[&ka]);
 }

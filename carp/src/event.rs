@@ -59,13 +59,24 @@ pub enum Event {
         /// The master that will time out.
         peer: IpAddr,
     },
+    /// VRRP: the master resigned with a priority-0 advert, and we took over after our
+    /// Skew_Time (docs/PROTOCOL.md §14.4).
+    MasterResigned {
+        /// The master that resigned.
+        peer: IpAddr,
+    },
     /// Three adverts in a row could not be sent: preemption is suppressed (docs/PROTOCOL.md §5.8).
     SendErrors {
         /// Consecutive failures so far.
         count: u32,
+        /// In VRRP mode: what is lowered is the priority, not the advskew.
+        vrrp: bool,
     },
     /// Sending works again: preemption is no longer suppressed (docs/PROTOCOL.md §5.8).
-    SendRecovered,
+    SendRecovered {
+        /// In VRRP mode.
+        vrrp: bool,
+    },
     /// The answer to SIGUSR1 (`MASTER on eth0 id 7`).
     Status {
         /// Current state.
@@ -161,7 +172,8 @@ impl Event {
             | Event::LinkDownHolding { .. }
             | Event::LinkBackInTime => Level::Warn,
             Event::SendErrors { .. } => Level::Error,
-            Event::SendRecovered
+            Event::SendRecovered { .. }
+            | Event::MasterResigned { .. }
             | Event::Status { .. }
             | Event::HandoverStarted { .. }
             | Event::HandoverDone { .. } => Level::Info,
@@ -186,11 +198,23 @@ impl fmt::Display for Event {
             ),
             Event::Preemption { .. } => write!(f, "Putting MASTER down - preemption"),
             Event::GoingToTimeOut { .. } => write!(f, "Putting MASTER DOWN (going to time out)"),
-            Event::SendErrors { count } => write!(
+            Event::MasterResigned { peer } => {
+                write!(f, "Master [{peer}] resigned (priority 0): taking over")
+            }
+            Event::SendErrors { count, vrrp: false } => write!(
                 f,
                 "write() error #{count}/3: advertising with advskew 240 until sending works"
             ),
-            Event::SendRecovered => write!(f, "write() works again: normal advskew restored"),
+            Event::SendErrors { count, vrrp: true } => write!(
+                f,
+                "write() error #{count}/3: advertising with priority 16 at most until sending works"
+            ),
+            Event::SendRecovered { vrrp: false } => {
+                write!(f, "write() works again: normal advskew restored")
+            }
+            Event::SendRecovered { vrrp: true } => {
+                write!(f, "write() works again: normal priority restored")
+            }
             Event::Status {
                 state,
                 iface,

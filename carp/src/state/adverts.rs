@@ -57,7 +57,9 @@ impl Carp {
                     self.send_successes = 0;
                     if self.suppress_preempt {
                         self.suppress_preempt = false;
-                        self.log(Event::SendRecovered);
+                        self.log(Event::SendRecovered {
+                            vrrp: self.vrrp_priority().is_some(),
+                        });
                     }
                 }
             } else {
@@ -71,6 +73,7 @@ impl Carp {
         if self.send_errors == SEND_ERRORS_MAX {
             self.log(Event::SendErrors {
                 count: self.send_errors,
+                vrrp: self.vrrp_priority().is_some(),
             });
             self.suppress_preempt = true;
             // Not while the carrier is away (the carrier grace, docs/PROTOCOL.md §5.6.1):

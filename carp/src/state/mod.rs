@@ -358,7 +358,10 @@ impl Carp {
                 match self.bowed_out.take() {
                     Some(peer) => {
                         self.become_master(now, Reason::BowOut, Some(peer));
-                        self.log(Event::GoingToTimeOut { peer });
+                        self.log(match self.cfg.protocol {
+                            Protocol::Carp(_) => Event::GoingToTimeOut { peer },
+                            Protocol::Vrrp(_) => Event::MasterResigned { peer },
+                        });
                     }
                     None => self.become_master(now, Reason::MasterDown, None),
                 }
