@@ -92,7 +92,7 @@ plot_bars() {
         echo "set style histogram clustered gap 1"
         echo "set style fill solid 0.85 border -1"
         echo "set boxwidth 0.9"
-        echo "set xtics scale 0"
+        echo "set xtics scale 0 rotate by -30"
         if [ "$logy" = yes ]; then
             echo "set logscale y"
             echo "set format y '%g'"

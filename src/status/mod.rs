@@ -3,7 +3,7 @@
 //! change and every few seconds, and `ucarp --status FILE` to read it as a person.
 //!
 //! This module builds the document and writes it ([`write_atomically`]), and reads it
-//! for `--status` ([`print`]); the parts live apart: the timestamps in `time`, the
+//! for `--status` ([`print()`]); the parts live apart: the timestamps in `time`, the
 //! parser in `json`, the rendering for a person in `render`. The JSON is written and
 //! read here by hand: the document is flat and fixed, and a general JSON library would
 //! outweigh the rest of the daemon on a small router.
