@@ -128,7 +128,7 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
     let mut ok = true;
     let vaddrs: Vec<String> = cfg.vaddrs.iter().map(IpAddr::to_string).collect();
     let interval = match cfg.vrrp {
-        Some(v) => Duration::from_millis(u64::from(v.interval_cs) * 10),
+        Some(v) => v.interval(),
         None => advert_interval(cfg.advbase, cfg.advskew),
     };
     let listen = (interval * 3).max(MIN_LISTEN);
@@ -398,7 +398,7 @@ pub fn run(cfg: &Config) -> Result<u8, Error> {
         );
     }
     if let Some(v) = cfg.vrrp {
-        let interval = Duration::from_millis(u64::from(v.interval_cs) * 10);
+        let interval = v.interval();
         let down = vrrp_master_down(v.priority, interval);
         if !authenticated {
             let _ = writeln!(

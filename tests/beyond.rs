@@ -214,24 +214,6 @@ fn a_split_brain_is_logged_once_and_resolved() {
     assert_eq!(a.count("Switching to state: MASTER"), 1);
 }
 
-/// Runs `--preflight` on host `h` for vhid 7 with `extra` options; returns its exit
-/// code and output.
-fn preflight(rig: &Rig, h: usize, extra: &[&str]) -> (Option<i32>, String) {
-    let ip = rig.hosts[h].ip.to_string();
-    let out = rig
-        .cmd(h, OURS)
-        .args(["-i", "eth0", "-s", &ip, "-v", "7", "-a", VIP, "--preflight"])
-        .args(extra)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code(), text)
-}
-
 /// The healthy case: a master with the same password is heard and authenticated,
 /// another vhid on the group is reported as foreign, and the running pair is not
 /// disturbed (no script runs, the master stays master).
@@ -241,7 +223,7 @@ fn preflight_reports_a_healthy_peer_and_foreign_traffic() {
     let a = rig.start(0, OURS, &["-k", "0"]);
     let _c = rig.start(1, OURS, &["-v", "8", "-a", "198.18.0.108"]);
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)), "{}", a.output());
-    let (code, text) = preflight(&rig, 2, &["-p", "secret"]);
+    let (code, text) = rig.preflight(2, &["-p", "secret"]);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("[ok]   frames can be sent on eth0"), "{text}");
     assert!(
@@ -280,7 +262,7 @@ fn preflight_checks_the_unicast_path() {
     .unwrap();
     sh(rig.cmd(1, "nft").arg("-f").arg(&file));
     let peers = ["--peer", "198.18.0.1", "--peer", "203.0.113.9"];
-    let (code, text) = preflight(&rig, 1, &[&["-p", "secret"][..], &peers].concat());
+    let (code, text) = rig.preflight(1, &[&["-p", "secret"][..], &peers].concat());
     assert_eq!(code, Some(0), "{text}");
     assert!(
         text.contains("[ok]   a test packet for vhid 0 could be sent to 198.18.0.1"),
@@ -308,7 +290,7 @@ fn preflight_reports_a_digest_mismatch() {
     let mut rig = rig!(Rig::new(2));
     let a = rig.start(0, OURS, &["-k", "0"]);
     assert!(wait_until(LONG, || rig.has_addr(0, VIP)), "{}", a.output());
-    let (code, text) = preflight(&rig, 1, &["-p", "other"]);
+    let (code, text) = rig.preflight(1, &["-p", "other"]);
     assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains(
@@ -322,7 +304,7 @@ fn preflight_reports_a_digest_mismatch() {
     );
     rig.signal(&a, "KILL");
     assert!(rig.wait_exit(&a, LONG).is_some());
-    let (code, text) = preflight(&rig, 1, &["-p", "secret"]);
+    let (code, text) = rig.preflight(1, &["-p", "secret"]);
     assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("no peer advertised vhid 7: this node would become master after 3.000 s"),

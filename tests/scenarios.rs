@@ -12,16 +12,6 @@ use ucarp::state::{
 
 use crate::sim::{frame_from, secs, signed_advert, Did, Sim, Spec};
 
-/// Starts the nodes together and lets them settle for `settle`.
-fn cluster(specs: &[Spec], settle: Duration, seed: u64) -> Sim {
-    let mut sim = Sim::new(seed);
-    for s in specs {
-        sim.start(s.clone());
-    }
-    sim.run_for(settle);
-    sim
-}
-
 #[test]
 fn startup_runs_downscript_and_sends_nothing() {
     let mut sim = Sim::new(1);
@@ -98,7 +88,7 @@ fn one_master_after_convergence_for_two_to_five_nodes() {
     for n in 2..=5u8 {
         for seed in 0..5 {
             let specs: Vec<Spec> = (1..=n).map(|i| Spec::host(i).skew(10 * i)).collect();
-            let mut sim = cluster(&specs, secs(30.0), seed);
+            let mut sim = Sim::cluster(&specs, secs(30.0), seed);
             sim.delay = Duration::from_millis(1);
             sim.run_for(secs(30.0));
             assert_eq!(sim.masters(), vec![0], "n={n} seed={seed}");
@@ -586,7 +576,7 @@ fn a_carrier_back_after_the_grace_ended_unnoticed_takes_nothing_back() {
 #[test]
 fn witness_lost_during_the_carrier_grace_still_releases_in_time() {
     for (seed, carrier_after) in [(66, 0.0), (67, 0.3)] {
-        let mut sim = cluster(
+        let mut sim = Sim::cluster(
             &[Spec::host(1).witness(), Spec::host(2).skew(1).witness()],
             secs(5.5),
             seed,
@@ -1752,7 +1742,7 @@ fn claim_after(sim: &Sim, i: usize, after: Duration) -> Duration {
 
 #[test]
 fn witness_backup_without_one_does_not_promote_on_master_down() {
-    let mut sim = cluster(
+    let mut sim = Sim::cluster(
         &[Spec::host(1).witness(), Spec::host(2).skew(100).witness()],
         secs(5.0),
         71,
@@ -1781,7 +1771,7 @@ fn witness_backup_without_one_does_not_promote_on_master_down() {
 
 #[test]
 fn witness_backup_without_one_ignores_a_bow_out() {
-    let mut sim = cluster(
+    let mut sim = Sim::cluster(
         &[Spec::host(1).witness(), Spec::host(2).skew(100).witness()],
         secs(5.0),
         72,
@@ -1818,7 +1808,7 @@ fn witness_backup_without_one_does_not_preempt() {
 fn witness_lost_master_hands_over_make_before_break() {
     // A backup with a small skew takes over on the bow-out before the release is due:
     // 0.5 s to notice + bow_out_delay(1, 10) = 1.79 s < 1.9 s after the last answer.
-    let mut sim = cluster(
+    let mut sim = Sim::cluster(
         &[Spec::host(1).witness(), Spec::host(2).skew(10).witness()],
         secs(5.0),
         74,
@@ -1847,7 +1837,7 @@ fn witness_lost_master_hands_over_make_before_break() {
 #[test]
 fn witness_isolated_master_releases_before_the_backup_can_promote() {
     for (seed, at) in [(75, 0.0), (76, 0.3), (77, 0.55), (78, 0.97)] {
-        let mut sim = cluster(
+        let mut sim = Sim::cluster(
             &[Spec::host(1).witness(), Spec::host(2).skew(100).witness()],
             secs(5.0 + at),
             seed,
@@ -1883,7 +1873,7 @@ fn witness_isolated_master_releases_before_the_backup_can_promote() {
 
 #[test]
 fn witness_back_lets_a_preempting_node_take_the_address_back() {
-    let mut sim = cluster(
+    let mut sim = Sim::cluster(
         &[
             Spec::host(1).preempt().witness(),
             Spec::host(2).skew(100).witness(),
@@ -1901,7 +1891,7 @@ fn witness_back_lets_a_preempting_node_take_the_address_back() {
 
 #[test]
 fn witness_loss_bursts_rarely_move_the_address() {
-    let mut sim = cluster(
+    let mut sim = Sim::cluster(
         &[Spec::host(1).witness(), Spec::host(2).skew(100).witness()],
         secs(5.0),
         80,
@@ -1914,7 +1904,7 @@ fn witness_loss_bursts_rarely_move_the_address() {
 
 #[test]
 fn witness_when_everyone_loses_it_the_address_goes_until_it_answers() {
-    let mut sim = cluster(
+    let mut sim = Sim::cluster(
         &[Spec::host(1).witness(), Spec::host(2).skew(100).witness()],
         secs(5.0),
         81,
@@ -1932,7 +1922,7 @@ fn witness_when_everyone_loses_it_the_address_goes_until_it_answers() {
 #[test]
 fn witness_reports_are_ignored_without_the_option() {
     let run = |report: bool| {
-        let mut sim = cluster(&[Spec::host(1), Spec::host(2).skew(100)], secs(1.0), 82);
+        let mut sim = Sim::cluster(&[Spec::host(1), Spec::host(2).skew(100)], secs(1.0), 82);
         for step in 0..200 {
             if report {
                 let now = sim.now;
@@ -1958,7 +1948,7 @@ fn witness_reports_are_ignored_without_the_option() {
 #[test]
 fn witness_a_short_freeze_is_no_loss_of_the_witness() {
     for freeze in [0.6, 1.0, 2.5] {
-        let mut sim = cluster(
+        let mut sim = Sim::cluster(
             &[Spec::host(1).witness(), Spec::host(2).skew(100).witness()],
             secs(5.0),
             83,
@@ -1990,7 +1980,7 @@ fn witness_a_short_freeze_is_no_loss_of_the_witness() {
 /// time after the last answer, or at once if that is past.
 #[test]
 fn witness_lost_during_a_freeze_is_noticed_a_loss_time_after_the_thaw() {
-    let mut sim = cluster(
+    let mut sim = Sim::cluster(
         &[Spec::host(1).witness(), Spec::host(2).skew(100).witness()],
         secs(5.0),
         84,

@@ -558,22 +558,7 @@ fn preflight_names_keepalived_with_its_priority_and_interval() {
     let mut rig = rig!(Rig::new(2));
     let ka = start(&mut rig, 1, Ka, &Spec::new(150));
     holds_alone(&rig, 1, &[0, 1], VIP, &[&ka]);
-    let ip = rig.hosts[0].ip.to_string();
-    let run = |extra: &[&str]| {
-        let out = rig
-            .cmd(0, OURS)
-            .args(["-i", "eth0", "-s", &ip, "-v", "7", "-a", VIP, "--preflight"])
-            .args(extra)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code(), text)
-    };
-    let (code, text) = run(&["--vrrp", "--advert-int", INTERVAL]);
+    let (code, text) = rig.preflight(0, &["--vrrp", "--advert-int", INTERVAL]);
     assert_eq!(code, Some(0), "{text}");
     let peer = rig.hosts[1].ip;
     assert!(
@@ -582,7 +567,7 @@ fn preflight_names_keepalived_with_its_priority_and_interval() {
         )),
         "{text}"
     );
-    let (code, text) = run(&["-p", "secret"]);
+    let (code, text) = rig.preflight(0, &["-p", "secret"]);
     assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("VRRPv3 id 7 (priority 150, interval 0.10 s)"),

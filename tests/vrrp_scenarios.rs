@@ -14,16 +14,6 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-/// Starts the nodes together and lets them settle for `settle`.
-fn cluster(specs: &[Spec], settle: Duration, seed: u64) -> Sim {
-    let mut sim = Sim::new(seed);
-    for s in specs {
-        sim.start(s.clone());
-    }
-    sim.run_for(settle);
-    sim
-}
-
 #[test]
 fn the_formulas_are_rfc_5798s() {
     // Priority 100 at 1 s: Skew_Time 156/256 s, Master_Down 3.609375 s.
@@ -104,7 +94,7 @@ fn equal_priorities_are_decided_by_the_higher_address_read_big_endian() {
 fn a_backup_learns_the_masters_interval() {
     // The master advertises every 0.5 s; the backup, configured at 2 s, takes over
     // 3 × 0.5 s + its skew after the master's last advert, not 3 × 2 s.
-    let mut sim = cluster(
+    let mut sim = Sim::cluster(
         &[
             Spec::vrrp(1, 200).advert_int(50),
             Spec::vrrp(2, 100).advert_int(200),
@@ -244,7 +234,7 @@ proptest! {
 #[test]
 fn ten_percent_loss_does_not_flap_in_ten_minutes() {
     for seed in 1..=3 {
-        let mut sim = cluster(
+        let mut sim = Sim::cluster(
             &[
                 Spec::vrrp(1, 200).advert_int(10),
                 Spec::vrrp(2, 100).advert_int(10),

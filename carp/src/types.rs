@@ -209,6 +209,13 @@ pub struct VrrpConfig {
     pub interval_cs: u16,
 }
 
+impl VrrpConfig {
+    /// Our advert interval.
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(u64::from(self.interval_cs) * 10)
+    }
+}
+
 /// Counts since start, for status output.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {

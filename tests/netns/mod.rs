@@ -326,6 +326,25 @@ impl Rig {
         args
     }
 
+    /// Runs ours with `--preflight` on host `h` for vhid 7 and the VIP, plus `extra`;
+    /// returns its exit code and output.
+    pub fn preflight(&self, h: usize, extra: &[&str]) -> (Option<i32>, String) {
+        let ip = self.hosts[h].ip.to_string();
+        let out = self
+            .cmd(h, OURS)
+            .args(["-i", "eth0", "-s", &ip, "-v", "7", "-a", "198.18.0.100"])
+            .arg("--preflight")
+            .args(extra)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    }
+
     /// Starts `program` (ours or ucarp) on host `h` with the usual test options plus
     /// `extra`, up/down scripts that manage the VIP, and its output in a log file.
     pub fn start(&mut self, h: usize, program: &str, extra: &[&str]) -> Proc {
@@ -560,15 +579,18 @@ pub struct Capture {
 /// Runs tshark on a capture with the CARP dissector on proto 112 and returns one line
 /// per frame with the requested fields, tab-separated.
 pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<String> {
+    tshark_lines(pcap, &["-d", "ip.proto==112,carp"], filter, fields)
+}
+
+/// Runs tshark on a capture, with `decode` (`-d` options, or none for tshark's own
+/// choice of dissector), and returns one line per frame matching `filter`, with
+/// `fields` tab-separated.
+pub fn tshark_lines(pcap: &Path, decode: &[&str], filter: &str, fields: &[&str]) -> Vec<String> {
     let mut cmd = Command::new("tshark");
-    cmd.args(["-n", "-r"]).arg(pcap).args([
-        "-d",
-        "ip.proto==112,carp",
-        "-Y",
-        filter,
-        "-T",
-        "fields",
-    ]);
+    cmd.args(["-n", "-r"])
+        .arg(pcap)
+        .args(decode)
+        .args(["-Y", filter, "-T", "fields"]);
     for f in fields {
         cmd.args(["-e", f]);
     }

@@ -299,18 +299,7 @@ impl AddrWatch {
 /// `tshark_fields`) and returns one line per frame matching `filter`, with `fields`
 /// tab-separated.
 pub fn tshark_vrrp_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<String> {
-    let mut cmd = Command::new("tshark");
-    cmd.args(["-n", "-r"])
-        .arg(pcap)
-        .args(["-Y", filter, "-T", "fields"]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = sh(&mut cmd);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
+    super::tshark_lines(pcap, &[], filter, fields)
 }
 
 /// Host `h`'s IPv6 link-local address on eth0, once duplicate address detection has

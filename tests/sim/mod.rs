@@ -266,6 +266,17 @@ impl Sim {
         }
     }
 
+    /// A simulation seeded with `seed` whose nodes start together and settle for
+    /// `settle`.
+    pub fn cluster(specs: &[Spec], settle: Duration, seed: u64) -> Sim {
+        let mut sim = Sim::new(seed);
+        for s in specs {
+            sim.start(s.clone());
+        }
+        sim.run_for(settle);
+        sim
+    }
+
     /// Starts a node now; returns its index.
     pub fn start(&mut self, spec: Spec) -> usize {
         let key = Key::new(PASSWORD).unwrap();

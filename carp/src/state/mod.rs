@@ -78,8 +78,8 @@ use adverts::SplitMix64;
 use carrier::CarrierHold;
 use handover::Handover;
 use rivals::Rival;
-use rules::{vrrp_interval, Offer, Stance};
 pub use rules::{vrrp_pace, Advertisement, VRRP_PACE, VRRP_PACE_FLOOR, VRRP_SUCCESSOR_GRACE};
+use rules::{Offer, Stance};
 pub use witness::{WitnessSchedule, WitnessTick, WitnessTiming};
 
 /// The longest gap between two bow-out adverts during a handover, so that one lost
@@ -207,7 +207,7 @@ impl Carp {
             Protocol::Vrrp(v) if v.interval_cs == 0 || v.interval_cs > MAX_INTERVAL_CS => {
                 return Err(ConfigError::ZeroInterval)
             }
-            Protocol::Vrrp(v) => vrrp_interval(v.interval_cs),
+            Protocol::Vrrp(v) => v.interval(),
         };
         let mut carp = Carp {
             cfg,

@@ -184,7 +184,7 @@ impl Carp {
     pub(super) fn advert_period(&self) -> Duration {
         match &self.cfg.protocol {
             Protocol::Carp(c) => advert_interval(c.advbase, self.local_advskew()),
-            Protocol::Vrrp(v) => vrrp_pace(vrrp_interval(v.interval_cs)),
+            Protocol::Vrrp(v) => vrrp_pace(v.interval()),
         }
     }
 
@@ -192,7 +192,7 @@ impl Carp {
     pub(super) fn demoted_period(&self) -> Duration {
         match &self.cfg.protocol {
             Protocol::Carp(c) => advert_interval(c.advbase, DEMOTED_ADVSKEW),
-            Protocol::Vrrp(v) => vrrp_pace(vrrp_interval(v.interval_cs)),
+            Protocol::Vrrp(v) => vrrp_pace(v.interval()),
         }
     }
 
@@ -231,9 +231,7 @@ impl Carp {
     pub(super) fn own_dead_time(&self) -> Duration {
         match &self.cfg.protocol {
             Protocol::Carp(c) => master_down_interval(c.advbase, self.local_advskew(), c.deadratio),
-            Protocol::Vrrp(v) => {
-                vrrp_master_down(self.local_priority(), vrrp_interval(v.interval_cs))
-            }
+            Protocol::Vrrp(v) => vrrp_master_down(self.local_priority(), v.interval()),
         }
     }
 
@@ -250,7 +248,7 @@ impl Carp {
     pub(super) fn handover_hold(&self) -> Duration {
         match &self.cfg.protocol {
             Protocol::Carp(c) => handover_bound(c.advbase, c.advskew, c.deadratio),
-            Protocol::Vrrp(v) => vrrp_handover_bound(vrrp_interval(v.interval_cs)),
+            Protocol::Vrrp(v) => vrrp_handover_bound(v.interval()),
         }
     }
 
@@ -262,7 +260,7 @@ impl Carp {
     pub(super) fn bow_out_repeat(&self) -> Duration {
         match &self.cfg.protocol {
             Protocol::Carp(_) => (self.handover_hold() / 4).min(BOW_OUT_REPEAT_MAX),
-            Protocol::Vrrp(v) => vrrp_interval(v.interval_cs).saturating_mul(2),
+            Protocol::Vrrp(v) => v.interval().saturating_mul(2),
         }
     }
 
@@ -366,11 +364,6 @@ pub fn vrrp_pace(interval: Duration) -> Duration {
     (interval / VRRP_PACE).max(VRRP_PACE_FLOOR).min(interval)
 }
 
-/// A VRRP interval in centiseconds as a duration.
-pub(super) fn vrrp_interval(cs: u16) -> Duration {
-    Duration::from_millis(u64::from(cs) * 10)
-}
-
 impl super::Config {
     /// This node's advert interval and the earliest any backup takes over after
     /// hearing it last, with `advskew` as its CARP skew: what the witness probes and the
@@ -379,7 +372,7 @@ impl super::Config {
         match &self.protocol {
             Protocol::Carp(c) => carp_cadence(c.advbase, advskew, c.deadratio),
             Protocol::Vrrp(v) => {
-                let interval = vrrp_interval(v.interval_cs);
+                let interval = v.interval();
                 // The most preferred backup (254) waits three intervals and a little.
                 (interval, interval.saturating_mul(3))
             }
